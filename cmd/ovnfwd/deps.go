@@ -15,4 +15,4 @@ import (
 	_ "gopkg.in/yaml.v3"
 )
 
-func main() {}
+

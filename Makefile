@@ -1,0 +1,62 @@
+# ovnfwd — see README.md. `make demo` and `make test` are the two entry points.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/ovnfwd
+TESTBED := integration/testbed.sh
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
+# Integration tests share one real bed: run them one package at a time.
+INTEGRATION_TIMEOUT ?= 20m
+
+.PHONY: all build deps vet fmt generate test test-unit test-integration \
+        testbed-up testbed-down testbed-status demo bench bench-quick clean
+
+all: build
+
+deps:
+	$(GO) mod download
+
+build: deps
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/ovnfwd
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./integration/...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+generate:
+	$(GO) generate ./ovn/...
+
+# Every test: unit tests with the race detector, then the integration tests
+# against the real test bed (brought up if it is not running; left running).
+test: deps vet test-unit testbed-up test-integration
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+test-integration: build
+	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v ./integration/...
+
+testbed-up:
+	bash $(TESTBED) up
+
+testbed-down:
+	bash $(TESTBED) down
+
+testbed-status:
+	bash $(TESTBED) status
+
+# Installs everything, brings up the bed, and runs ovnfwd's main job on it.
+demo: build testbed-up
+	bash integration/demo.sh $(CURDIR)/$(BIN)
+
+bench: build testbed-up
+	bash integration/bench.sh full $(CURDIR)/$(BIN)
+
+bench-quick: build testbed-up
+	bash integration/bench.sh quick $(CURDIR)/$(BIN)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,351 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	lxd "github.com/canonical/lxd/client"
+	"github.com/canonical/lxd/shared/api"
+)
+
+// Bed is the running test bed, as described by the env file that
+// `make testbed-up` writes.
+type Bed struct {
+	Env map[string]string
+	LXD lxd.InstanceServer
+}
+
+// EnvFile is where testbed.sh writes the bed's description.
+func EnvFile() string {
+	if p := os.Getenv("OVNFWD_TESTBED_ENV"); p != "" {
+		return p
+	}
+	_, here, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(here), ".testbed", "env")
+}
+
+// LoadEnv parses the env file (KEY=VALUE lines, optional double quotes).
+func LoadEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("test bed env %s: %w (run `make testbed-up` first)", path, err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		env[k] = strings.Trim(v, `"`)
+	}
+	return env, sc.Err()
+}
+
+// Open loads the env file and connects to LXD. It fails the test (never
+// skips) when the bed is not up: integration tests must run where they are
+// built with the integration tag.
+func Open(t testing.TB) *Bed {
+	t.Helper()
+	env, err := LoadEnv(EnvFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lxd.ConnectLXDUnix(env["OVNFWD_LXD"], nil)
+	if err != nil {
+		t.Fatalf("connect to test bed LXD at %s: %v", env["OVNFWD_LXD"], err)
+	}
+	return &Bed{Env: env, LXD: c}
+}
+
+// Get returns one env value and fails the test if it is missing.
+func (b *Bed) Get(t testing.TB, k string) string {
+	t.Helper()
+	v, ok := b.Env[k]
+	if !ok {
+		t.Fatalf("test bed env has no %s", k)
+	}
+	return v
+}
+
+func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+func (b *Bed) must(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := run(ctx, env, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// NBCtl runs ovn-nbctl against the bed's NB and returns stdout.
+func (b *Bed) NBCtl(t testing.TB, args ...string) string {
+	t.Helper()
+	return b.must(t, nil, "ovn-nbctl", append([]string{"--db=" + b.Env["OVNFWD_NB"], "--timeout=20"}, args...)...)
+}
+
+// SBCtl runs ovn-sbctl against the bed's SB.
+func (b *Bed) SBCtl(t testing.TB, args ...string) string {
+	t.Helper()
+	return b.must(t, nil, "ovn-sbctl", append([]string{"--db=" + b.Env["OVNFWD_SB"], "--timeout=20"}, args...)...)
+}
+
+// Lxc runs the lxc CLI against the bed's LXD.
+func (b *Bed) Lxc(t testing.TB, args ...string) string {
+	t.Helper()
+	return b.must(t, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxc", args...)
+}
+
+// LXDSQL runs a query on LXD's global database (`lxd sql global`), e.g. to
+// insert forwards LXD programs no OVN state for.
+func (b *Bed) LXDSQL(t testing.TB, query string) string {
+	t.Helper()
+	return b.must(t, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxd", "sql", "global", query)
+}
+
+// Script runs a testbed.sh subcommand (chassis-kill 2, lxd-stop, ...).
+func (b *Bed) Script(t testing.TB, args ...string) string {
+	t.Helper()
+	return b.must(t, nil, "bash", append([]string{b.Env["TB_SCRIPT"]}, args...)...)
+}
+
+// NetworkID returns the LXD database ID of a network (its OVN prefix is
+// lxd-net<ID>).
+func (b *Bed) NetworkID(t testing.TB, name string) int {
+	t.Helper()
+	out := b.LXDSQL(t, fmt.Sprintf("SELECT id FROM networks WHERE name='%s' AND project_id=1", name))
+	var id int
+	for _, f := range strings.Fields(out) {
+		if _, err := fmt.Sscanf(f, "%d", &id); err == nil {
+			return id
+		}
+	}
+	t.Fatalf("no LXD network %q in %q", name, out)
+	return 0
+}
+
+// Prefix returns the OVN name prefix of the bed's OVN network.
+func (b *Bed) Prefix(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("lxd-net%d", b.NetworkID(t, b.Get(t, "TB_NETWORK")))
+}
+
+// CreateForward creates a forward through the LXD API.
+func (b *Bed) CreateForward(t testing.TB, network string, fwd api.NetworkForwardsPost) {
+	t.Helper()
+	if err := b.LXD.CreateNetworkForward(network, fwd); err != nil {
+		t.Fatalf("create forward %s on %s: %v", fwd.ListenAddress, network, err)
+	}
+}
+
+// UpdateForward replaces a forward's config and ports through the LXD API.
+func (b *Bed) UpdateForward(t testing.TB, network, listen string, put api.NetworkForwardPut) {
+	t.Helper()
+	if err := b.LXD.UpdateNetworkForward(network, listen, put, ""); err != nil {
+		t.Fatalf("update forward %s on %s: %v", listen, network, err)
+	}
+}
+
+// DeleteForward deletes a forward through the LXD API.
+func (b *Bed) DeleteForward(t testing.TB, network, listen string) {
+	t.Helper()
+	if err := b.LXD.DeleteNetworkForward(network, listen); err != nil {
+		t.Fatalf("delete forward %s on %s: %v", listen, network, err)
+	}
+}
+
+// DeleteAllForwards removes every forward of a network (test cleanup).
+func (b *Bed) DeleteAllForwards(t testing.TB, network string) {
+	t.Helper()
+	addrs, err := b.LXD.GetNetworkForwardAddresses(network)
+	if err != nil {
+		t.Fatalf("list forwards of %s: %v", network, err)
+	}
+	for _, a := range addrs {
+		b.DeleteForward(t, network, a)
+	}
+}
+
+// SeedForwards inserts forwards straight into LXD's database: LXD writes no
+// OVN rows for them. ports is the JSON list LXD stores.
+func (b *Bed) SeedForwards(t testing.TB, network string, listen []string, ports []api.NetworkForwardPort) {
+	t.Helper()
+	id := b.NetworkID(t, network)
+	pj, err := json.Marshal(ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []string
+	for _, l := range listen {
+		vals = append(vals, fmt.Sprintf("(%d, NULL, '%s', '', '%s')", id, l, strings.ReplaceAll(string(pj), "'", "''")))
+	}
+	b.LXDSQL(t, "INSERT INTO networks_forwards (network_id, node_id, listen_address, description, ports) VALUES "+strings.Join(vals, ","))
+}
+
+// LB is one NB Load_Balancer row as ovn-nbctl reports it.
+type LB struct {
+	UUID     string
+	Name     string
+	Protocol string
+	VIPs     map[string]string
+	Options  map[string]string
+}
+
+// LoadBalancers lists NB Load_Balancer rows (all, or those with the given names).
+func (b *Bed) LoadBalancers(t testing.TB) []LB {
+	t.Helper()
+	out := b.NBCtl(t, "--format=json", "--columns=_uuid,name,protocol,vips,options", "list", "Load_Balancer")
+	var tbl struct {
+		Data [][]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &tbl); err != nil {
+		t.Fatalf("parse ovn-nbctl json: %v", err)
+	}
+	var lbs []LB
+	for _, row := range tbl.Data {
+		lbs = append(lbs, LB{
+			UUID:     ovsUUID(t, row[0]),
+			Name:     ovsString(t, row[1]),
+			Protocol: ovsString(t, row[2]),
+			VIPs:     ovsMap(t, row[3]),
+			Options:  ovsMap(t, row[4]),
+		})
+	}
+	return lbs
+}
+
+// LBsByName groups LoadBalancers by name.
+func (b *Bed) LBsByName(t testing.TB) map[string][]LB {
+	m := map[string][]LB{}
+	for _, lb := range b.LoadBalancers(t) {
+		m[lb.Name] = append(m[lb.Name], lb)
+	}
+	return m
+}
+
+func ovsUUID(t testing.TB, raw json.RawMessage) string {
+	var v []string
+	if err := json.Unmarshal(raw, &v); err != nil || len(v) != 2 {
+		t.Fatalf("not an OVSDB uuid: %s", raw)
+	}
+	return v[1]
+}
+
+func ovsString(t testing.TB, raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var set []json.RawMessage // ["set", []] for an empty optional
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("not an OVSDB string: %s", raw)
+	}
+	return ""
+}
+
+func ovsMap(t testing.TB, raw json.RawMessage) map[string]string {
+	var v []json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil || len(v) != 2 {
+		t.Fatalf("not an OVSDB map: %s", raw)
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(v[1], &pairs); err != nil {
+		t.Fatalf("not an OVSDB map: %s", raw)
+	}
+	m := map[string]string{}
+	for _, p := range pairs {
+		m[p[0]] = p[1]
+	}
+	return m
+}
+
+// NatAddresses returns the nat_addresses entries of an SB Port_Binding.
+func (b *Bed) NatAddresses(t testing.TB, logicalPort string) []string {
+	t.Helper()
+	out := b.SBCtl(t, "--format=json", "--columns=nat_addresses", "find", "Port_Binding", "logical_port="+logicalPort)
+	var tbl struct {
+		Data [][]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &tbl); err != nil || len(tbl.Data) != 1 {
+		t.Fatalf("Port_Binding %s: %v %s", logicalPort, err, out)
+	}
+	var s string
+	if json.Unmarshal(tbl.Data[0][0], &s) == nil {
+		return []string{s}
+	}
+	var set []json.RawMessage
+	var entries []string
+	if err := json.Unmarshal(tbl.Data[0][0], &set); err != nil || len(set) != 2 {
+		t.Fatalf("nat_addresses of %s: %s", logicalPort, tbl.Data[0][0])
+	}
+	if err := json.Unmarshal(set[1], &entries); err != nil {
+		t.Fatalf("nat_addresses of %s: %s", logicalPort, tbl.Data[0][0])
+	}
+	return entries
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// GatewayChassis returns the name of the chassis that claims the gateway
+// port cr-<prefix>-lr-lrp-ext ("" when unclaimed).
+func (b *Bed) GatewayChassis(t testing.TB, prefix string) string {
+	t.Helper()
+	uuid := strings.TrimSpace(b.SBCtl(t, "--bare", "--columns=chassis", "find", "Port_Binding",
+		"logical_port=cr-"+prefix+"-lr-lrp-ext"))
+	if uuid == "" {
+		return ""
+	}
+	return strings.TrimSpace(b.SBCtl(t, "--bare", "--columns=name", "list", "Chassis", uuid))
+}
+
+// Eventually polls cond every interval until it returns "" (success) or the
+// timeout passes; then it fails the test with the last reason.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, cond func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	reason := "never checked"
+	for time.Since(start) < timeout {
+		if reason = cond(); reason == "" {
+			return time.Since(start)
+		}
+		time.Sleep(interval)
+	}
+	t.Fatalf("%s: not true after %v: %s", what, timeout, reason)
+	return 0
+}
