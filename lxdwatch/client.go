@@ -153,8 +153,12 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, c.connectError(err)
 	}
 	if s.Auth != "trusted" {
+		cert := cfg.ClientCert
+		if cert == "" {
+			cert = "<client certificate>"
+		}
 		return nil, fmt.Errorf("LXD at %s does not trust this client (auth %q): add the client certificate on the server with `lxc config trust add %s`",
-			c.endpoint, s.Auth, cfg.ClientCert)
+			c.endpoint, s.Auth, cert)
 	}
 	return c, nil
 }
@@ -192,7 +196,7 @@ func socketPath(u string) (string, error) {
 
 func loadTLS(cfg Config, args *lxd.ConnectionArgs) error {
 	if cfg.ClientCert == "" || cfg.ClientKey == "" {
-		return fmt.Errorf("connecting to LXD at %s needs a client certificate and key file", cfg.URL)
+		return fmt.Errorf("connecting to LXD at %s needs a client certificate and key (set --lxd-cert and --lxd-key)", cfg.URL)
 	}
 	read := func(what, path string) (string, error) {
 		if path == "" {
@@ -229,9 +233,9 @@ func (c *Client) connectError(err error) error {
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, os.ErrPermission):
 		hint = "run as root or as a member of the lxd group, or set --lxd"
 	case api.StatusErrorCheck(err, http.StatusForbidden):
-		hint = "the client certificate is not trusted: lxc config trust add"
+		hint = "the client certificate (--lxd-cert) is not trusted: add it with `lxc config trust add`"
 	case strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "tls:"):
-		hint = "TLS failed; check the configured server certificate and client certificate"
+		hint = "TLS failed; check --lxd-server-cert (needed unless a system CA signed the server certificate), --lxd-cert and --lxd-key"
 	}
 	return fmt.Errorf("cannot reach LXD at %s: %w (%s)", c.endpoint, err, hint)
 }
@@ -329,4 +333,15 @@ func eventsURL(base string) (string, error) {
 	u.Path = "/1.0/events"
 	u.RawQuery = "type=lifecycle&all-projects=true"
 	return u.String(), nil
+}
+
+// NorthboundConnection returns LXD's own network.ovn.northbound_connection
+// ("" when unset): ovnfwd's default NB endpoint.
+func (c *Client) NorthboundConnection(ctx context.Context) (string, error) {
+	s, err := c.refreshServer(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read LXD server config at %s: %w", c.endpoint, err)
+	}
+	v, _ := s.Config["network.ovn.northbound_connection"].(string)
+	return v, nil
 }

@@ -57,6 +57,9 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 			st.Networks = append(st.Networks, n)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
 	if failed == len(projects) {
 		return st, fmt.Errorf("cannot list networks of any LXD project at %s (see log)", c.endpoint)
 	}
@@ -103,6 +106,9 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 	}
 	close(work)
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
 
 	for i, r := range results {
 		st.Forwards = append(st.Forwards, r.forwards...)

@@ -135,15 +135,15 @@ type NBHAChassisGroup struct {
 
 // NBState is a consistent snapshot of the NB tables ovnfwd reads.
 type NBState struct {
-	LoadBalancers    []NBLoadBalancer
-	Routers          []NBRouter
-	RouterPorts      []NBRouterPort
-	Switches         []NBSwitch
-	HAChassisGroups  []NBHAChassisGroup
-	HAChassis        []NBHAChassis
-	NBCfg, SBCfg     int
-	HVCfg            int
-	NBGlobalOptions  map[string]string
+	LoadBalancers   []NBLoadBalancer
+	Routers         []NBRouter
+	RouterPorts     []NBRouterPort
+	Switches        []NBSwitch
+	HAChassisGroups []NBHAChassisGroup
+	HAChassis       []NBHAChassis
+	NBCfg, SBCfg    int
+	HVCfg           int
+	NBGlobalOptions map[string]string
 }
 
 // ---------------------------------------------------------------------------
@@ -191,6 +191,8 @@ type SBState struct {
 	PortBindings  []SBPortBinding
 	Chassis       []SBChassis
 	AddressSets   []SBAddressSet
+	// NBCfg is SB_Global.nb_cfg: the NB config northd has realized in SB.
+	NBCfg int
 }
 
 // ---------------------------------------------------------------------------

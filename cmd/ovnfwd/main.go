@@ -30,6 +30,9 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 		Flags:                globalFlags(),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
+			runCommand(),
+			checkCommand(),
+			repairCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {

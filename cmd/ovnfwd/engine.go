@@ -1,0 +1,473 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/ovn"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// lxdSource is what the engine needs from lxdwatch.Client.
+type lxdSource interface {
+	List(ctx context.Context) (fwdsync.LXDState, error)
+	Forward(ctx context.Context, project, network, listen string) (*fwdsync.Forward, bool, error)
+}
+
+// nbStore is what the engine needs from ovn.NB.
+type nbStore interface {
+	Snapshot() fwdsync.NBState
+	SnapshotFor(lbNames []string) fwdsync.NBState
+	Apply(ctx context.Context, ch fwdsync.Change) error
+	Barrier(ctx context.Context, timeout time.Duration) (int, error)
+}
+
+// sbStore is what the engine needs from ovn.SB.
+type sbStore interface {
+	Snapshot() fwdsync.SBState
+}
+
+// engine runs plan → apply → verify, for everything (a pass) or for one
+// forward. The rules live in sync/; the engine only moves data between the
+// adapters and the planner, and keeps the last known state for the daemon.
+// Its methods are called from one goroutine; the status accessors are safe
+// for concurrent use.
+type engine struct {
+	lxd     lxdSource
+	nb      nbStore
+	sb      sbStore // nil: no SB part of the chain
+	opts    fwdsync.Options
+	log     *zap.Logger
+	metrics *metrics // nil in one-shot commands
+	dryRun  bool     // log changes instead of applying them
+
+	// BarrierTimeout bounds the northd barrier after applying changes.
+	barrierTimeout time.Duration
+
+	// Last full LXD listing, kept current by per-forward re-reads.
+	lxdState fwdsync.LXDState
+	forwards map[fwdsync.ForwardKey]fwdsync.Forward
+	// Prefix → network, from the last plan's mappings.
+	prefixes map[string]fwdsync.NetworkRef
+	mappings map[fwdsync.NetworkRef]fwdsync.Mapping
+	desired  map[fwdsync.ForwardKey]fwdsync.DesiredForward
+	lastCfg  int // nb_cfg of the last barrier
+
+	mu       gosync.Mutex
+	statuses map[fwdsync.ForwardKey]fwdsync.ForwardStatus
+	findings []fwdsync.Finding
+	synced   bool
+}
+
+func newEngine(l lxdSource, nb nbStore, sb sbStore, opts fwdsync.Options, log *zap.Logger) *engine {
+	return &engine{
+		lxd: l, nb: nb, sb: sb, opts: opts, log: log,
+		barrierTimeout: 5 * time.Second,
+		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
+		prefixes:       map[string]fwdsync.NetworkRef{},
+		statuses:       map[fwdsync.ForwardKey]fwdsync.ForwardStatus{},
+	}
+}
+
+// passResult is what one full pass saw and did.
+type passResult struct {
+	Plan     fwdsync.Result
+	Applied  []fwdsync.Change
+	Failed   []error
+	Statuses []fwdsync.ForwardStatus
+	Findings []fwdsync.Finding // plan findings + verification findings
+	Barrier  int
+}
+
+// errLXDListing marks a pass that could not list LXD: nothing was changed.
+var errLXDListing = errors.New("LXD listing failed")
+
+// pass lists LXD, plans against NB, applies the plan when apply is set,
+// then verifies. Nothing is deleted unless the LXD listing of that network
+// completed in this pass (sync enforces it through LXDState.Complete).
+func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
+	var pr passResult
+	st, err := e.lxd.List(ctx)
+	if err != nil {
+		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
+		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
+	}
+	e.setLXD(st)
+	res, err := fwdsync.Plan(st, e.nb.Snapshot(), e.opts)
+	if err != nil {
+		return pr, err
+	}
+	e.setPlan(res)
+	pr.Plan = res
+	if e.metrics != nil {
+		e.metrics.observeFindings(res.Findings, false)
+		if res.BudgetExceeded {
+			e.metrics.budgetHeld.Inc()
+		}
+	}
+	if apply && len(res.Changes) > 0 {
+		for _, ch := range res.Changes {
+			if err := e.applyChange(ctx, ch); err != nil {
+				pr.Failed = append(pr.Failed, err)
+				continue
+			}
+			pr.Applied = append(pr.Applied, ch)
+		}
+		if e.metrics != nil {
+			e.metrics.observeRepairs(res.Findings, pr.Applied)
+		}
+		// Re-plan from the state we just wrote, so verification sees it.
+		if res, err = fwdsync.Plan(st, e.nb.Snapshot(), e.opts); err != nil {
+			return pr, err
+		}
+		e.setPlan(res)
+		pr.Plan = res
+	}
+	if apply {
+		pr.Barrier = e.barrier(ctx)
+	}
+	pr.Statuses, pr.Findings = e.verify(res, nil)
+	e.mu.Lock()
+	e.synced = true
+	e.mu.Unlock()
+	return pr, nil
+}
+
+// forward re-plans, applies and verifies one forward. fresh re-reads the
+// forward from LXD first (LXD events are hints); otherwise the cached copy
+// is used (NB drift: LXD did not change).
+func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (fwdsync.ForwardStatus, error) {
+	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
+	m, ok := e.mappings[ref]
+	if !ok || m.Err != "" {
+		return fwdsync.ForwardStatus{}, errNeedsFullPass
+	}
+	for attempt := 0; ; attempt++ {
+		if fresh || attempt > 0 {
+			f, exists, err := e.lxd.Forward(ctx, key.Project, key.Network, key.ListenAddress)
+			if err != nil {
+				return fwdsync.ForwardStatus{}, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
+			}
+			if exists {
+				e.forwards[key] = *f
+			} else {
+				delete(e.forwards, key)
+			}
+		}
+		st := e.scopedLXD(key)
+		names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
+		res, err := fwdsync.PlanForwards(st, e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
+		if err != nil {
+			return fwdsync.ForwardStatus{}, err
+		}
+		if e.metrics != nil {
+			e.metrics.observeFindings(res.Findings, true)
+		}
+		var conflict error
+		for _, ch := range res.Changes {
+			if err := e.applyChange(ctx, ch); err != nil {
+				if errors.Is(err, ovn.ErrConflict) {
+					conflict = err
+					break
+				}
+				return fwdsync.ForwardStatus{}, err
+			}
+			if e.metrics != nil {
+				e.metrics.observeRepairs(res.Findings, []fwdsync.Change{ch})
+			}
+		}
+		if conflict != nil {
+			if attempt < 3 {
+				e.log.Debug("concurrent change, re-planning", zap.String("forward", keyString(key)), zap.Error(conflict))
+				continue
+			}
+			return fwdsync.ForwardStatus{}, conflict
+		}
+		if len(res.Changes) > 0 {
+			res, err = fwdsync.PlanForwards(st, e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
+			if err != nil {
+				return fwdsync.ForwardStatus{}, err
+			}
+		}
+		for k, d := range res.Desired {
+			e.desired[k] = d
+		}
+		if _, ok := res.Desired[key]; !ok {
+			delete(e.desired, key)
+			e.mu.Lock()
+			delete(e.statuses, key)
+			e.mu.Unlock()
+			return fwdsync.ForwardStatus{Key: key, State: fwdsync.StateOK, Reason: "deleted"}, nil
+		}
+		sts, _ := e.verify(res, []fwdsync.ForwardKey{key})
+		for _, s := range sts {
+			if s.Key == key {
+				return s, nil
+			}
+		}
+		return fwdsync.ForwardStatus{Key: key, State: fwdsync.StatePending, Reason: "not verified yet"}, nil
+	}
+}
+
+// errNeedsFullPass: the forward's network is not mapped yet.
+var errNeedsFullPass = errors.New("network not mapped yet: full pass needed")
+
+func (e *engine) applyChange(ctx context.Context, ch fwdsync.Change) error {
+	if e.dryRun {
+		e.log.Info("dry run: would apply", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)))
+		return nil
+	}
+	err := e.nb.Apply(ctx, ch)
+	if err != nil {
+		e.log.Warn("apply failed", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)), zap.Error(err))
+		return fmt.Errorf("forward %s: %w", keyString(ch.Key), err)
+	}
+	e.log.Info("repaired", zap.String("project", ch.Key.Project), zap.String("network", ch.Key.Network),
+		zap.String("listen", ch.Key.ListenAddress), zap.String("ops", opsString(ch.Ops)))
+	return nil
+}
+
+// sbWaiter is implemented by ovn.SB: wait until the SB replica holds NB
+// config cfg.
+type sbWaiter interface {
+	WaitNBCfg(ctx context.Context, cfg int, timeout time.Duration) bool
+}
+
+// barrier waits until northd has processed everything written so far and
+// the SB replica shows it.
+func (e *engine) barrier(ctx context.Context) int {
+	cfg, err := e.nb.Barrier(ctx, e.barrierTimeout)
+	if err != nil {
+		e.log.Warn("northd barrier", zap.Error(err))
+		return e.lastCfg
+	}
+	e.lastCfg = cfg
+	if w, ok := e.sb.(sbWaiter); ok && !w.WaitNBCfg(ctx, cfg, e.barrierTimeout) {
+		e.log.Warn("southbound replica did not reach the barrier", zap.Int("nb_cfg", cfg))
+	}
+	return cfg
+}
+
+// verify runs the SB part of the chain for the plan's forwards (only: a
+// subset) and records their states.
+func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsync.ForwardStatus, []fwdsync.Finding) {
+	in := fwdsync.VerifyInput{NB: e.nb.Snapshot(), Barrier: e.lastCfg}
+	if only != nil {
+		names := make([]string, 0, 2*len(only))
+		for _, k := range only {
+			if d, ok := res.Desired[k]; ok {
+				for _, lb := range d.LBs {
+					names = append(names, lb.Name)
+				}
+			}
+		}
+		in.NB = e.nb.SnapshotFor(names)
+	}
+	if e.sb != nil {
+		in.SB = e.sb.Snapshot()
+	} else {
+		in.NBOnly = true
+	}
+	sts, vf := fwdsync.Verify(res, in)
+	findings := mergeFindings(res.Findings, vf)
+	e.mu.Lock()
+	if only == nil {
+		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))
+		e.findings = findings
+	}
+	for _, s := range sts {
+		e.statuses[s.Key] = s
+	}
+	e.mu.Unlock()
+	if e.metrics != nil {
+		e.metrics.setStates(e.stateCounts())
+	}
+	return sts, findings
+}
+
+// reverify recomputes every known forward's state from current snapshots
+// (after SB changes) without touching LXD.
+func (e *engine) reverify() []fwdsync.ForwardStatus {
+	if !e.isSynced() {
+		return nil
+	}
+	res, err := fwdsync.Plan(e.cachedLXD(), e.nb.Snapshot(), e.opts)
+	if err != nil {
+		return nil
+	}
+	sts, _ := e.verify(res, nil)
+	return sts
+}
+
+func (e *engine) setLXD(st fwdsync.LXDState) {
+	e.lxdState = st
+	e.forwards = make(map[fwdsync.ForwardKey]fwdsync.Forward, len(st.Forwards))
+	for _, f := range st.Forwards {
+		e.forwards[f.Key()] = f
+	}
+}
+
+func (e *engine) setPlan(res fwdsync.Result) {
+	e.mappings = res.Mappings
+	e.desired = res.Desired
+	if e.desired == nil {
+		e.desired = map[fwdsync.ForwardKey]fwdsync.DesiredForward{}
+	}
+	e.prefixes = make(map[string]fwdsync.NetworkRef, len(res.Mappings))
+	for ref, m := range res.Mappings {
+		if m.Err == "" && m.Prefix != "" {
+			e.prefixes[m.Prefix] = ref
+		}
+	}
+}
+
+// scopedLXD is the cached listing reduced to one forward, with its network
+// marked complete: the forward was just read (or found absent) from LXD.
+func (e *engine) scopedLXD(key fwdsync.ForwardKey) fwdsync.LXDState {
+	st := fwdsync.LXDState{
+		Server:        e.lxdState.Server,
+		Networks:      e.lxdState.Networks,
+		LoadBalancers: e.lxdState.LoadBalancers,
+		Complete:      map[fwdsync.NetworkRef]bool{{Project: key.Project, Name: key.Network}: true},
+	}
+	if f, ok := e.forwards[key]; ok {
+		st.Forwards = []fwdsync.Forward{f}
+	}
+	return st
+}
+
+func (e *engine) cachedLXD() fwdsync.LXDState {
+	st := e.lxdState
+	st.Forwards = make([]fwdsync.Forward, 0, len(e.forwards))
+	for _, f := range e.forwards {
+		st.Forwards = append(st.Forwards, f)
+	}
+	return st
+}
+
+// keyForLB maps a Load_Balancer name back to its forward, using the last
+// known prefix mappings; ok is false for foreign names.
+func (e *engine) keyForLB(name string) (fwdsync.ForwardKey, bool) {
+	i := strings.Index(name, "-lb-")
+	if i < 0 {
+		return fwdsync.ForwardKey{}, false
+	}
+	ref, ok := e.prefixes[name[:i]]
+	if !ok {
+		return fwdsync.ForwardKey{}, false
+	}
+	rest := name[i+4:]
+	j := strings.LastIndex(rest, "-")
+	if j < 0 || (rest[j+1:] != "tcp" && rest[j+1:] != "udp") {
+		return fwdsync.ForwardKey{}, false
+	}
+	return fwdsync.ForwardKey{Project: ref.Project, Network: ref.Name, ListenAddress: rest[:j]}, true
+}
+
+func (e *engine) markAll(s fwdsync.State, reason string) {
+	e.mu.Lock()
+	for k, st := range e.statuses {
+		st.State, st.Reason = s, reason
+		e.statuses[k] = st
+	}
+	e.mu.Unlock()
+	if e.metrics != nil {
+		e.metrics.setStates(e.stateCounts())
+	}
+}
+
+func (e *engine) isSynced() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.synced
+}
+
+func (e *engine) stateCounts() map[fwdsync.State]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := map[fwdsync.State]int{}
+	for _, s := range e.statuses {
+		c[s.State]++
+	}
+	return c
+}
+
+// status returns one forward's last state.
+func (e *engine) status(key fwdsync.ForwardKey) (fwdsync.ForwardStatus, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.statuses[key]
+	return s, ok
+}
+
+// allStatuses returns every forward's last state, sorted.
+func (e *engine) allStatuses() []fwdsync.ForwardStatus {
+	e.mu.Lock()
+	out := make([]fwdsync.ForwardStatus, 0, len(e.statuses))
+	for _, s := range e.statuses {
+		out = append(out, s)
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return keyLess(out[i].Key, out[j].Key) })
+	return out
+}
+
+// mergeFindings joins plan and verification findings; Verify re-reports the
+// NB findings of each forward, which are kept once.
+func mergeFindings(plan, verify []fwdsync.Finding) []fwdsync.Finding {
+	type id struct {
+		key    fwdsync.ForwardKey
+		cat    fwdsync.Category
+		detail string
+	}
+	seen := make(map[id]bool, len(plan))
+	out := make([]fwdsync.Finding, 0, len(plan)+len(verify))
+	for _, list := range [][]fwdsync.Finding{plan, verify} {
+		for _, f := range list {
+			k := id{f.Key, f.Category, f.Detail}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func keyString(k fwdsync.ForwardKey) string {
+	p := k.Project
+	if p == "" {
+		p = "default"
+	}
+	return p + "/" + k.Network + "/" + k.ListenAddress
+}
+
+func keyLess(a, b fwdsync.ForwardKey) bool {
+	if a.Project != b.Project {
+		return a.Project < b.Project
+	}
+	if a.Network != b.Network {
+		return a.Network < b.Network
+	}
+	return a.ListenAddress < b.ListenAddress
+}
+
+func opsString(ops []fwdsync.Op) string {
+	parts := make([]string, 0, len(ops))
+	for _, op := range ops {
+		s := string(op.Kind) + " " + op.Name
+		if op.TargetName != "" {
+			s += " → " + op.TargetName
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	gosync "sync"
+	"time"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// workItem is one reconcile request for a forward.
+type workItem struct {
+	key     fwdsync.ForwardKey
+	fresh   bool      // re-read the forward from LXD (an LXD event)
+	trigger string    // metrics label
+	since   time.Time // when the trigger reached ovnfwd (latency start)
+	tries   int
+}
+
+// queue coalesces reconcile requests: one pending full pass, one pending
+// re-verification, and at most one item per forward (the earliest trigger
+// time wins, a fresh re-read is sticky). A single worker drains it, so no
+// two reconciles of one forward ever run at once.
+type queue struct {
+	mu       gosync.Mutex
+	wake     chan struct{}
+	full     string // trigger of the pending full pass, "" if none
+	fullAt   time.Time
+	reverify bool
+	items    map[fwdsync.ForwardKey]*workItem
+	order    []fwdsync.ForwardKey
+	// names are Load_Balancer names changed in NB, resolved to forwards by
+	// the worker (it owns the prefix mappings).
+	names map[string]time.Time
+}
+
+func newQueue() *queue {
+	return &queue{wake: make(chan struct{}, 1), items: map[fwdsync.ForwardKey]*workItem{}, names: map[string]time.Time{}}
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) addFull(trigger string) {
+	q.mu.Lock()
+	if q.full == "" {
+		q.full, q.fullAt = trigger, time.Now()
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addFullAfter queues a full pass after a delay (retry).
+func (q *queue) addFullAfter(trigger string, d time.Duration) {
+	time.AfterFunc(d, func() { q.addFull(trigger) })
+}
+
+// addName queues a changed Load_Balancer name.
+func (q *queue) addName(name string) {
+	q.mu.Lock()
+	if _, ok := q.names[name]; !ok {
+		q.names[name] = time.Now()
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) addReverify() {
+	q.mu.Lock()
+	q.reverify = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) add(it workItem) {
+	q.mu.Lock()
+	if cur, ok := q.items[it.key]; ok {
+		cur.fresh = cur.fresh || it.fresh
+		if it.since.Before(cur.since) {
+			cur.since = it.since
+		}
+		if it.tries > cur.tries {
+			cur.tries = it.tries
+		}
+	} else {
+		c := it
+		q.items[it.key] = &c
+		q.order = append(q.order, it.key)
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addAfter re-queues an item after a delay (retry with backoff).
+func (q *queue) addAfter(it workItem, d time.Duration) {
+	time.AfterFunc(d, func() { q.add(it) })
+}
+
+// take returns everything pending and clears it.
+func (q *queue) take() (full string, fullAt time.Time, reverify bool, names map[string]time.Time, items []workItem) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	full, fullAt, reverify = q.full, q.fullAt, q.reverify
+	q.full, q.reverify = "", false
+	names = q.names
+	q.names = map[string]time.Time{}
+	items = make([]workItem, 0, len(q.order))
+	for _, k := range q.order {
+		items = append(items, *q.items[k])
+	}
+	q.items = map[fwdsync.ForwardKey]*workItem{}
+	q.order = q.order[:0]
+	return
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// backoff returns the retry delay after n failed tries: 50 ms doubling to 30 s.
+func backoff(n int) time.Duration {
+	d := 50 * time.Millisecond
+	for i := 0; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	return d
+}

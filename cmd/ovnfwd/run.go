@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the daemon: mirror every LXD forward into verified OVN state, continuously",
+		Description: `run does a full sync at start, then reacts to LXD lifecycle events (all
+projects) and to OVN northbound/southbound changes, reconciling one forward at a
+time; a full resync runs after every reconnect and every --resync-interval.
+
+Safety: ovnfwd creates a row only if no row of that name exists (an OVSDB wait
+in the same transaction), aborts and re-plans when a row changed under it,
+mutates router/switch load_balancer columns instead of rewriting them, deletes
+nothing for a network whose LXD listing did not complete, and holds back every
+deletion of a pass that would delete more than --deletion-budget rows.
+
+Examples:
+   ovnfwd run
+   ovnfwd --nb unix:/run/ovn/ovnnb_db.sock --sb unix:/run/ovn/ovnsb_db.sock run --metrics-address 127.0.0.1:9478
+   ovnfwd run --dry-run --log-level debug`,
+		Flags: append(planFlags(),
+			&cli.StringFlag{Name: "metrics-address", Value: "127.0.0.1:9478", EnvVars: []string{"OVNFWD_METRICS_ADDRESS"},
+				Usage: "serve /metrics, /healthz and /readyz on this `ADDRESS` (\"\" disables)"},
+			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
+				Usage: "full resync period (0 disables periodic resyncs)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing"},
+		),
+		Action: runDaemon,
+	}
+}
+
+// planFlags are the planning policy flags shared by run, check and repair.
+func planFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "deletion-budget", Value: 100, EnvVars: []string{"OVNFWD_DELETION_BUDGET"},
+			Usage: "most Load_Balancer rows one pass may delete; a pass that needs more deletes none and reports it (-1: no limit)"},
+	}
+}
+
+func planOptions(c *cli.Context) fwdsync.Options {
+	return fwdsync.Options{DeletionBudget: c.Int("deletion-budget")}
+}
+
+func runDaemon(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	m := newMetrics()
+	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"),
+		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}}
+	if addr := c.String("metrics-address"); addr != "" {
+		srv, err := d.serveHTTP(addr)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--metrics-address %s: %v", addr, err), exitError)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+
+	// Connect, retrying: the daemon may start before LXD or OVN.
+	var cs *conns
+	for try := 0; ; try++ {
+		cs, err = connect(ctx, c, log, connectOpts{needSB: true, timeout: 10 * time.Second})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("waiting for LXD and OVN", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff(try + 2)):
+		}
+	}
+	defer cs.Close()
+	d.cs = cs
+	d.e = newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
+	d.e.metrics = m
+	d.e.dryRun = d.dryRun
+	connected := ""
+	d.ready.Store(&connected)
+
+	cs.nb.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
+	cs.nb.OnTopologyChange(func() { d.q.addFull("nb-topology") })
+	cs.nb.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })
+	cs.sb.OnChange(func(string) { d.q.addReverify() })
+	cs.sb.OnReconnect(func() { m.reconnects.WithLabelValues("sb").Inc(); d.q.addFull("sb-reconnect") })
+
+	events := make(chan lxdwatch.Event, 1024)
+	go func() {
+		if err := cs.lxd.Watch(ctx, events); err != nil && ctx.Err() == nil {
+			log.Error("LXD event stream stopped", zap.Error(err))
+		}
+	}()
+	go d.translate(ctx, events)
+	if iv := c.Duration("resync-interval"); iv > 0 {
+		go func() {
+			t := time.NewTicker(iv)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					d.q.addFull("periodic")
+				}
+			}
+		}()
+	}
+	go d.watchConnections(ctx)
+
+	d.q.addFull("start")
+	log.Info("ovnfwd running", zap.String("lxd", cs.lxd.Endpoint()), zap.Strings("nb", cs.nbEndpoints),
+		zap.Strings("sb", cs.sbEndpoints), zap.Bool("dry-run", d.dryRun))
+	d.work(ctx)
+	log.Info("ovnfwd stopped")
+	return nil
+}
+
+// daemon is the run loop: triggers in, one worker out.
+type daemon struct {
+	log     *zap.Logger
+	metrics *metrics
+	q       *queue
+	cs      *conns
+	e       *engine
+	ready   atomic.Pointer[string] // "" once connected; read by /readyz
+	dryRun  bool
+	// pendingSince: forwards triggered but not yet verified ok, with the
+	// time their trigger reached ovnfwd (event → verified latency).
+	pendingSince map[fwdsync.ForwardKey]pendingTrigger
+}
+
+type pendingTrigger struct {
+	since   time.Time
+	trigger string
+}
+
+// translate turns LXD events into queue items. Events are hints: forwards
+// are re-read, everything else triggers a full pass.
+func (d *daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-in:
+			switch ev.Kind {
+			case lxdwatch.KindForward:
+				d.q.add(workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received})
+			case lxdwatch.KindResync:
+				d.q.addFull("lxd-connect")
+			default:
+				d.q.addFull("lxd-" + ev.Kind.String())
+			}
+		}
+	}
+}
+
+func (d *daemon) watchConnections(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastLXD uint64
+	for {
+		d.metrics.setConn("lxd", d.cs.lxd.Connected())
+		d.metrics.setConn("nb", d.cs.nb.Connected())
+		d.metrics.setConn("sb", d.cs.sb.Connected())
+		if r := d.cs.lxd.Reconnects(); r > lastLXD {
+			d.metrics.reconnects.WithLabelValues("lxd").Add(float64(r - lastLXD))
+			lastLXD = r
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// work is the single worker: full passes first, then forwards, then
+// re-verification; failures are retried with backoff.
+func (d *daemon) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.q.wake:
+		}
+		full, fullAt, reverify, names, items := d.q.take()
+		if full != "" {
+			d.fullPass(ctx, full, fullAt)
+		}
+		for name, since := range names {
+			if key, ok := d.e.keyForLB(name); ok {
+				items = append(items, workItem{key: key, trigger: "nb-change", since: since})
+			}
+		}
+		items = dedupe(items)
+		for _, it := range items {
+			if ctx.Err() != nil {
+				return
+			}
+			d.forward(ctx, it)
+		}
+		if reverify && full == "" {
+			d.observe(d.e.reverify())
+		}
+	}
+}
+
+func (d *daemon) fullPass(ctx context.Context, trigger string, at time.Time) {
+	start := time.Now()
+	pr, err := d.e.pass(ctx, !d.dryRun)
+	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	if err != nil {
+		d.metrics.passes.WithLabelValues("error").Inc()
+		if errors.Is(err, errLXDListing) {
+			d.log.Warn("full pass skipped: LXD listing failed; nothing deleted, retrying", zap.String("trigger", trigger), zap.Error(err))
+		} else {
+			d.log.Error("full pass failed", zap.String("trigger", trigger), zap.Error(err))
+		}
+		d.q.addFullAfter(trigger, 2*time.Second)
+		return
+	}
+	d.metrics.passes.WithLabelValues("ok").Inc()
+	for _, f := range pr.Plan.Findings {
+		if f.Category == fwdsync.CatDeletionBudget {
+			d.log.Error("deletions held back", zap.String("detail", f.Detail))
+		}
+	}
+	counts := map[fwdsync.State]int{}
+	for _, s := range pr.Statuses {
+		counts[s.State]++
+	}
+	d.log.Info("full pass", zap.String("trigger", trigger), zap.Duration("took", time.Since(start)),
+		zap.Int("forwards", len(pr.Statuses)), zap.Int("ok", counts[fwdsync.StateOK]),
+		zap.Int("changes", len(pr.Applied)), zap.Int("failed", len(pr.Failed)), zap.Int("findings", len(pr.Findings)))
+	for _, err := range pr.Failed {
+		d.log.Warn("change failed; retrying in the next pass", zap.Error(err))
+	}
+	if len(pr.Failed) > 0 {
+		d.q.addFullAfter("retry", 2*time.Second)
+	}
+	_ = at
+	d.observe(pr.Statuses)
+}
+
+func (d *daemon) forward(ctx context.Context, it workItem) {
+	start := time.Now()
+	if _, ok := d.pendingSince[it.key]; !ok && !it.since.IsZero() {
+		d.pendingSince[it.key] = pendingTrigger{since: it.since, trigger: it.trigger}
+	}
+	st, err := d.e.forward(ctx, it.key, it.fresh)
+	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
+	if errors.Is(err, errNeedsFullPass) {
+		d.q.addFull("unmapped-" + it.trigger)
+		return
+	}
+	if err != nil {
+		it.tries++
+		d.log.Warn("reconcile failed; retrying", zap.String("forward", keyString(it.key)), zap.Int("try", it.tries), zap.Error(err))
+		d.q.addAfter(it, backoff(it.tries))
+		return
+	}
+	d.observe([]fwdsync.ForwardStatus{st})
+	if st.State != fwdsync.StateOK {
+		d.log.Debug("forward not verified yet", zap.String("forward", keyString(it.key)), zap.String("state", string(st.State)), zap.String("reason", st.Reason))
+	}
+}
+
+// observe records event → verified latency for forwards that reached ok.
+func (d *daemon) observe(sts []fwdsync.ForwardStatus) {
+	if len(d.pendingSince) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, s := range sts {
+		p, ok := d.pendingSince[s.Key]
+		if !ok || s.State != fwdsync.StateOK {
+			continue
+		}
+		d.metrics.eventToVerified.Observe(now.Sub(p.since).Seconds())
+		delete(d.pendingSince, s.Key)
+	}
+}
+
+func dedupe(items []workItem) []workItem {
+	seen := make(map[fwdsync.ForwardKey]int, len(items))
+	out := items[:0]
+	for _, it := range items {
+		if i, ok := seen[it.key]; ok {
+			out[i].fresh = out[i].fresh || it.fresh
+			if it.since.Before(out[i].since) {
+				out[i].since = it.since
+			}
+			continue
+		}
+		seen[it.key] = len(out)
+		out = append(out, it)
+	}
+	return out
+}
+
+func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if msg := d.notReady(); msg != "" {
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+func (d *daemon) notReady() string {
+	if p := d.ready.Load(); p == nil || *p != "" {
+		return "connecting to LXD and OVN"
+	}
+	switch {
+	case !d.cs.lxd.Connected():
+		return "LXD event stream down"
+	case !d.cs.nb.Connected():
+		return "OVN northbound DB down"
+	case !d.cs.sb.Connected():
+		return "OVN southbound DB down"
+	case !d.e.isSynced():
+		return "initial sync not done"
+	}
+	return ""
+}

@@ -1,0 +1,558 @@
+package ovn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovnfwd/ovnfwd/ovn/nbdb"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// cacheWait bounds the wait, after a successful transaction, for the local
+// replica to show the change.
+const cacheWait = 5 * time.Second
+
+// Apply writes one change as one transaction. The operations are built
+// first (buildOps), in this order whatever the order of ch.Ops: removals
+// (detach, delete), updates, creates, attaches, so that a create may replace
+// a row of the same name deleted by the same change.
+//
+// Guards, all evaluated by the server inside the transaction:
+//   - create: no Load_Balancer of that name exists (LXD may be writing too);
+//   - update: the row still has OldVIPs;
+//   - attach of an existing row: the row still exists with the op's Name,
+//     and the router/switch still exists with TargetName (references to load
+//     balancers are weak in NB, so attaching a vanished row would silently
+//     do nothing).
+//
+// A failed guard, or a referential-integrity or constraint error, returns an
+// error wrapping ErrConflict: nothing was written, re-plan. After success
+// Apply waits (at most 5s) until the local replica shows the change, so a
+// following Snapshot sees it.
+func (n *NB) Apply(ctx context.Context, ch fwdsync.Change) error {
+	what := changeName(ch)
+	if n.c.readOnly {
+		return fmt.Errorf("apply %s: %w", what, ErrReadOnly)
+	}
+	if n.c.closed.Load() {
+		return fmt.Errorf("apply %s: %w", what, ErrClosed)
+	}
+	t, err := buildTxn(ch)
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", what, err)
+	}
+	if len(t.ops) == 0 {
+		return nil
+	}
+	if !n.Connected() {
+		return fmt.Errorf("apply %s: %w", what, ErrNotConnected)
+	}
+	n.txns.Add(1)
+	res, err := n.c.cl.Transact(ctx, t.ops...)
+	if err != nil {
+		n.failed.Add(1)
+		return fmt.Errorf("apply %s: transact: %w", what, err)
+	}
+	if err := t.check(res); err != nil {
+		if errors.Is(err, ErrConflict) {
+			n.conflict.Add(1)
+		} else {
+			n.failed.Add(1)
+		}
+		return fmt.Errorf("apply %s: %w", what, err)
+	}
+	if !n.c.waitFor(ctx, cacheWait, func() bool { return t.reflected(n.c.cache(), res) }) {
+		n.cacheLag.Add(1)
+		n.c.log.Info("applied change not yet visible in the local replica", "change", what, "waited", cacheWait.String())
+	}
+	return nil
+}
+
+func changeName(ch fwdsync.Change) string {
+	k := ch.Key
+	if k == (fwdsync.ForwardKey{}) {
+		return fmt.Sprintf("change (%d ops)", len(ch.Ops))
+	}
+	return fmt.Sprintf("%s/%s %s", k.Project, k.Network, k.ListenAddress)
+}
+
+// buildOps returns the operations of one change (see Apply for the order
+// and the guards). It reads nothing but its argument.
+func buildOps(ch fwdsync.Change) ([]ovsdb.Operation, error) {
+	t, err := buildTxn(ch)
+	if err != nil {
+		return nil, err
+	}
+	return t.ops, nil
+}
+
+// txn is a built change: the operations, a description of each for error
+// messages, and what the replica must show once it is applied.
+type txn struct {
+	ops    []ovsdb.Operation
+	descs  []string
+	expect []expectation
+}
+
+type expectKind int
+
+const (
+	expectLB       expectKind = iota // row exists (with vips, if vips != nil)
+	expectNoLB                       // row is gone
+	expectInSet                      // load_balancer column of target holds the row
+	expectNotInSet                   // ... does not hold it
+)
+
+type expectation struct {
+	kind   expectKind
+	lb     string // row UUID, or "" with insert set
+	insert int    // index of the insert op whose result is the row UUID
+	vips   map[string]string
+	table  string // Logical_Router or Logical_Switch
+	target string
+}
+
+func (t *txn) add(desc string, op ovsdb.Operation) int {
+	t.ops = append(t.ops, op)
+	t.descs = append(t.descs, desc)
+	return len(t.ops) - 1
+}
+
+func uuidCond(u string) []ovsdb.Condition {
+	return []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, ovsdb.UUID{GoUUID: u})}
+}
+
+func uuidSet(u string) ovsdb.OvsSet {
+	return ovsdb.OvsSet{GoSet: []any{ovsdb.UUID{GoUUID: u}}}
+}
+
+func ovsMap(m map[string]string) ovsdb.OvsMap {
+	g := make(map[any]any, len(m))
+	for k, v := range m {
+		g[k] = v
+	}
+	return ovsdb.OvsMap{GoMap: g}
+}
+
+func protocolSet(p string) ovsdb.OvsSet {
+	if p == "" {
+		return ovsdb.OvsSet{GoSet: []any{}}
+	}
+	return ovsdb.OvsSet{GoSet: []any{p}}
+}
+
+func zero() *int { z := 0; return &z }
+
+// waitNoRowNamed fails the transaction if any Load_Balancer row is named
+// name. OVSDB's wait compares the *distinct* projections of the matching
+// rows with "rows": {} when none exists, {name} for one or many, so
+// until "!=" with rows [{name}] holds exactly when no row has the name.
+// (The obvious until "==" with rows [] cannot be sent: libovsdb omits an
+// empty "rows" member, and ovsdb-server rejects a wait without it.)
+func waitNoRowNamed(name string) ovsdb.Operation {
+	return ovsdb.Operation{
+		Op:      ovsdb.OperationWait,
+		Table:   nbdb.LoadBalancerTable,
+		Where:   []ovsdb.Condition{ovsdb.NewCondition("name", ovsdb.ConditionEqual, name)},
+		Columns: []string{"name"},
+		Until:   string(ovsdb.WaitConditionNotEqual),
+		Rows:    []ovsdb.Row{{"name": name}},
+		Timeout: zero(),
+	}
+}
+
+// waitRowHas fails the transaction unless row u of table exists and its
+// column equals value.
+func waitRowHas(table, u, column string, value any) ovsdb.Operation {
+	return ovsdb.Operation{
+		Op:      ovsdb.OperationWait,
+		Table:   table,
+		Where:   uuidCond(u),
+		Columns: []string{column},
+		Until:   string(ovsdb.WaitConditionEqual),
+		Rows:    []ovsdb.Row{{column: value}},
+		Timeout: zero(),
+	}
+}
+
+func setMutate(table, target, lb string, m ovsdb.Mutator) ovsdb.Operation {
+	return ovsdb.Operation{
+		Op:        ovsdb.OperationMutate,
+		Table:     table,
+		Where:     uuidCond(target),
+		Mutations: []ovsdb.Mutation{{Column: "load_balancer", Mutator: m, Value: uuidSet(lb)}},
+	}
+}
+
+func targetTable(k fwdsync.OpKind) string {
+	switch k {
+	case fwdsync.OpAttachRouter, fwdsync.OpDetachRouter:
+		return nbdb.LogicalRouterTable
+	default:
+		return nbdb.LogicalSwitchTable
+	}
+}
+
+// phase orders the ops of a change; see Apply.
+func phase(k fwdsync.OpKind) int {
+	switch k {
+	case fwdsync.OpDetachRouter, fwdsync.OpDetachSwitch, fwdsync.OpDeleteLB:
+		return 0
+	case fwdsync.OpUpdateLB:
+		return 1
+	case fwdsync.OpCreateLB:
+		return 2
+	default:
+		return 3
+	}
+}
+
+func buildTxn(ch fwdsync.Change) (*txn, error) {
+	if err := validateOps(ch.Ops); err != nil {
+		return nil, err
+	}
+	ops := slices.Clone(ch.Ops)
+	slices.SortStableFunc(ops, func(a, b fwdsync.Op) int { return phase(a.Kind) - phase(b.Kind) })
+
+	t := &txn{}
+	named := map[string]string{} // LB name -> named UUID of its insert
+	inserted := map[string]int{} // LB name -> index of its insert op
+	lbGuarded := map[string]bool{}
+	targetGuarded := map[string]bool{}
+	for _, op := range ops {
+		switch op.Kind {
+		case fwdsync.OpDeleteLB:
+			for _, r := range op.Routers {
+				t.add(fmt.Sprintf("detach %s from router %s", op.UUID, r),
+					setMutate(nbdb.LogicalRouterTable, r, op.UUID, ovsdb.MutateOperationDelete))
+				t.expect = append(t.expect, expectation{kind: expectNotInSet, lb: op.UUID, table: nbdb.LogicalRouterTable, target: r})
+			}
+			for _, s := range op.Switches {
+				t.add(fmt.Sprintf("detach %s from switch %s", op.UUID, s),
+					setMutate(nbdb.LogicalSwitchTable, s, op.UUID, ovsdb.MutateOperationDelete))
+				t.expect = append(t.expect, expectation{kind: expectNotInSet, lb: op.UUID, table: nbdb.LogicalSwitchTable, target: s})
+			}
+			t.add(fmt.Sprintf("delete Load_Balancer %s (%s)", op.UUID, op.Name), ovsdb.Operation{
+				Op:    ovsdb.OperationDelete,
+				Table: nbdb.LoadBalancerTable,
+				Where: uuidCond(op.UUID),
+			})
+			t.expect = append(t.expect, expectation{kind: expectNoLB, lb: op.UUID})
+
+		case fwdsync.OpDetachRouter, fwdsync.OpDetachSwitch:
+			tbl := targetTable(op.Kind)
+			t.add(fmt.Sprintf("detach %s (%s) from %s %s", op.UUID, op.Name, tbl, targetName(op)),
+				setMutate(tbl, op.Target, op.UUID, ovsdb.MutateOperationDelete))
+			t.expect = append(t.expect, expectation{kind: expectNotInSet, lb: op.UUID, table: tbl, target: op.Target})
+
+		case fwdsync.OpUpdateLB:
+			t.add(fmt.Sprintf("guard: Load_Balancer %s (%s) still has the old vips", op.UUID, op.Name),
+				waitRowHas(nbdb.LoadBalancerTable, op.UUID, "vips", ovsMap(op.OldVIPs)))
+			t.add(fmt.Sprintf("update Load_Balancer %s (%s)", op.UUID, op.Name), ovsdb.Operation{
+				Op:    ovsdb.OperationUpdate,
+				Table: nbdb.LoadBalancerTable,
+				Where: uuidCond(op.UUID),
+				Row: ovsdb.Row{
+					"protocol": protocolSet(op.Protocol),
+					"vips":     ovsMap(op.VIPs),
+					"options":  ovsMap(op.Options),
+				},
+			})
+			t.expect = append(t.expect, expectation{kind: expectLB, lb: op.UUID, vips: nonNil(op.VIPs)})
+
+		case fwdsync.OpCreateLB:
+			nu := fmt.Sprintf("new_lb_%d", len(named))
+			named[op.Name] = nu
+			t.add(fmt.Sprintf("guard: no Load_Balancer named %s exists", op.Name), waitNoRowNamed(op.Name))
+			row := ovsdb.Row{"name": op.Name, "vips": ovsMap(op.VIPs)}
+			if op.Protocol != "" {
+				row["protocol"] = op.Protocol
+			}
+			if len(op.Options) > 0 {
+				row["options"] = ovsMap(op.Options)
+			}
+			i := t.add(fmt.Sprintf("insert Load_Balancer %s", op.Name), ovsdb.Operation{
+				Op:       ovsdb.OperationInsert,
+				Table:    nbdb.LoadBalancerTable,
+				UUIDName: nu,
+				Row:      row,
+			})
+			inserted[op.Name] = i
+			t.expect = append(t.expect, expectation{kind: expectLB, insert: i, vips: nonNil(op.VIPs)})
+
+		case fwdsync.OpAttachRouter, fwdsync.OpAttachSwitch:
+			tbl := targetTable(op.Kind)
+			lb := op.UUID
+			e := expectation{kind: expectInSet, table: tbl, target: op.Target}
+			if lb == "" {
+				nu, ok := named[op.Name]
+				if !ok {
+					return nil, fmt.Errorf("%s of %q: no UUID and no create of that name in the change", op.Kind, op.Name)
+				}
+				lb = nu
+				e.insert = inserted[op.Name]
+			} else {
+				e.lb = lb
+				if op.Name != "" && !lbGuarded[lb] {
+					lbGuarded[lb] = true
+					t.add(fmt.Sprintf("guard: Load_Balancer %s is still %s", lb, op.Name),
+						waitRowHas(nbdb.LoadBalancerTable, lb, "name", op.Name))
+				}
+			}
+			if op.TargetName != "" && !targetGuarded[op.Target] {
+				targetGuarded[op.Target] = true
+				t.add(fmt.Sprintf("guard: %s %s is still %s", tbl, op.Target, op.TargetName),
+					waitRowHas(tbl, op.Target, "name", op.TargetName))
+			}
+			t.add(fmt.Sprintf("attach %s to %s %s", op.Name, tbl, targetName(op)),
+				setMutate(tbl, op.Target, lb, ovsdb.MutateOperationInsert))
+			t.expect = append(t.expect, e)
+		}
+	}
+	return t, nil
+}
+
+func targetName(op fwdsync.Op) string {
+	if op.TargetName != "" {
+		return op.TargetName
+	}
+	return op.Target
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func validateOps(ops []fwdsync.Op) error {
+	creates := map[string]bool{}
+	for i, op := range ops {
+		bad := func(format string, a ...any) error {
+			return fmt.Errorf("op %d (%s %q): %s", i+1, op.Kind, op.Name, fmt.Sprintf(format, a...))
+		}
+		switch op.Kind {
+		case fwdsync.OpCreateLB:
+			if op.Name == "" {
+				return bad("no name")
+			}
+			if creates[op.Name] {
+				return bad("created twice in one change")
+			}
+			creates[op.Name] = true
+		case fwdsync.OpUpdateLB, fwdsync.OpDeleteLB, fwdsync.OpDetachRouter, fwdsync.OpDetachSwitch:
+			if !ovsdb.IsValidUUID(op.UUID) {
+				return bad("invalid row UUID %q", op.UUID)
+			}
+		case fwdsync.OpAttachRouter, fwdsync.OpAttachSwitch:
+			if op.UUID != "" && !ovsdb.IsValidUUID(op.UUID) {
+				return bad("invalid row UUID %q", op.UUID)
+			}
+		default:
+			return bad("unknown op kind")
+		}
+		switch op.Kind {
+		case fwdsync.OpCreateLB, fwdsync.OpUpdateLB:
+			switch op.Protocol {
+			case "", "tcp", "udp", "sctp":
+			default:
+				return bad("invalid protocol %q", op.Protocol)
+			}
+		case fwdsync.OpAttachRouter, fwdsync.OpAttachSwitch, fwdsync.OpDetachRouter, fwdsync.OpDetachSwitch:
+			if !ovsdb.IsValidUUID(op.Target) {
+				return bad("invalid target UUID %q", op.Target)
+			}
+		case fwdsync.OpDeleteLB:
+			for _, u := range slices.Concat(op.Routers, op.Switches) {
+				if !ovsdb.IsValidUUID(u) {
+					return bad("invalid router/switch UUID %q", u)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// check turns the results into nil, an ErrConflict or another error.
+func (t *txn) check(res []ovsdb.OperationResult) error {
+	opErrs, err := ovsdb.CheckOperationResults(res, t.ops)
+	if err == nil {
+		return nil
+	}
+	for _, oe := range opErrs {
+		desc := "operation"
+		for i := range t.ops {
+			if &t.ops[i] == oe.Operation() {
+				desc = fmt.Sprintf("op %d (%s)", i+1, t.descs[i])
+			}
+		}
+		if isConflict(oe) {
+			return fmt.Errorf("%w: %s: %v", ErrConflict, desc, oe)
+		}
+		return fmt.Errorf("%s: %w", desc, oe)
+	}
+	// No failed operation: the commit itself failed (the extra result).
+	if isConflict(err) {
+		return fmt.Errorf("%w: commit: %v", ErrConflict, err)
+	}
+	return fmt.Errorf("commit: %w", err)
+}
+
+func isConflict(err error) bool {
+	var (
+		timedOut   *ovsdb.TimedOut
+		refInteg   *ovsdb.ReferentialIntegrityViolation
+		constraint *ovsdb.ConstraintViolation
+	)
+	return errors.As(err, &timedOut) || errors.As(err, &refInteg) || errors.As(err, &constraint)
+}
+
+// reflected reports whether the replica shows the applied change.
+func (t *txn) reflected(tc *cache.TableCache, res []ovsdb.OperationResult) bool {
+	if tc == nil {
+		return true // closed
+	}
+	lbs := tc.Table(nbdb.LoadBalancerTable)
+	for _, e := range t.expect {
+		lb := e.lb
+		if lb == "" && e.insert < len(res) {
+			lb = res[e.insert].UUID.GoUUID
+		}
+		switch e.kind {
+		case expectLB:
+			row, ok := lbs.Row(lb).(*nbdb.LoadBalancer)
+			if !ok || !maps.Equal(nonNil(row.Vips), e.vips) {
+				return false
+			}
+		case expectNoLB:
+			if lbs.HasRow(lb) {
+				return false
+			}
+		case expectInSet, expectNotInSet:
+			set, ok := lbColumn(tc, e.table, e.target)
+			if ok && slices.Contains(set, lb) != (e.kind == expectInSet) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// lbColumn returns the load_balancer column of a router or switch; false if
+// the row is not in the replica.
+func lbColumn(tc *cache.TableCache, table, u string) ([]string, bool) {
+	switch r := tc.Table(table).Row(u).(type) {
+	case *nbdb.LogicalRouter:
+		return r.LoadBalancer, true
+	case *nbdb.LogicalSwitch:
+		return r.LoadBalancer, true
+	}
+	return nil, false
+}
+
+// Barrier makes a point northd must pass: it increments NB_Global.nb_cfg
+// and reads the new value back in one transaction, then waits until the
+// replica's NB_Global.sb_cfg reaches it (northd has written everything up to
+// the barrier to SB). It returns the new nb_cfg, which chassis report in
+// SB Chassis_Private.nb_cfg once they have processed it too. timeout bounds
+// the whole call; when it expires the error wraps ErrBarrierTimeout.
+func (n *NB) Barrier(ctx context.Context, timeout time.Duration) (int, error) {
+	if n.c.readOnly {
+		return 0, fmt.Errorf("barrier: %w", ErrReadOnly)
+	}
+	if n.c.closed.Load() {
+		return 0, fmt.Errorf("barrier: %w", ErrClosed)
+	}
+	if !n.Connected() {
+		return 0, fmt.Errorf("barrier: %w", ErrNotConnected)
+	}
+	g := n.nbGlobal()
+	if g == nil {
+		return 0, errors.New("barrier: NB has no NB_Global row (is ovn-northd running?)")
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ops := barrierOps(g.UUID)
+	n.txns.Add(1)
+	res, err := n.c.cl.Transact(tctx, ops...)
+	if err != nil {
+		n.failed.Add(1)
+		if ctx.Err() == nil && tctx.Err() != nil {
+			return 0, fmt.Errorf("barrier: transact: %w (%w)", ErrBarrierTimeout, err)
+		}
+		return 0, fmt.Errorf("barrier: transact: %w", err)
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		n.failed.Add(1)
+		return 0, fmt.Errorf("barrier: %w", err)
+	}
+	cfg, err := selectedInt(res[1], "nb_cfg")
+	if err != nil {
+		return 0, fmt.Errorf("barrier: %w", err)
+	}
+	ok := n.c.waitFor(tctx, timeout, func() bool {
+		g := n.nbGlobal()
+		return g != nil && g.SbCfg >= cfg
+	})
+	if !ok {
+		if ctx.Err() != nil {
+			return cfg, fmt.Errorf("barrier nb_cfg=%d: %w", cfg, ctx.Err())
+		}
+		return cfg, fmt.Errorf("barrier nb_cfg=%d after %s: %w", cfg, timeout, ErrBarrierTimeout)
+	}
+	return cfg, nil
+}
+
+// barrierOps increments nb_cfg of NB_Global row g and selects it. (The
+// where clause names the row: libovsdb drops an empty "where", which
+// ovsdb-server requires for mutate.)
+func barrierOps(g string) []ovsdb.Operation {
+	return []ovsdb.Operation{
+		{
+			Op:        ovsdb.OperationMutate,
+			Table:     nbdb.NBGlobalTable,
+			Where:     uuidCond(g),
+			Mutations: []ovsdb.Mutation{{Column: "nb_cfg", Mutator: ovsdb.MutateOperationAdd, Value: 1}},
+		},
+		{
+			Op:      ovsdb.OperationSelect,
+			Table:   nbdb.NBGlobalTable,
+			Where:   uuidCond(g),
+			Columns: []string{"nb_cfg"},
+		},
+	}
+}
+
+func selectedInt(r ovsdb.OperationResult, column string) (int, error) {
+	if len(r.Rows) != 1 {
+		return 0, fmt.Errorf("select %s: got %d rows, want 1", column, len(r.Rows))
+	}
+	switch v := r.Rows[0][column].(type) {
+	case float64:
+		return int(v), nil
+	case int:
+		return v, nil
+	default:
+		return 0, fmt.Errorf("select %s: unexpected value %v (%T)", column, v, v)
+	}
+}
+
+// nbGlobal returns the replica's NB_Global row (the smallest UUID if, oddly,
+// there are several).
+func (n *NB) nbGlobal() *nbdb.NBGlobal {
+	var g *nbdb.NBGlobal
+	for _, r := range rowsOf(n.c.cache(), nbdb.NBGlobalTable) {
+		if x := r.(*nbdb.NBGlobal); g == nil || x.UUID < g.UUID {
+			g = x
+		}
+	}
+	return g
+}

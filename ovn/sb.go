@@ -1,0 +1,228 @@
+package ovn
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovnfwd/ovnfwd/ovn/sbdb"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// sbPortTypes are the Port_Binding types ovnfwd reads: the gateway's cr-…
+// port (who is active) and patch ports (nat_addresses of the router-type
+// switch port).
+var sbPortTypes = []string{"chassisredirect", "patch"}
+
+// sbColumns are the only SB tables and columns ovnfwd monitors.
+var sbColumns = []struct {
+	table   string
+	model   model.Model
+	columns []string
+	where   []ovsdb.Condition
+}{
+	{sbdb.LoadBalancerTable, &sbdb.LoadBalancer{}, []string{"name", "vips", "external_ids"}, nil},
+	// ovsdb-server ORs the conditions of a monitor_cond request, so this
+	// monitors only ports of the two types. (libovsdb's own test server
+	// ignores conditions; Snapshot filters again.)
+	{sbdb.PortBindingTable, &sbdb.PortBinding{}, []string{"logical_port", "type", "chassis", "nat_addresses"}, []ovsdb.Condition{
+		ovsdb.NewCondition("type", ovsdb.ConditionEqual, sbPortTypes[0]),
+		ovsdb.NewCondition("type", ovsdb.ConditionEqual, sbPortTypes[1]),
+	}},
+	{sbdb.ChassisTable, &sbdb.Chassis{}, []string{"name", "hostname"}, nil},
+	{sbdb.ChassisPrivateTable, &sbdb.ChassisPrivate{}, []string{"name", "nb_cfg", "nb_cfg_timestamp", "chassis"}, nil},
+	{sbdb.AddressSetTable, &sbdb.AddressSet{}, []string{"name", "addresses"}, nil},
+	// SB_Global.nb_cfg: northd writes it in the same transaction as the SB
+	// changes of that NB config, so a replica that shows it shows them too.
+	{sbdb.SBGlobalTable, &sbdb.SBGlobal{}, []string{"nb_cfg"}, nil},
+}
+
+func sbClientModel() (model.ClientDBModel, error) {
+	models := make(map[string]model.Model, len(sbColumns))
+	for _, t := range sbColumns {
+		models[t.table] = t.model
+	}
+	return model.NewClientDBModel("OVN_Southbound", models)
+}
+
+func sbMonitor(cl client.Client) *client.Monitor {
+	m := cl.NewMonitor()
+	for _, t := range sbColumns {
+		m.Tables = append(m.Tables, client.TableMonitor{Table: t.table, Fields: t.columns, Conditions: t.where})
+	}
+	return m
+}
+
+// SB is a read-only client of the OVN southbound database.
+type SB struct {
+	c *conn
+
+	cbMu     sync.Mutex
+	onChange []func(table string)
+}
+
+// DialSB connects to the southbound database, retrying until ctx is done,
+// and starts the monitor. It reads from any cluster member unless
+// cfg.LeaderOnly is set, and never writes.
+func DialSB(ctx context.Context, cfg Config) (*SB, error) {
+	dbModel, err := sbClientModel()
+	if err != nil {
+		return nil, err
+	}
+	s := &SB{}
+	cfg.ReadOnly = true
+	c, err := dial(ctx, cfg, dbModel, cfg.LeaderOnly, sbMonitor, func(c *conn) cache.EventHandler {
+		return &cache.EventHandlerFuncs{
+			AddFunc:    func(table string, m model.Model) { s.event(c, table, m) },
+			UpdateFunc: func(table string, _, m model.Model) { s.event(c, table, m) },
+			DeleteFunc: func(table string, m model.Model) { s.event(c, table, m) },
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.c = c
+	return s, nil
+}
+
+func (s *SB) event(c *conn, table string, m model.Model) {
+	defer c.signal()
+	if c.initialEvent() {
+		return
+	}
+	if pb, ok := m.(*sbdb.PortBinding); ok && !slices.Contains(sbPortTypes, pb.Type) {
+		return
+	}
+	s.cbMu.Lock()
+	cbs := slices.Clone(s.onChange)
+	s.cbMu.Unlock()
+	for _, f := range cbs {
+		f(table)
+	}
+}
+
+// OnChange registers f to be called with the table name of every monitored
+// row that is added, changed or deleted after DialSB returned (the initial
+// fill is not reported). Callbacks run on libovsdb's event goroutine and
+// must not block. After a reconnect that refilled the replica it is called
+// for every row.
+func (s *SB) OnChange(f func(table string)) {
+	s.cbMu.Lock()
+	s.onChange = append(s.onChange, f)
+	s.cbMu.Unlock()
+}
+
+// OnReconnect registers f to be called after every reconnect, once the
+// replica is refilled.
+func (s *SB) OnReconnect(f func()) { s.c.addReconnect(f) }
+
+// Connected reports whether the client is connected (sampled every 100ms).
+func (s *SB) Connected() bool { return s.c.connected.Load() }
+
+// Close disconnects for good.
+func (s *SB) Close() { s.c.close() }
+
+// Stats returns the client's counters (SB never sends a transaction).
+func (s *SB) Stats() Stats { return Stats{Reconnects: s.c.reconnects.Load()} }
+
+// NBCfg returns SB_Global.nb_cfg as the local replica has it: every NB
+// change up to that config is realized in this replica.
+func (s *SB) NBCfg() int {
+	for _, r := range rowsOf(s.c.cache(), sbdb.SBGlobalTable) {
+		return r.(*sbdb.SBGlobal).NbCfg
+	}
+	return 0
+}
+
+// WaitNBCfg waits, at most timeout, until the replica has caught up with NB
+// config cfg (see NBCfg). It reports whether it did.
+func (s *SB) WaitNBCfg(ctx context.Context, cfg int, timeout time.Duration) bool {
+	return s.c.waitFor(ctx, timeout, func() bool { return s.NBCfg() >= cfg })
+}
+
+// Snapshot returns everything ovnfwd reads from SB, from the local replica.
+// Port_Binding.chassis is resolved to the chassis name. Rows are sorted by
+// name (logical port), then UUID; set-valued columns are in no particular
+// order. Maps and slices are copies.
+func (s *SB) Snapshot() fwdsync.SBState {
+	tc := s.c.cache()
+	var st fwdsync.SBState
+
+	for _, r := range rowsOf(tc, sbdb.LoadBalancerTable) {
+		lb := r.(*sbdb.LoadBalancer)
+		st.LoadBalancers = append(st.LoadBalancers, fwdsync.SBLoadBalancer{
+			UUID:        lb.UUID,
+			Name:        lb.Name,
+			VIPs:        maps.Clone(lb.Vips),
+			ExternalIDs: maps.Clone(lb.ExternalIDs),
+		})
+	}
+	slices.SortFunc(st.LoadBalancers, func(a, b fwdsync.SBLoadBalancer) int { return cmpNameUUID(a.Name, a.UUID, b.Name, b.UUID) })
+
+	chassisRows := rowsOf(tc, sbdb.ChassisTable)
+	chassisName := make(map[string]string, len(chassisRows))
+	for u, r := range chassisRows {
+		chassisName[u] = r.(*sbdb.Chassis).Name
+	}
+	for _, r := range rowsOf(tc, sbdb.PortBindingTable) {
+		pb := r.(*sbdb.PortBinding)
+		if !slices.Contains(sbPortTypes, pb.Type) {
+			continue
+		}
+		p := fwdsync.SBPortBinding{
+			UUID:         pb.UUID,
+			LogicalPort:  pb.LogicalPort,
+			Type:         pb.Type,
+			NatAddresses: setCopy(pb.NatAddresses),
+		}
+		if pb.Chassis != nil {
+			// A weak reference: a deleted chassis empties it. A name not
+			// (yet) in the replica counts as unclaimed.
+			p.Chassis = chassisName[*pb.Chassis]
+		}
+		st.PortBindings = append(st.PortBindings, p)
+	}
+	slices.SortFunc(st.PortBindings, func(a, b fwdsync.SBPortBinding) int {
+		return cmpNameUUID(a.LogicalPort, a.UUID, b.LogicalPort, b.UUID)
+	})
+
+	byName := map[string]*fwdsync.SBChassis{}
+	get := func(name string) *fwdsync.SBChassis {
+		c, ok := byName[name]
+		if !ok {
+			c = &fwdsync.SBChassis{Name: name}
+			byName[name] = c
+		}
+		return c
+	}
+	for _, r := range chassisRows {
+		ch := r.(*sbdb.Chassis)
+		c := get(ch.Name)
+		c.Hostname = ch.Hostname
+		c.HasChassisRow = true
+	}
+	for _, r := range rowsOf(tc, sbdb.ChassisPrivateTable) {
+		cp := r.(*sbdb.ChassisPrivate)
+		c := get(cp.Name)
+		c.NBCfg = cp.NbCfg
+		c.NBCfgTimestamp = cp.NbCfgTimestamp
+	}
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		st.Chassis = append(st.Chassis, *byName[name])
+	}
+
+	for _, r := range rowsOf(tc, sbdb.AddressSetTable) {
+		as := r.(*sbdb.AddressSet)
+		st.AddressSets = append(st.AddressSets, fwdsync.SBAddressSet{Name: as.Name, Addresses: setCopy(as.Addresses)})
+	}
+	slices.SortFunc(st.AddressSets, func(a, b fwdsync.SBAddressSet) int { return cmpNameUUID(a.Name, "", b.Name, "") })
+	st.NBCfg = s.NBCfg()
+	return st
+}
