@@ -219,6 +219,19 @@ const (
 	// OpAttachSwitch / OpDetachSwitch: same for Logical_Switch Target.
 	OpAttachSwitch OpKind = "attach-switch"
 	OpDetachSwitch OpKind = "detach-switch"
+
+	// HA chassis group ops (see ha.go; applied by ovn.NB.ApplyHA). Name is
+	// the HA_Chassis_Group name, Target its UUID, GroupHAChassis the group's
+	// ha_chassis set the op was planned from (the transaction's guard).
+
+	// OpHAAdd inserts HA_Chassis{chassis_name: Chassis, priority: Priority}
+	// into group Target, as ovn-nbctl ha-chassis-group-add-chassis does.
+	OpHAAdd OpKind = "ha-add"
+	// OpHARemove removes HA_Chassis HAUUID (of Chassis) from group Target;
+	// the unreferenced row is garbage-collected.
+	OpHARemove OpKind = "ha-remove"
+	// OpHASetPriority sets the priority of HA_Chassis HAUUID (of Chassis).
+	OpHASetPriority OpKind = "ha-set-priority"
 )
 
 // Op is one NB change. Which fields matter depends on Kind.
@@ -239,6 +252,16 @@ type Op struct {
 	// Routers and Switches referencing the row (UUIDs), for OpDeleteLB.
 	Routers  []string
 	Switches []string
+
+	// Chassis is the HA_Chassis chassis_name of an HA op.
+	Chassis string
+	// Priority is the HA_Chassis priority of OpHAAdd / OpHASetPriority.
+	Priority int
+	// HAUUID is the HA_Chassis row of OpHARemove / OpHASetPriority.
+	HAUUID string
+	// GroupHAChassis is the group's ha_chassis set (HA_Chassis UUIDs) the HA
+	// op was planned from; the transaction fails unless it still is.
+	GroupHAChassis []string
 }
 
 // Change is every op for one forward (or one stale listen address), applied
@@ -285,6 +308,13 @@ const (
 	CatChassisBehind    Category = "chassis-behind"    // active chassis has not processed the change
 	CatIncomplete       Category = "incomplete-listing"
 	CatDeletionBudget   Category = "deletion-budget"
+
+	// HA chassis group hygiene and gateway liveness (ha.go).
+	CatHAStale             Category = "ha-stale"             // group entry that must go
+	CatHAMissing           Category = "ha-missing"           // member chassis absent from the group
+	CatHAPriority          Category = "ha-priority"          // priority differs from LXD's
+	CatDarkEverywhere      Category = "dark-everywhere"      // no gateway claims the cr-… port
+	CatChassisUnresponsive Category = "chassis-unresponsive" // chassis does not follow nb_cfg
 )
 
 // Finding is one divergence, with the repair ovnfwd would make.

@@ -150,6 +150,9 @@ func realizedCfg(in VerifyInput) int {
 type issue struct {
 	finding Finding
 	reason  string
+	// catchingUp: the chain is right but a chassis has not processed it
+	// yet; the forward is pending, not degraded.
+	catchingUp bool
 }
 
 // forward verifies one planned forward.
@@ -220,7 +223,16 @@ func (v *verifier) forward(d *DesiredForward) (ForwardStatus, []Finding) {
 	issues = append(issues, v.activeChassis(key, gw)...)
 
 	findings := fd.findings
+	catchingUp := len(issues) > 0
+	for _, is := range issues {
+		catchingUp = catchingUp && is.catchingUp
+	}
 	switch {
+	case catchingUp && !v.northdBehind && len(nbDegraded) == 0:
+		for _, is := range issues {
+			findings = append(findings, is.finding)
+		}
+		return ForwardStatus{Key: key, State: StatePending, Reason: issues[0].reason}, findings
 	case len(issues) > 0 && !v.northdBehind:
 		for _, is := range issues {
 			findings = append(findings, is.finding)
@@ -363,7 +375,8 @@ func (v *verifier) activeChassis(key ForwardKey, gw *SBPortBinding) []issue {
 			finding: Finding{Key: key, Category: CatChassisBehind, Severity: SeverityWarning,
 				Detail: fmt.Sprintf("active chassis %s (%s) has processed nb_cfg %d, barrier is %d", c.Name, c.Hostname, c.NBCfg, v.in.Barrier),
 				Repair: "none: wait, or check ovn-controller on " + c.Name},
-			reason: fmt.Sprintf("active chassis %s has not processed the change (nb_cfg %d < %d)", c.Name, c.NBCfg, v.in.Barrier),
+			reason:     fmt.Sprintf("active chassis %s has not processed the change (nb_cfg %d < %d)", c.Name, c.NBCfg, v.in.Barrier),
+			catchingUp: true,
 		}}
 	}
 	return nil

@@ -47,6 +47,10 @@ type engine struct {
 	log     *zap.Logger
 	metrics *metrics // nil in one-shot commands
 	dryRun  bool     // log changes instead of applying them
+	// busy reports Load_Balancer names changed in NB so recently that
+	// another writer may be mid-way; changes touching them are skipped
+	// (errBusy) and retried when the name is quiet. nil: never busy.
+	busy func(name string) bool
 
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
@@ -62,6 +66,7 @@ type engine struct {
 
 	mu       gosync.Mutex
 	statuses map[fwdsync.ForwardKey]fwdsync.ForwardStatus
+	verified map[fwdsync.ForwardKey]map[string]map[string]string // rows behind each status
 	findings []fwdsync.Finding
 	synced   bool
 }
@@ -73,6 +78,8 @@ func newEngine(l lxdSource, nb nbStore, sb sbStore, opts fwdsync.Options, log *z
 		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
 		prefixes:       map[string]fwdsync.NetworkRef{},
 		statuses:       map[fwdsync.ForwardKey]fwdsync.ForwardStatus{},
+		verified:       map[fwdsync.ForwardKey]map[string]map[string]string{},
+		desired:        map[fwdsync.ForwardKey]fwdsync.DesiredForward{},
 	}
 }
 
@@ -94,13 +101,16 @@ var errLXDListing = errors.New("LXD listing failed")
 // completed in this pass (sync enforces it through LXDState.Complete).
 func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 	var pr passResult
+	// NB first, then LXD: a forward LXD creates or deletes in between then
+	// looks missing (the create is guarded) or already gone, never stale.
+	nbs := e.nb.Snapshot()
 	st, err := e.lxd.List(ctx)
 	if err != nil {
 		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
 	}
 	e.setLXD(st)
-	res, err := fwdsync.Plan(st, e.nb.Snapshot(), e.opts)
+	res, err := fwdsync.Plan(st, nbs, e.opts)
 	if err != nil {
 		return pr, err
 	}
@@ -115,7 +125,9 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 	if apply && len(res.Changes) > 0 {
 		for _, ch := range res.Changes {
 			if err := e.applyChange(ctx, ch); err != nil {
-				pr.Failed = append(pr.Failed, err)
+				if !errors.Is(err, errBusy) {
+					pr.Failed = append(pr.Failed, err)
+				}
 				continue
 			}
 			pr.Applied = append(pr.Applied, ch)
@@ -140,20 +152,22 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 	return pr, nil
 }
 
-// forward re-plans, applies and verifies one forward. fresh re-reads the
-// forward from LXD first (LXD events are hints); otherwise the cached copy
-// is used (NB drift: LXD did not change).
-func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (fwdsync.ForwardStatus, error) {
+// forward re-plans and applies one forward; the caller verifies it (after
+// a barrier, with verifyKeys). fresh re-reads the forward from LXD first
+// (LXD events are hints); otherwise the cached copy is used. A concurrent
+// change (ErrConflict) re-reads and re-plans, up to three times.
+func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (applied bool, err error) {
 	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
 	m, ok := e.mappings[ref]
 	if !ok || m.Err != "" {
-		return fwdsync.ForwardStatus{}, errNeedsFullPass
+		return false, errNeedsFullPass
 	}
+	names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
 	for attempt := 0; ; attempt++ {
 		if fresh || attempt > 0 {
 			f, exists, err := e.lxd.Forward(ctx, key.Project, key.Network, key.ListenAddress)
 			if err != nil {
-				return fwdsync.ForwardStatus{}, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
+				return applied, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
 			}
 			if exists {
 				e.forwards[key] = *f
@@ -161,14 +175,21 @@ func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool
 				delete(e.forwards, key)
 			}
 		}
-		st := e.scopedLXD(key)
-		names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
-		res, err := fwdsync.PlanForwards(st, e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
+		res, err := fwdsync.PlanForwards(e.scopedLXD(key), e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
 		if err != nil {
-			return fwdsync.ForwardStatus{}, err
+			return applied, err
 		}
 		if e.metrics != nil {
 			e.metrics.observeFindings(res.Findings, true)
+		}
+		if d, ok := res.Desired[key]; ok {
+			e.desired[key] = d
+		} else {
+			delete(e.desired, key)
+			e.mu.Lock()
+			delete(e.statuses, key)
+			delete(e.verified, key)
+			e.mu.Unlock()
 		}
 		var conflict error
 		for _, ch := range res.Changes {
@@ -177,49 +198,69 @@ func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool
 					conflict = err
 					break
 				}
-				return fwdsync.ForwardStatus{}, err
+				if errors.Is(err, errBusy) {
+					return applied, nil
+				}
+				return applied, err
 			}
+			applied = true
 			if e.metrics != nil {
 				e.metrics.observeRepairs(res.Findings, []fwdsync.Change{ch})
 			}
 		}
-		if conflict != nil {
-			if attempt < 3 {
-				e.log.Debug("concurrent change, re-planning", zap.String("forward", keyString(key)), zap.Error(conflict))
-				continue
-			}
-			return fwdsync.ForwardStatus{}, conflict
+		if conflict == nil {
+			return applied, nil
 		}
-		if len(res.Changes) > 0 {
-			res, err = fwdsync.PlanForwards(st, e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
-			if err != nil {
-				return fwdsync.ForwardStatus{}, err
-			}
+		if attempt >= 3 {
+			return applied, conflict
 		}
-		for k, d := range res.Desired {
-			e.desired[k] = d
-		}
-		if _, ok := res.Desired[key]; !ok {
-			delete(e.desired, key)
-			e.mu.Lock()
-			delete(e.statuses, key)
-			e.mu.Unlock()
-			return fwdsync.ForwardStatus{Key: key, State: fwdsync.StateOK, Reason: "deleted"}, nil
-		}
-		sts, _ := e.verify(res, []fwdsync.ForwardKey{key})
-		for _, s := range sts {
-			if s.Key == key {
-				return s, nil
-			}
-		}
-		return fwdsync.ForwardStatus{Key: key, State: fwdsync.StatePending, Reason: "not verified yet"}, nil
+		e.log.Debug("concurrent change, re-planning", zap.String("forward", keyString(key)), zap.Error(conflict))
 	}
+}
+
+// verifyKeys verifies the given forwards (as last read from LXD) against
+// current NB and SB, and records their states.
+func (e *engine) verifyKeys(keys []fwdsync.ForwardKey) []fwdsync.ForwardStatus {
+	var live []fwdsync.ForwardKey
+	names := make([]string, 0, 2*len(keys))
+	st := fwdsync.LXDState{Server: e.lxdState.Server, Networks: e.lxdState.Networks, LoadBalancers: e.lxdState.LoadBalancers}
+	for _, k := range keys {
+		f, ok := e.forwards[k]
+		m, mapped := e.mappings[fwdsync.NetworkRef{Project: k.Project, Name: k.Network}]
+		if !ok || !mapped || m.Err != "" {
+			continue
+		}
+		st.Forwards = append(st.Forwards, f)
+		live = append(live, k)
+		names = append(names, fwdsync.LBName(m.Prefix, k.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, k.ListenAddress, "udp"))
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	res, err := fwdsync.PlanForwards(st, e.nb.SnapshotFor(names), e.opts, live)
+	if err != nil {
+		e.log.Error("verify", zap.Error(err))
+		return nil
+	}
+	sts, _ := e.verify(res, live)
+	return sts
 }
 
 // errNeedsFullPass: the forward's network is not mapped yet.
 var errNeedsFullPass = errors.New("network not mapped yet: full pass needed")
 
+// errBusy: the change touches a row another writer changed moments ago.
+var errBusy = errors.New("row changed moments ago; retried once quiet")
+
 func (e *engine) applyChange(ctx context.Context, ch fwdsync.Change) error {
+	if e.busy != nil {
+		for _, op := range ch.Ops {
+			if e.busy(op.Name) {
+				e.log.Debug("postponed: row changed moments ago", zap.String("forward", keyString(ch.Key)), zap.String("row", op.Name))
+				return errBusy
+			}
+		}
+	}
 	if e.dryRun {
 		e.log.Info("dry run: would apply", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)))
 		return nil
@@ -280,10 +321,16 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 	e.mu.Lock()
 	if only == nil {
 		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))
+		e.verified = make(map[fwdsync.ForwardKey]map[string]map[string]string, len(sts))
 		e.findings = findings
 	}
 	for _, s := range sts {
 		e.statuses[s.Key] = s
+		rows := map[string]map[string]string{}
+		for _, lb := range res.Desired[s.Key].LBs {
+			rows[lb.Name] = lb.VIPs
+		}
+		e.verified[s.Key] = rows
 	}
 	e.mu.Unlock()
 	if e.metrics != nil {
@@ -405,6 +452,27 @@ func (e *engine) status(key fwdsync.ForwardKey) (fwdsync.ForwardStatus, bool) {
 	defer e.mu.Unlock()
 	s, ok := e.statuses[key]
 	return s, ok
+}
+
+// verifiedRows returns the rows (name → VIPs) a forward's state was
+// verified against.
+func (e *engine) verifiedRows(key fwdsync.ForwardKey) map[string]map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.verified[key]
+}
+
+// pendingKeys returns the forwards not verified ok.
+func (e *engine) pendingKeys() []fwdsync.ForwardKey {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []fwdsync.ForwardKey
+	for k, s := range e.statuses {
+		if s.State != fwdsync.StateOK {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // allStatuses returns every forward's last state, sorted.

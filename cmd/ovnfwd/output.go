@@ -55,6 +55,9 @@ type forwardStatus struct {
 	ListenAddress string `json:"listen_address" yaml:"listen_address"`
 	State         string `json:"state" yaml:"state"`
 	Reason        string `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// Rows are the Load_Balancer rows (name → VIPs) the state was verified
+	// against (daemon /forwards only).
+	Rows map[string]map[string]string `json:"rows,omitempty" yaml:"rows,omitempty"`
 }
 
 func projectName(p string) string {

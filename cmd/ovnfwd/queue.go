@@ -21,13 +21,14 @@ type workItem struct {
 // time wins, a fresh re-read is sticky). A single worker drains it, so no
 // two reconciles of one forward ever run at once.
 type queue struct {
-	mu       gosync.Mutex
-	wake     chan struct{}
-	full     string // trigger of the pending full pass, "" if none
-	fullAt   time.Time
-	reverify bool
-	items    map[fwdsync.ForwardKey]*workItem
-	order    []fwdsync.ForwardKey
+	mu          gosync.Mutex
+	wake        chan struct{}
+	full        string // trigger of the pending full pass, "" if none
+	fullAt      time.Time
+	reverify    bool // every forward (a claim or chassis changed)
+	reverifyPen bool // only forwards not verified ok yet
+	items       map[fwdsync.ForwardKey]*workItem
+	order       []fwdsync.ForwardKey
 	// names are Load_Balancer names changed in NB, resolved to forwards by
 	// the worker (it owns the prefix mappings).
 	names map[string]time.Time
@@ -58,19 +59,35 @@ func (q *queue) addFullAfter(trigger string, d time.Duration) {
 	time.AfterFunc(d, func() { q.addFull(trigger) })
 }
 
-// addName queues a changed Load_Balancer name.
+// addName queues a changed Load_Balancer name with the time of its latest
+// change.
 func (q *queue) addName(name string) {
 	q.mu.Lock()
-	if _, ok := q.names[name]; !ok {
-		q.names[name] = time.Now()
-	}
+	q.names[name] = time.Now()
 	q.mu.Unlock()
 	q.signal()
 }
 
-func (q *queue) addReverify() {
+// busy reports whether a Load_Balancer name changed in NB less than the
+// settle time ago: someone (LXD) may be in the middle of writing it, so
+// nothing acts on it until it is quiet; its queued name triggers a fresh
+// reconcile then.
+func (q *queue) busy(name string) bool {
 	q.mu.Lock()
-	q.reverify = true
+	_, ok := q.names[name]
+	q.mu.Unlock()
+	return ok
+}
+
+// addReverify queues a re-verification of every forward (all) or of the
+// forwards not verified ok yet.
+func (q *queue) addReverify(all bool) {
+	q.mu.Lock()
+	if all {
+		q.reverify = true
+	} else {
+		q.reverifyPen = true
+	}
 	q.mu.Unlock()
 	q.signal()
 }
@@ -99,21 +116,45 @@ func (q *queue) addAfter(it workItem, d time.Duration) {
 	time.AfterFunc(d, func() { q.add(it) })
 }
 
-// take returns everything pending and clears it.
-func (q *queue) take() (full string, fullAt time.Time, reverify bool, names map[string]time.Time, items []workItem) {
+// batch is what the worker takes from the queue in one go.
+type batch struct {
+	full            string // trigger of a full pass, "" for none
+	reverifyAll     bool
+	reverifyPending bool
+	names           map[string]time.Time // NB names changed at least settle ago
+	items           []workItem
+}
+
+// take returns everything pending and clears it. NB names changed less than
+// settle ago stay queued (LXD writes its DB and NB in separate steps, and
+// LXD ≥5.21.2 writes a forward in several NB transactions; reconciling in
+// between would race it) and wake the worker when they are due.
+func (q *queue) take(now time.Time, settle time.Duration) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	full, fullAt, reverify = q.full, q.fullAt, q.reverify
-	q.full, q.reverify = "", false
-	names = q.names
-	q.names = map[string]time.Time{}
-	items = make([]workItem, 0, len(q.order))
+	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, names: map[string]time.Time{}}
+	q.full, q.reverify, q.reverifyPen = "", false, false
+	var wait time.Duration
+	for n, at := range q.names {
+		if due := at.Add(settle); due.After(now) {
+			if w := due.Sub(now); wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		b.names[n] = at
+		delete(q.names, n)
+	}
+	if wait > 0 {
+		time.AfterFunc(wait, q.signal)
+	}
+	b.items = make([]workItem, 0, len(q.order))
 	for _, k := range q.order {
-		items = append(items, *q.items[k])
+		b.items = append(b.items, *q.items[k])
 	}
 	q.items = map[fwdsync.ForwardKey]*workItem{}
 	q.order = q.order[:0]
-	return
+	return b
 }
 
 func (q *queue) len() int {

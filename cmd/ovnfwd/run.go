@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +44,8 @@ Examples:
 			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
 				Usage: "full resync period (0 disables periodic resyncs)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing"},
+			&cli.DurationFlag{Name: "nb-settle", Value: 100 * time.Millisecond,
+				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 		),
 		Action: runDaemon,
 	}
@@ -70,7 +73,7 @@ func runDaemon(c *cli.Context) error {
 	defer stop()
 
 	m := newMetrics()
-	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"),
+	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"),
 		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}}
 	if addr := c.String("metrics-address"); addr != "" {
 		srv, err := d.serveHTTP(addr)
@@ -106,13 +109,19 @@ func runDaemon(c *cli.Context) error {
 	d.e = newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
 	d.e.metrics = m
 	d.e.dryRun = d.dryRun
+	d.e.busy = d.q.busy
 	connected := ""
 	d.ready.Store(&connected)
 
 	cs.nb.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
 	cs.nb.OnTopologyChange(func() { d.q.addFull("nb-topology") })
 	cs.nb.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })
-	cs.sb.OnChange(func(string) { d.q.addReverify() })
+	cs.sb.OnChange(func(table string) {
+		// A claim or a chassis changed: every forward may have moved.
+		// Anything else (load balancers, nb_cfg progress) only matters
+		// to forwards not verified yet.
+		d.q.addReverify(table == "Port_Binding" || table == "Chassis")
+	})
 	cs.sb.OnReconnect(func() { m.reconnects.WithLabelValues("sb").Inc(); d.q.addFull("sb-reconnect") })
 
 	events := make(chan lxdwatch.Event, 1024)
@@ -155,6 +164,8 @@ type daemon struct {
 	e       *engine
 	ready   atomic.Pointer[string] // "" once connected; read by /readyz
 	dryRun  bool
+	// nbSettle delays reconciles triggered by NB changes.
+	nbSettle time.Duration
 	// pendingSince: forwards triggered but not yet verified ok, with the
 	// time their trigger reached ovnfwd (event → verified latency).
 	pendingSince map[fwdsync.ForwardKey]pendingTrigger
@@ -189,8 +200,16 @@ func (d *daemon) watchConnections(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastLXD uint64
+	lxdUp := true
 	for {
-		d.metrics.setConn("lxd", d.cs.lxd.Connected())
+		up := d.cs.lxd.Connected()
+		if lxdUp && !up {
+			// A pass now fails fast and marks every forward degraded;
+			// nothing is deleted until a listing completes again.
+			d.q.addFull("lxd-down")
+		}
+		lxdUp = up
+		d.metrics.setConn("lxd", up)
 		d.metrics.setConn("nb", d.cs.nb.Connected())
 		d.metrics.setConn("sb", d.cs.sb.Connected())
 		if r := d.cs.lxd.Reconnects(); r > lastLXD {
@@ -205,8 +224,9 @@ func (d *daemon) watchConnections(ctx context.Context) {
 	}
 }
 
-// work is the single worker: full passes first, then forwards, then
-// re-verification; failures are retried with backoff.
+// work is the single worker: full passes first, then forwards, then one
+// northd barrier for the batch and the verification of what it touched;
+// failures are retried with backoff.
 func (d *daemon) work(ctx context.Context) {
 	for {
 		select {
@@ -214,29 +234,45 @@ func (d *daemon) work(ctx context.Context) {
 			return
 		case <-d.q.wake:
 		}
-		full, fullAt, reverify, names, items := d.q.take()
-		if full != "" {
-			d.fullPass(ctx, full, fullAt)
+		b := d.q.take(time.Now(), d.nbSettle)
+		if b.full != "" {
+			d.fullPass(ctx, b.full)
 		}
-		for name, since := range names {
+		items := b.items
+		for name, since := range b.names {
 			if key, ok := d.e.keyForLB(name); ok {
-				items = append(items, workItem{key: key, trigger: "nb-change", since: since})
+				// Re-read LXD: the NB change may be LXD's own write that
+				// its event has not announced yet.
+				items = append(items, workItem{key: key, fresh: true, trigger: "nb-change", since: since})
 			}
 		}
 		items = dedupe(items)
+		var done []fwdsync.ForwardKey
 		for _, it := range items {
 			if ctx.Err() != nil {
 				return
 			}
-			d.forward(ctx, it)
+			if d.forward(ctx, it) {
+				done = append(done, it.key)
+			}
 		}
-		if reverify && full == "" {
+		if len(done) > 0 {
+			d.e.barrier(ctx)
+			d.observe(d.e.verifyKeys(done))
+		}
+		switch {
+		case b.full != "":
+		case b.reverifyAll:
 			d.observe(d.e.reverify())
+		case b.reverifyPending:
+			if keys := d.e.pendingKeys(); len(keys) > 0 {
+				d.observe(d.e.verifyKeys(keys))
+			}
 		}
 	}
 }
 
-func (d *daemon) fullPass(ctx context.Context, trigger string, at time.Time) {
+func (d *daemon) fullPass(ctx context.Context, trigger string) {
 	start := time.Now()
 	pr, err := d.e.pass(ctx, !d.dryRun)
 	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
@@ -269,31 +305,29 @@ func (d *daemon) fullPass(ctx context.Context, trigger string, at time.Time) {
 	if len(pr.Failed) > 0 {
 		d.q.addFullAfter("retry", 2*time.Second)
 	}
-	_ = at
 	d.observe(pr.Statuses)
 }
 
-func (d *daemon) forward(ctx context.Context, it workItem) {
+// forward reconciles one forward; false when it must be retried or needs a
+// full pass.
+func (d *daemon) forward(ctx context.Context, it workItem) bool {
 	start := time.Now()
 	if _, ok := d.pendingSince[it.key]; !ok && !it.since.IsZero() {
 		d.pendingSince[it.key] = pendingTrigger{since: it.since, trigger: it.trigger}
 	}
-	st, err := d.e.forward(ctx, it.key, it.fresh)
+	_, err := d.e.forward(ctx, it.key, it.fresh)
 	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
 	if errors.Is(err, errNeedsFullPass) {
 		d.q.addFull("unmapped-" + it.trigger)
-		return
+		return false
 	}
 	if err != nil {
 		it.tries++
 		d.log.Warn("reconcile failed; retrying", zap.String("forward", keyString(it.key)), zap.Int("try", it.tries), zap.Error(err))
 		d.q.addAfter(it, backoff(it.tries))
-		return
+		return false
 	}
-	d.observe([]fwdsync.ForwardStatus{st})
-	if st.State != fwdsync.StateOK {
-		d.log.Debug("forward not verified yet", zap.String("forward", keyString(it.key)), zap.String("state", string(st.State)), zap.String("reason", st.Reason))
-	}
+	return true
 }
 
 // observe records event → verified latency for forwards that reached ok.
@@ -332,6 +366,19 @@ func dedupe(items []workItem) []workItem {
 func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/forwards", func(w http.ResponseWriter, _ *http.Request) {
+		// Every forward's last verified state, for scripts and tests.
+		out := []forwardStatus{}
+		if p := d.ready.Load(); p != nil && *p == "" {
+			for _, s := range d.e.allStatuses() {
+				out = append(out, forwardStatus{Project: projectName(s.Key.Project), Network: s.Key.Network,
+					ListenAddress: s.Key.ListenAddress, State: string(s.State), Reason: s.Reason,
+					Rows: d.e.verifiedRows(s.Key)})
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if msg := d.notReady(); msg != "" {

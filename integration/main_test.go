@@ -1,0 +1,28 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestMain serializes every integration test run on the shared bed: tests
+// create forwards, edit NB and kill chassis, so two runs at once would
+// disturb each other.
+func TestMain(m *testing.M) {
+	lock := filepath.Join(filepath.Dir(EnvFile()), "tests.lock")
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "test bed lock %s: %v (run `make testbed-up` first)\n", lock, err)
+		os.Exit(2)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		fmt.Fprintf(os.Stderr, "test bed lock %s: %v\n", lock, err)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
