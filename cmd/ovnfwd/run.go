@@ -200,7 +200,7 @@ func (d *daemon) watchConnections(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastLXD uint64
-	lxdUp := true
+	lxdUp := false // only a connected → disconnected transition counts
 	for {
 		up := d.cs.lxd.Connected()
 		if lxdUp && !up {
