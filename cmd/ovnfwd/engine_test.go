@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/ovn"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// fakeLXD serves a fixed listing; err makes List fail.
+type fakeLXD struct {
+	st       fwdsync.LXDState
+	err      error
+	rereads  int
+	forwards map[fwdsync.ForwardKey]fwdsync.Forward
+}
+
+func (f *fakeLXD) List(context.Context) (fwdsync.LXDState, error) {
+	if f.err != nil {
+		return fwdsync.LXDState{}, f.err
+	}
+	return f.st, nil
+}
+
+func (f *fakeLXD) Forward(_ context.Context, project, network, listen string) (*fwdsync.Forward, bool, error) {
+	f.rereads++
+	if f.err != nil {
+		return nil, false, f.err
+	}
+	for _, fw := range f.st.Forwards {
+		if fw.Project == project && fw.Network == network && fw.ListenAddress == listen {
+			c := fw
+			return &c, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// fakeNB is an in-memory NB that applies sync ops the way ovn.NB does.
+type fakeNB struct {
+	st        fwdsync.NBState
+	applied   int
+	conflicts int // fail this many Apply calls with ErrConflict first
+	next      int
+}
+
+func (n *fakeNB) Snapshot() fwdsync.NBState { return cloneNB(n.st) }
+
+func (n *fakeNB) SnapshotFor(names []string) fwdsync.NBState {
+	s := cloneNB(n.st)
+	s.LoadBalancers = slices.DeleteFunc(s.LoadBalancers, func(lb fwdsync.NBLoadBalancer) bool { return !slices.Contains(names, lb.Name) })
+	return s
+}
+
+func (n *fakeNB) Barrier(context.Context, time.Duration) (int, error) {
+	n.st.NBCfg++
+	n.st.SBCfg = n.st.NBCfg
+	return n.st.NBCfg, nil
+}
+
+func cloneNB(s fwdsync.NBState) fwdsync.NBState {
+	c := s
+	c.LoadBalancers = slices.Clone(s.LoadBalancers)
+	c.Routers = slices.Clone(s.Routers)
+	for i := range c.Routers {
+		c.Routers[i].LoadBalancers = slices.Clone(c.Routers[i].LoadBalancers)
+	}
+	c.Switches = slices.Clone(s.Switches)
+	for i := range c.Switches {
+		c.Switches[i].LoadBalancers = slices.Clone(c.Switches[i].LoadBalancers)
+	}
+	return c
+}
+
+func (n *fakeNB) Apply(_ context.Context, ch fwdsync.Change) error {
+	if n.conflicts > 0 {
+		n.conflicts--
+		return fmt.Errorf("wait failed: %w", ovn.ErrConflict)
+	}
+	n.applied++
+	created := ""
+	attach := func(list *[]string, u string) {
+		if !slices.Contains(*list, u) {
+			*list = append(*list, u)
+		}
+	}
+	detach := func(list *[]string, u string) {
+		*list = slices.DeleteFunc(*list, func(x string) bool { return x == u })
+	}
+	for _, op := range ch.Ops {
+		u := op.UUID
+		if u == "" {
+			u = created
+		}
+		switch op.Kind {
+		case fwdsync.OpCreateLB:
+			n.next++
+			created = fmt.Sprintf("00000000-0000-0000-0000-%012d", n.next)
+			n.st.LoadBalancers = append(n.st.LoadBalancers, fwdsync.NBLoadBalancer{UUID: created, Name: op.Name, Protocol: op.Protocol, VIPs: maps.Clone(op.VIPs), Options: maps.Clone(op.Options)})
+		case fwdsync.OpUpdateLB:
+			for i := range n.st.LoadBalancers {
+				if n.st.LoadBalancers[i].UUID == u {
+					n.st.LoadBalancers[i].VIPs, n.st.LoadBalancers[i].Protocol = maps.Clone(op.VIPs), op.Protocol
+					n.st.LoadBalancers[i].Options = maps.Clone(op.Options)
+				}
+			}
+		case fwdsync.OpDeleteLB:
+			n.st.LoadBalancers = slices.DeleteFunc(n.st.LoadBalancers, func(lb fwdsync.NBLoadBalancer) bool { return lb.UUID == u })
+			for i := range n.st.Routers {
+				detach(&n.st.Routers[i].LoadBalancers, u)
+			}
+			for i := range n.st.Switches {
+				detach(&n.st.Switches[i].LoadBalancers, u)
+			}
+		case fwdsync.OpAttachRouter, fwdsync.OpDetachRouter:
+			for i := range n.st.Routers {
+				if n.st.Routers[i].UUID == op.Target {
+					if op.Kind == fwdsync.OpAttachRouter {
+						attach(&n.st.Routers[i].LoadBalancers, u)
+					} else {
+						detach(&n.st.Routers[i].LoadBalancers, u)
+					}
+				}
+			}
+		case fwdsync.OpAttachSwitch, fwdsync.OpDetachSwitch:
+			for i := range n.st.Switches {
+				if n.st.Switches[i].UUID == op.Target {
+					if op.Kind == fwdsync.OpAttachSwitch {
+						attach(&n.st.Switches[i].LoadBalancers, u)
+					} else {
+						detach(&n.st.Switches[i].LoadBalancers, u)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// world is LXD 5.0.2 with one OVN network (prefix lxd-net2) and forwards.
+func world(forwards ...fwdsync.Forward) (*fakeLXD, *fakeNB) {
+	ref := fwdsync.NetworkRef{Project: "default", Name: "ovn0"}
+	l := &fakeLXD{st: fwdsync.LXDState{
+		Server: fwdsync.ServerInfo{Kind: "lxd", Version: "5.0.2"},
+		Networks: []fwdsync.Network{{Project: "default", Name: "ovn0", Config: map[string]string{
+			"network": "br0", "ipv4.address": "10.10.10.1/24", "volatile.network.ipv4.address": "10.99.0.100",
+		}}},
+		Forwards: forwards,
+		Complete: map[fwdsync.NetworkRef]bool{ref: true},
+	}}
+	n := &fakeNB{st: fwdsync.NBState{
+		Routers: []fwdsync.NBRouter{{UUID: "r-uuid", Name: "lxd-net2-lr", Ports: []string{"p-ext", "p-int"}}},
+		RouterPorts: []fwdsync.NBRouterPort{
+			{UUID: "p-ext", Name: "lxd-net2-lr-lrp-ext", Networks: []string{"10.99.0.100/24"}},
+			{UUID: "p-int", Name: "lxd-net2-lr-lrp-int", Networks: []string{"10.10.10.1/24"}},
+		},
+		Switches: []fwdsync.NBSwitch{{UUID: "s-int", Name: "lxd-net2-ls-int"}, {UUID: "s-ext", Name: "lxd-net2-ls-ext"}},
+		NBCfg:    1, SBCfg: 1,
+	}}
+	return l, n
+}
+
+func web(listen string, port string) fwdsync.Forward {
+	return fwdsync.Forward{Project: "default", Network: "ovn0", ListenAddress: listen,
+		Ports: []fwdsync.ForwardPort{{Protocol: "tcp", ListenPort: port, TargetAddress: "10.10.10.5"}}}
+}
+
+func testEngine(l *fakeLXD, n *fakeNB) *engine {
+	return newEngine(l, n, nil, fwdsync.Options{DeletionBudget: -1}, zap.NewNop())
+}
+
+func TestEnginePassRepairsThenIsClean(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80,443"))
+	e := testEngine(l, n)
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Applied) != 2 || len(n.st.LoadBalancers) != 2 {
+		t.Fatalf("applied %d changes, NB has %d rows; want 2 and 2", len(pr.Applied), len(n.st.LoadBalancers))
+	}
+	for _, s := range pr.Statuses {
+		if s.State != fwdsync.StateOK {
+			t.Errorf("%v: %s %s", s.Key, s.State, s.Reason)
+		}
+	}
+	pr, err = e.pass(context.Background(), true)
+	if err != nil || len(pr.Plan.Changes) != 0 || len(pr.Findings) != 0 {
+		t.Fatalf("second pass: err %v, %d changes, findings %v", err, len(pr.Plan.Changes), pr.Findings)
+	}
+	if got := e.stateCounts()[fwdsync.StateOK]; got != 2 {
+		t.Fatalf("%d forwards ok, want 2", got)
+	}
+}
+
+func TestEnginePassReadOnlyWritesNothing(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	pr, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.applied != 0 || n.st.NBCfg != 1 {
+		t.Fatalf("a check pass wrote: %d applies, nb_cfg %d", n.applied, n.st.NBCfg)
+	}
+	if len(pr.Findings) != 1 || pr.Findings[0].Category != fwdsync.CatMissing {
+		t.Fatalf("findings %v, want one missing", pr.Findings)
+	}
+}
+
+// LXD unreachable: nothing is planned or written, every known forward is
+// degraded, and a stale-looking row survives.
+func TestEngineLXDDownDeletesNothing(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.st.Forwards = nil // would make the row stale…
+	l.err = errors.New("connection refused")
+	_, err := e.pass(context.Background(), true)
+	if !errors.Is(err, errLXDListing) {
+		t.Fatalf("err = %v, want errLXDListing", err)
+	}
+	if len(n.st.LoadBalancers) != 1 {
+		t.Fatalf("NB has %d rows after a pass with LXD down, want 1", len(n.st.LoadBalancers))
+	}
+	if s, _ := e.status(fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}); s.State != fwdsync.StateDegraded {
+		t.Fatalf("state %s, want degraded", s.State)
+	}
+}
+
+// A concurrent change aborts the transaction; the forward is re-read and
+// re-planned.
+func TestEngineForwardRetriesOnConflict(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	n.conflicts = 2
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	applied, err := e.forward(context.Background(), key, false)
+	if err != nil || !applied {
+		t.Fatalf("forward: applied %v err %v", applied, err)
+	}
+	if l.rereads != 2 || len(n.st.LoadBalancers) != 1 {
+		t.Fatalf("%d re-reads, %d rows; want 2 and 1", l.rereads, len(n.st.LoadBalancers))
+	}
+	n.conflicts = 10
+	n.st.LoadBalancers = nil
+	if _, err := e.forward(context.Background(), key, false); !errors.Is(err, ovn.ErrConflict) {
+		t.Fatalf("persistent conflict: err %v, want ErrConflict", err)
+	}
+}
+
+// A row another writer changed moments ago is left alone.
+func TestEngineSkipsBusyRows(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	e.busy = func(name string) bool { return name == "lxd-net2-lb-198.51.100.10-tcp" }
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.applied != 0 || len(pr.Failed) != 0 {
+		t.Fatalf("busy row: %d applies, %d failures; want 0 and 0", n.applied, len(pr.Failed))
+	}
+}
+
+// A forward deleted in LXD loses its rows on a scoped reconcile, and its
+// state is forgotten.
+func TestEngineForwardDeleted(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.st.Forwards = nil
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	if _, err := e.forward(context.Background(), key, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.st.LoadBalancers) != 0 || len(n.st.Routers[0].LoadBalancers) != 0 {
+		t.Fatalf("rows left: %v, router refs %v", n.st.LoadBalancers, n.st.Routers[0].LoadBalancers)
+	}
+	if _, ok := e.status(key); ok {
+		t.Fatal("the deleted forward still has a state")
+	}
+}
+
+func TestEngineKeyForLB(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"lxd-net2-lb-198.51.100.10-tcp":  "default/ovn0/198.51.100.10",
+		"lxd-net2-lb-2001:db8::1-udp":    "default/ovn0/2001:db8::1",
+		"lxd-net3-lb-198.51.100.10-tcp":  "",
+		"lxd-net2-lb-198.51.100.10-sctp": "",
+		"my-lb":                          "",
+	} {
+		k, ok := e.keyForLB(name)
+		got := ""
+		if ok {
+			got = keyString(k)
+		}
+		if got != want {
+			t.Errorf("keyForLB(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestMergeFindings(t *testing.T) {
+	k := fwdsync.ForwardKey{Network: "n", ListenAddress: "1.2.3.4"}
+	a := fwdsync.Finding{Key: k, Category: fwdsync.CatMissing, Detail: "x"}
+	b := fwdsync.Finding{Key: k, Category: fwdsync.CatNotRealized, Detail: "y"}
+	got := mergeFindings([]fwdsync.Finding{a}, []fwdsync.Finding{a, b})
+	if len(got) != 2 {
+		t.Fatalf("merge = %v, want a and b once", got)
+	}
+}
+
+func TestDeriveSB(t *testing.T) {
+	for in, want := range map[string]string{
+		"unix:/run/ovn/ovnnb_db.sock":         "unix:/run/ovn/ovnsb_db.sock",
+		"unix:/x/central/nb.sock":             "unix:/x/central/sb.sock",
+		"tcp:10.0.0.1:6641,tcp:10.0.0.2:6641": "tcp:10.0.0.1:6642,tcp:10.0.0.2:6642",
+		"ssl:[2001:db8::1]:6641":              "ssl:[2001:db8::1]:6642",
+		"tcp:10.0.0.1:7000":                   "tcp:10.0.0.1:7000",
+	} {
+		if got := deriveSB(in); got != want {
+			t.Errorf("deriveSB(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
