@@ -66,6 +66,7 @@ type SB struct {
 
 	cbMu     sync.Mutex
 	onChange []func(table string)
+	onClaim  []func(port, chassisUUID string)
 }
 
 // DialSB connects to the southbound database, retrying until ctx is done,
@@ -97,15 +98,36 @@ func (s *SB) event(c *conn, table string, m model.Model) {
 	if c.initialEvent() {
 		return
 	}
-	if pb, ok := m.(*sbdb.PortBinding); ok && !slices.Contains(sbPortTypes, pb.Type) {
+	pb, isPB := m.(*sbdb.PortBinding)
+	if isPB && !slices.Contains(sbPortTypes, pb.Type) {
 		return
 	}
 	s.cbMu.Lock()
 	cbs := slices.Clone(s.onChange)
+	claims := slices.Clone(s.onClaim)
 	s.cbMu.Unlock()
 	for _, f := range cbs {
 		f(table)
 	}
+	if isPB && pb.Type == "chassisredirect" {
+		ch := ""
+		if pb.Chassis != nil {
+			ch = *pb.Chassis
+		}
+		for _, f := range claims {
+			f(pb.LogicalPort, ch)
+		}
+	}
+}
+
+// OnClaimChange registers f to be called for every event on a gateway
+// (chassisredirect) Port_Binding, with its logical port and the UUID of the
+// chassis that claims it ("" when unclaimed). Like OnChange it runs on
+// libovsdb's event goroutine and must not block.
+func (s *SB) OnClaimChange(f func(port, chassisUUID string)) {
+	s.cbMu.Lock()
+	s.onClaim = append(s.onClaim, f)
+	s.cbMu.Unlock()
 }
 
 // OnChange registers f to be called with the table name of every monitored

@@ -101,8 +101,9 @@ func TestSBSnapshot(t *testing.T) {
 
 		// Failover: the claim moves, the callback reports Port_Binding.
 		var mu sync.Mutex
-		var tables []string
+		var tables, claims []string
 		sb.OnChange(func(table string) { mu.Lock(); tables = append(tables, table); mu.Unlock() })
+		sb.OnClaimChange(func(port, ch string) { mu.Lock(); claims = append(claims, port+"="+ch); mu.Unlock() })
 		raw.transact(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: sbdb.PortBindingTable,
 			Where: []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(seed.cr))},
 			Row:   ovsdb.Row{"chassis": set()}})
@@ -118,6 +119,11 @@ func TestSBSnapshot(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			return slices.Contains(tables, sbdb.PortBindingTable)
+		})
+		eventually(t, "OnClaimChange(cr-…, unclaimed)", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(claims, "cr-lxd-net1-lr-lrp-ext=")
 		})
 		if sb.Stats().Transactions != 0 {
 			t.Error("SB client sent a transaction")

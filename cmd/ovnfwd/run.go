@@ -117,11 +117,13 @@ func runDaemon(c *cli.Context) error {
 	cs.nb.OnTopologyChange(func() { d.q.addFull("nb-topology") })
 	cs.nb.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })
 	cs.sb.OnChange(func(table string) {
-		// A claim or a chassis changed: every forward may have moved.
-		// Anything else (load balancers, nb_cfg progress) only matters
-		// to forwards not verified yet.
-		d.q.addReverify(table == "Port_Binding" || table == "Chassis")
+		// A chassis came or went: every forward may be affected. Anything
+		// else (load balancers, nat_addresses, nb_cfg progress) only
+		// matters to forwards not verified yet.
+		d.q.addReverify(table == "Chassis")
 	})
+	// A gateway claim moved: every forward of that network changes chassis.
+	cs.sb.OnClaimChange(func(string, string) { d.q.addReverify(true) })
 	cs.sb.OnReconnect(func() { m.reconnects.WithLabelValues("sb").Inc(); d.q.addFull("sb-reconnect") })
 
 	events := make(chan lxdwatch.Event, 1024)
