@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,7 @@ Examples:
 			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
 				Usage: "full resync period (0 disables periodic resyncs)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing"},
+			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 100 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 		),
@@ -73,7 +75,7 @@ func runDaemon(c *cli.Context) error {
 	defer stop()
 
 	m := newMetrics()
-	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"),
+	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"), pprof: c.Bool("pprof"),
 		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}}
 	if addr := c.String("metrics-address"); addr != "" {
 		srv, err := d.serveHTTP(addr)
@@ -166,6 +168,7 @@ type daemon struct {
 	e       *engine
 	ready   atomic.Pointer[string] // "" once connected; read by /readyz
 	dryRun  bool
+	pprof   bool
 	// nbSettle delays reconciles triggered by NB changes.
 	nbSettle time.Duration
 	// pendingSince: forwards triggered but not yet verified ok, with the
@@ -389,6 +392,12 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if d.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
