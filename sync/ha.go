@@ -582,7 +582,7 @@ func (p *haPlanner) dark(key ForwardKey, n HANetwork, names []string) {
 	repair := fmt.Sprintf("none: BFD between the gateway chassis (%s) is probably down — check the underlay and the tunnels' Interface bfd_status; "+
 		"OVN lets a gateway of a group of two or more claim only while its BFD sessions are up", strings.Join(alive, ", "))
 	if len(alive) < 2 {
-		repair = fmt.Sprintf("none: only %d of the group's %d chassis are registered in SB; check ovn-controller on them", len(alive), len(names))
+		repair = fmt.Sprintf("none: the group has only %d chassis with an SB Chassis row out of %d; check ovn-controller on the others", len(alive), len(names))
 	}
 	p.find(key, CatDarkEverywhere, SeverityCritical, repair,
 		"forwards of %s/%s are dark everywhere: gateway port %s has had no claim for %s (threshold %s) although group %s has %d chassis (%s)",
