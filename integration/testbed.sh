@@ -66,6 +66,10 @@ ch_env() {
 }
 ch_vsctl() { local n=$1; shift; env $(ch_env "$n") ovs-vsctl --db="unix:$(chdir_of "$n")/db.sock" --timeout=10 "$@"; }
 ch_appctl() { local n=$1 t=$2; shift 2; env $(ch_env "$n") ovs-appctl -t "$(chdir_of "$n")/$t.ctl" "$@"; }
+# Chassis 1 is LXD's own: like on a real member, its hostname is the LXD
+# member (server) name, i.e. this host's name. The others stand in for
+# members that LXD does not know.
+ch_hostname() { if [ "$1" = 1 ]; then hostname; else echo "ch$1"; fi; }
 ch_mac() { printf '02:00:00:00:fa:%02x' "$1"; }
 
 cmd_install() {
@@ -143,7 +147,7 @@ chassis_create() { # N: namespace, veth, OVS database, static config
 			--log-file="$d/ovsdb-server.log" -vconsole:off --detach --no-chdir 2>>"$d/start.err"
 		ch_vsctl "$n" --no-wait init
 		ch_vsctl "$n" --no-wait set open_vswitch . \
-			external_ids:system-id="ch$n" external_ids:hostname="ch$n" \
+			external_ids:system-id="ch$n" external_ids:hostname="$(ch_hostname "$n")" \
 			external_ids:ovn-remote="unix:$SB_SOCK" external_ids:ovn-encap-type=geneve \
 			external_ids:ovn-encap-ip="$ENCAP_NET.$n" external_ids:ovn-bridge-datapath-type=netdev \
 			external_ids:ovn-monitor-all=true

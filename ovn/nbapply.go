@@ -37,6 +37,9 @@ const cacheWait = 5 * time.Second
 // Apply waits (at most 5s) until the local replica shows the change, so a
 // following Snapshot sees it.
 func (n *NB) Apply(ctx context.Context, ch fwdsync.Change) error {
+	if len(ch.Ops) > 0 && fwdsync.IsHAOp(ch.Ops[0].Kind) {
+		return n.ApplyHA(ctx, ch)
+	}
 	what := changeName(ch)
 	if n.c.readOnly {
 		return fmt.Errorf("apply %s: %w", what, ErrReadOnly)

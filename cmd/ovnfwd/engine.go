@@ -45,8 +45,9 @@ type engine struct {
 	sb      sbStore // nil: no SB part of the chain
 	opts    fwdsync.Options
 	log     *zap.Logger
-	metrics *metrics // nil in one-shot commands
-	dryRun  bool     // log changes instead of applying them
+	metrics *metrics  // nil in one-shot commands
+	dryRun  bool      // log changes instead of applying them
+	ha      *haConfig // nil: no HA chassis group hygiene
 	// busy reports Load_Balancer names changed in NB so recently that
 	// another writer may be mid-way; changes touching them are skipped
 	// (errBusy) and retried when the name is quiet. nil: never busy.
@@ -64,11 +65,12 @@ type engine struct {
 	desired  map[fwdsync.ForwardKey]fwdsync.DesiredForward
 	lastCfg  int // nb_cfg of the last barrier
 
-	mu       gosync.Mutex
-	statuses map[fwdsync.ForwardKey]fwdsync.ForwardStatus
-	verified map[fwdsync.ForwardKey]map[string]map[string]string // rows behind each status
-	findings []fwdsync.Finding
-	synced   bool
+	mu         gosync.Mutex
+	statuses   map[fwdsync.ForwardKey]fwdsync.ForwardStatus
+	verified   map[fwdsync.ForwardKey]map[string]map[string]string // rows behind each status
+	findings   []fwdsync.Finding
+	haFindings []fwdsync.Finding
+	synced     bool
 }
 
 func newEngine(l lxdSource, nb nbStore, sb sbStore, opts fwdsync.Options, log *zap.Logger) *engine {
@@ -110,11 +112,10 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
 	}
 	e.setLXD(st)
-	res, err := fwdsync.Plan(st, nbs, e.opts)
+	res, err := e.planAll(ctx, st, nbs)
 	if err != nil {
 		return pr, err
 	}
-	e.setPlan(res)
 	pr.Plan = res
 	if e.metrics != nil {
 		e.metrics.observeFindings(res.Findings, false)
@@ -136,10 +137,9 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 			e.metrics.observeRepairs(res.Findings, pr.Applied)
 		}
 		// Re-plan from the state we just wrote, so verification sees it.
-		if res, err = fwdsync.Plan(st, e.nb.Snapshot(), e.opts); err != nil {
+		if res, err = e.planAll(ctx, st, e.nb.Snapshot()); err != nil {
 			return pr, err
 		}
-		e.setPlan(res)
 		pr.Plan = res
 	}
 	if apply {
@@ -244,6 +244,23 @@ func (e *engine) verifyKeys(keys []fwdsync.ForwardKey) []fwdsync.ForwardStatus {
 	}
 	sts, _ := e.verify(res, live)
 	return sts
+}
+
+// planAll plans the forwards and the HA chassis groups of their networks;
+// HA changes and findings are appended to the forwards'.
+func (e *engine) planAll(ctx context.Context, st fwdsync.LXDState, nbs fwdsync.NBState) (fwdsync.Result, error) {
+	res, err := fwdsync.Plan(st, nbs, e.opts)
+	if err != nil {
+		return res, err
+	}
+	e.setPlan(res)
+	haChanges, haFindings := e.planHA(ctx, res.Mappings, nbs)
+	res.Changes = append(res.Changes, haChanges...)
+	res.Findings = append(res.Findings, haFindings...)
+	e.mu.Lock()
+	e.haFindings = haFindings
+	e.mu.Unlock()
+	return res, nil
 }
 
 // errNeedsFullPass: the forward's network is not mapped yet.
@@ -460,6 +477,14 @@ func (e *engine) verifiedRows(key fwdsync.ForwardKey) map[string]map[string]stri
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.verified[key]
+}
+
+// currentFindings returns the last full verification's findings and the
+// latest HA findings.
+func (e *engine) currentFindings() []fwdsync.Finding {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return mergeFindings(e.findings, e.haFindings)
 }
 
 // pendingKeys returns the forwards not verified ok.

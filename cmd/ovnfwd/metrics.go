@@ -8,16 +8,19 @@ import (
 
 // metrics are the daemon's Prometheus metrics (namespace ovnfwd).
 type metrics struct {
-	reg             *prometheus.Registry
-	reconcile       *prometheus.HistogramVec // by trigger
-	eventToVerified prometheus.Histogram
-	driftFound      *prometheus.CounterVec // by category
-	driftRepaired   *prometheus.CounterVec // by category
-	forwards        *prometheus.GaugeVec   // by state
-	connUp          *prometheus.GaugeVec   // by target: lxd, nb, sb
-	reconnects      *prometheus.CounterVec // by target
-	budgetHeld      prometheus.Counter
-	passes          *prometheus.CounterVec // by result
+	reg              *prometheus.Registry
+	reconcile        *prometheus.HistogramVec // by trigger
+	eventToVerified  prometheus.Histogram
+	driftFound       *prometheus.CounterVec // by category
+	driftRepaired    *prometheus.CounterVec // by category
+	forwards         *prometheus.GaugeVec   // by state
+	connUp           *prometheus.GaugeVec   // by target: lxd, nb, sb
+	reconnects       *prometheus.CounterVec // by target
+	budgetHeld       prometheus.Counter
+	passes           *prometheus.CounterVec // by result
+	failovers        *prometheus.CounterVec // by kind
+	failoverReverify prometheus.Histogram
+	unresponsive     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -54,7 +57,19 @@ func newMetrics() *metrics {
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ovnfwd", Name: "full_passes_total", Help: "Full resync passes, by result.",
 		}, []string{"result"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ovnfwd", Name: "gateway_claim_changes_total",
+			Help: "Stable changes of a gateway port's claim, by kind (acquired, failover, restored, lost).",
+		}, []string{"kind"}),
+		failoverReverify: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ovnfwd", Name: "failover_reverified_seconds",
+			Help: "From a gateway claim change in SB to every forward of the network verified ok on the new chassis.", Buckets: latency,
+		}),
+		unresponsive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "ovnfwd", Name: "chassis_unresponsive", Help: "Chassis that did not follow the last nb_cfg liveness ping.",
+		}),
 	}
+	m.reg.MustRegister(m.failovers, m.failoverReverify, m.unresponsive)
 	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

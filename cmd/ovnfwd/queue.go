@@ -27,6 +27,7 @@ type queue struct {
 	fullAt      time.Time
 	reverify    bool // every forward (a claim or chassis changed)
 	reverifyPen bool // only forwards not verified ok yet
+	ha          bool // an HA-groups-only pass
 	items       map[fwdsync.ForwardKey]*workItem
 	order       []fwdsync.ForwardKey
 	// names are Load_Balancer names changed in NB, resolved to forwards by
@@ -57,6 +58,14 @@ func (q *queue) addFull(trigger string) {
 // addFullAfter queues a full pass after a delay (retry).
 func (q *queue) addFullAfter(trigger string, d time.Duration) {
 	time.AfterFunc(d, func() { q.addFull(trigger) })
+}
+
+// addHA queues a pass over the HA chassis groups alone.
+func (q *queue) addHA() {
+	q.mu.Lock()
+	q.ha = true
+	q.mu.Unlock()
+	q.signal()
 }
 
 // addName queues a changed Load_Balancer name with the time of its latest
@@ -121,6 +130,7 @@ type batch struct {
 	full            string // trigger of a full pass, "" for none
 	reverifyAll     bool
 	reverifyPending bool
+	ha              bool
 	names           map[string]time.Time // NB names changed at least settle ago
 	items           []workItem
 }
@@ -132,8 +142,8 @@ type batch struct {
 func (q *queue) take(now time.Time, settle time.Duration) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, names: map[string]time.Time{}}
-	q.full, q.reverify, q.reverifyPen = "", false, false
+	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}}
+	q.full, q.reverify, q.reverifyPen, q.ha = "", false, false, false
 	var wait time.Duration
 	for n, at := range q.names {
 		if due := at.Add(settle); due.After(now) {

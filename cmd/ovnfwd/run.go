@@ -39,7 +39,13 @@ Examples:
    ovnfwd run
    ovnfwd --nb unix:/run/ovn/ovnnb_db.sock --sb unix:/run/ovn/ovnsb_db.sock run --metrics-address 127.0.0.1:9478
    ovnfwd run --dry-run --log-level debug`,
-		Flags: append(planFlags(),
+		Flags: append(append(planFlags(), haFlags()...),
+			&cli.DurationFlag{Name: "claim-debounce", Value: 250 * time.Millisecond, EnvVars: []string{"OVNFWD_CLAIM_DEBOUNCE"},
+				Usage: "act on a gateway claim change once it has lasted this long (filters the few-ms holders seen during pre-emption)"},
+			&cli.DurationFlag{Name: "liveness-interval", Value: 10 * time.Second, EnvVars: []string{"OVNFWD_LIVENESS_INTERVAL"},
+				Usage: "ping every chassis through NB_Global.nb_cfg this often (0 disables)"},
+			&cli.DurationFlag{Name: "liveness-timeout", Value: 5 * time.Second,
+				Usage: "a chassis whose Chassis_Private.nb_cfg has not followed a ping after this long is unresponsive"},
 			&cli.StringFlag{Name: "metrics-address", Value: "127.0.0.1:9478", EnvVars: []string{"OVNFWD_METRICS_ADDRESS"},
 				Usage: "serve /metrics, /healthz and /readyz on this `ADDRESS` (\"\" disables)"},
 			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
@@ -112,6 +118,14 @@ func runDaemon(c *cli.Context) error {
 	d.e.metrics = m
 	d.e.dryRun = d.dryRun
 	d.e.busy = d.q.busy
+	if d.e.ha, err = haFromFlags(c); err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	d.gw = newGateways(log, m, c.Duration("claim-debounce"))
+	if d.e.ha != nil {
+		d.e.ha.live = d.gw.live
+		d.e.ha.opts.AbsentGrace = c.Duration("ha-absent-grace")
+	}
 	connected := ""
 	d.ready.Store(&connected)
 
@@ -150,6 +164,7 @@ func runDaemon(c *cli.Context) error {
 		}()
 	}
 	go d.watchConnections(ctx)
+	go d.pingLiveness(ctx, c.Duration("liveness-interval"), c.Duration("liveness-timeout"))
 
 	d.q.addFull("start")
 	log.Info("ovnfwd running", zap.String("lxd", cs.lxd.Endpoint()), zap.Strings("nb", cs.nbEndpoints),
@@ -166,6 +181,7 @@ type daemon struct {
 	q       *queue
 	cs      *conns
 	e       *engine
+	gw      *gateways
 	ready   atomic.Pointer[string] // "" once connected; read by /readyz
 	dryRun  bool
 	pprof   bool
@@ -261,6 +277,13 @@ func (d *daemon) work(ctx context.Context) {
 				done = append(done, it.key)
 			}
 		}
+		if b.reverifyAll {
+			// Claims first: a stable claim change gets a fresh barrier so
+			// the new chassis is checked against everything written.
+			if d.observeClaimsChanged(time.Now()) && len(done) == 0 {
+				d.e.barrier(ctx)
+			}
+		}
 		if len(done) > 0 {
 			d.e.barrier(ctx)
 			d.observe(d.e.verifyKeys(done))
@@ -274,7 +297,19 @@ func (d *daemon) work(ctx context.Context) {
 				d.observe(d.e.verifyKeys(keys))
 			}
 		}
+		if b.ha && b.full == "" {
+			d.e.haPass(ctx, !d.dryRun)
+		}
+		d.checkReverified()
 	}
+}
+
+// observeClaimsChanged runs the claim tracker and reports whether a stable
+// claim change was handled.
+func (d *daemon) observeClaimsChanged(now time.Time) bool {
+	before := d.gw.eventCount()
+	d.observeClaims(now)
+	return d.gw.eventCount() != before
 }
 
 func (d *daemon) fullPass(ctx context.Context, trigger string) {
@@ -292,6 +327,7 @@ func (d *daemon) fullPass(ctx context.Context, trigger string) {
 		return
 	}
 	d.metrics.passes.WithLabelValues("ok").Inc()
+	d.observeClaims(time.Now())
 	for _, f := range pr.Plan.Findings {
 		if f.Category == fwdsync.CatDeletionBudget {
 			d.log.Error("deletions held back", zap.String("detail", f.Detail))
@@ -380,6 +416,23 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 					ListenAddress: s.Key.ListenAddress, State: string(s.State), Reason: s.Reason,
 					Rows: d.e.verifiedRows(s.Key)})
 			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("/findings", func(w http.ResponseWriter, _ *http.Request) {
+		// The last full verification's findings and the latest HA findings.
+		out := []findingOut{}
+		if p := d.ready.Load(); p != nil && *p == "" {
+			out = toFindings(d.e.currentFindings())
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("/failovers", func(w http.ResponseWriter, _ *http.Request) {
+		out := []failoverRecord{}
+		if p := d.ready.Load(); p != nil && *p == "" {
+			out = append(out, d.gw.failovers()...)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
