@@ -23,6 +23,7 @@ type FailoverRecord struct {
 	At         time.Time     `json:"at"`
 	Unclaimed  time.Duration `json:"unclaimed_ns"`
 	Reverified time.Duration `json:"reverified_ns"`
+	Stable     time.Duration `json:"reverified_after_stable_ns"`
 	Forwards   int           `json:"forwards"`
 }
 
@@ -138,8 +139,8 @@ func TestFailoverKillAndPreemption(t *testing.T) {
 	})
 	rec := d.waitFailover(t, killed, next, 20*time.Second)
 	allOK(t, d, listens)
-	t.Logf("kill -9 %s: claim moved to %s; ovnfwd re-verified %d forwards %v after the SB claim change (%v unclaimed)",
-		active, next, rec.Forwards, rec.Reverified.Round(time.Millisecond), rec.Unclaimed.Round(time.Millisecond))
+	t.Logf("kill -9 %s: claim moved to %s; ovnfwd re-verified %d forwards %v after the SB claim change, %v after it was stable (%v unclaimed)",
+		active, next, rec.Forwards, rec.Reverified.Round(time.Millisecond), rec.Stable.Round(time.Millisecond), rec.Unclaimed.Round(time.Millisecond))
 	if rec.Forwards != len(listens) {
 		t.Errorf("re-verified %d forwards, want %d", rec.Forwards, len(listens))
 	}

@@ -52,10 +52,14 @@ type failoverRecord struct {
 	At        time.Time     `json:"at"`
 	Unclaimed time.Duration `json:"unclaimed_ns"`
 	Flaps     int           `json:"flaps"`
+	// Confirmed is when the change had lasted --claim-debounce.
+	Confirmed time.Time `json:"confirmed"`
 	// Reverified is how long after the claim change (At) every forward of
 	// the network was verified ok on the new chassis; 0 while pending.
-	Reverified time.Duration `json:"reverified_ns"`
-	Forwards   int           `json:"forwards"`
+	// ReverifiedAfterStable counts from Confirmed instead.
+	Reverified            time.Duration `json:"reverified_ns"`
+	ReverifiedAfterStable time.Duration `json:"reverified_after_stable_ns"`
+	Forwards              int           `json:"forwards"`
 }
 
 // gateways follows gateway claims and chassis liveness for the daemon. The
@@ -147,7 +151,7 @@ func (d *daemon) claimEvent(ev fwdsync.ClaimEvent) {
 	g.mu.Lock()
 	g.events++
 	g.records = append(g.records, failoverRecord{Network: net, Port: ev.Port, Kind: string(ev.Kind), From: ev.From, To: ev.To,
-		At: ev.At, Unclaimed: ev.Unclaimed, Flaps: ev.Flaps})
+		At: ev.At, Confirmed: ev.Confirmed, Unclaimed: ev.Unclaimed, Flaps: ev.Flaps})
 	if len(g.records) > 100 {
 		g.records = g.records[len(g.records)-100:]
 		for p, i := range g.awaiting {
@@ -192,13 +196,15 @@ func (d *daemon) checkReverified() {
 		}
 		g.mu.Lock()
 		r := &g.records[idx]
-		r.Reverified, r.Forwards = now.Sub(r.At), n
+		r.Reverified, r.ReverifiedAfterStable, r.Forwards = now.Sub(r.At), now.Sub(r.Confirmed), n
 		delete(g.awaiting, prefix)
 		rec := *r
 		g.mu.Unlock()
 		d.metrics.failoverReverify.Observe(rec.Reverified.Seconds())
+		d.metrics.failoverReverifyStable.Observe(rec.ReverifiedAfterStable.Seconds())
 		d.log.Info("all forwards re-verified after gateway change", zap.String("network", rec.Network),
-			zap.String("chassis", rec.To), zap.Int("forwards", n), zap.Duration("since_claim_change", rec.Reverified))
+			zap.String("chassis", rec.To), zap.Int("forwards", n), zap.Duration("since_claim_change", rec.Reverified),
+			zap.Duration("since_stable", rec.ReverifiedAfterStable))
 	}
 }
 

@@ -20,7 +20,9 @@ type metrics struct {
 	passes           *prometheus.CounterVec // by result
 	failovers        *prometheus.CounterVec // by kind
 	failoverReverify prometheus.Histogram
-	unresponsive     prometheus.Gauge
+	// failoverReverifyStable counts from the end of the debounce window.
+	failoverReverifyStable prometheus.Histogram
+	unresponsive           prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -65,11 +67,15 @@ func newMetrics() *metrics {
 			Namespace: "ovnfwd", Name: "failover_reverified_seconds",
 			Help: "From a gateway claim change in SB to every forward of the network verified ok on the new chassis.", Buckets: latency,
 		}),
+		failoverReverifyStable: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ovnfwd", Name: "failover_reverified_after_stable_seconds",
+			Help: "From a gateway claim change becoming stable (--claim-debounce) to every forward of the network verified ok.", Buckets: latency,
+		}),
 		unresponsive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "ovnfwd", Name: "chassis_unresponsive", Help: "Chassis that did not follow the last nb_cfg liveness ping.",
 		}),
 	}
-	m.reg.MustRegister(m.failovers, m.failoverReverify, m.unresponsive)
+	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive)
 	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -52,7 +52,7 @@ Examples:
 				Usage: "full resync period (0 disables periodic resyncs)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing"},
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
-			&cli.DurationFlag{Name: "nb-settle", Value: 100 * time.Millisecond,
+			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 		),
 		Action: runDaemon,
