@@ -78,6 +78,69 @@ func (n *NB) Apply(ctx context.Context, ch fwdsync.Change) error {
 	return nil
 }
 
+// ApplyBatch applies several forward changes in ONE transaction, with the
+// guards of Apply: if any guard fails (a concurrent change anywhere in the
+// batch), nothing is written and the error wraps ErrConflict; the caller
+// then applies the changes one by one (Apply) to isolate it. HA changes
+// are not batched. It saves a round trip and a replica wait per change
+// when many forwards need repair (a restored NB).
+func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
+	if len(chs) == 1 {
+		return n.Apply(ctx, chs[0])
+	}
+	what := fmt.Sprintf("batch of %d changes", len(chs))
+	if n.c.readOnly {
+		return fmt.Errorf("apply %s: %w", what, ErrReadOnly)
+	}
+	if n.c.closed.Load() {
+		return fmt.Errorf("apply %s: %w", what, ErrClosed)
+	}
+	t := &txn{}
+	for i, ch := range chs {
+		if len(ch.Ops) > 0 && fwdsync.IsHAOp(ch.Ops[0].Kind) {
+			return fmt.Errorf("apply %s: HA changes cannot be batched", what)
+		}
+		ct, err := buildTxnNamed(ch, fmt.Sprintf("c%d_", i))
+		if err != nil {
+			return fmt.Errorf("apply %s: %s: %w", what, changeName(ch), err)
+		}
+		off := len(t.ops)
+		t.ops = append(t.ops, ct.ops...)
+		t.descs = append(t.descs, ct.descs...)
+		for _, e := range ct.expect {
+			if e.lb == "" {
+				e.insert += off
+			}
+			t.expect = append(t.expect, e)
+		}
+	}
+	if len(t.ops) == 0 {
+		return nil
+	}
+	if !n.Connected() {
+		return fmt.Errorf("apply %s: %w", what, ErrNotConnected)
+	}
+	n.txns.Add(1)
+	res, err := n.c.cl.Transact(ctx, t.ops...)
+	if err != nil {
+		n.failed.Add(1)
+		return fmt.Errorf("apply %s: transact: %w", what, err)
+	}
+	if err := t.check(res); err != nil {
+		if errors.Is(err, ErrConflict) {
+			n.conflict.Add(1)
+		} else {
+			n.failed.Add(1)
+		}
+		return fmt.Errorf("apply %s: %w", what, err)
+	}
+	if !n.c.waitFor(ctx, cacheWait, func() bool { return t.reflected(n.c.cache(), res) }) {
+		n.cacheLag.Add(1)
+		n.c.log.Info("applied batch not yet visible in the local replica", "changes", len(chs), "waited", cacheWait.String())
+	}
+	return nil
+}
+
 func changeName(ch fwdsync.Change) string {
 	k := ch.Key
 	if k == (fwdsync.ForwardKey{}) {
@@ -217,7 +280,11 @@ func phase(k fwdsync.OpKind) int {
 	}
 }
 
-func buildTxn(ch fwdsync.Change) (*txn, error) {
+func buildTxn(ch fwdsync.Change) (*txn, error) { return buildTxnNamed(ch, "") }
+
+// buildTxnNamed is buildTxn with prefix in front of its named UUIDs, so
+// several changes can share one transaction.
+func buildTxnNamed(ch fwdsync.Change, prefix string) (*txn, error) {
 	if err := validateOps(ch.Ops); err != nil {
 		return nil, err
 	}
@@ -271,7 +338,7 @@ func buildTxn(ch fwdsync.Change) (*txn, error) {
 			t.expect = append(t.expect, expectation{kind: expectLB, lb: op.UUID, vips: nonNil(op.VIPs)})
 
 		case fwdsync.OpCreateLB:
-			nu := fmt.Sprintf("new_lb_%d", len(named))
+			nu := fmt.Sprintf("%snew_lb_%d", prefix, len(named))
 			named[op.Name] = nu
 			t.add(fmt.Sprintf("guard: no Load_Balancer named %s exists", op.Name), waitNoRowNamed(op.Name))
 			row := ovsdb.Row{"name": op.Name, "vips": ovsMap(op.VIPs)}

@@ -26,6 +26,7 @@ type nbStore interface {
 	Snapshot() fwdsync.NBState
 	SnapshotFor(lbNames []string) fwdsync.NBState
 	Apply(ctx context.Context, ch fwdsync.Change) error
+	ApplyBatch(ctx context.Context, chs []fwdsync.Change) error
 	Barrier(ctx context.Context, timeout time.Duration) (int, error)
 }
 
@@ -124,15 +125,7 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 		}
 	}
 	if apply && len(res.Changes) > 0 {
-		for _, ch := range res.Changes {
-			if err := e.applyChange(ctx, ch); err != nil {
-				if !errors.Is(err, errBusy) {
-					pr.Failed = append(pr.Failed, err)
-				}
-				continue
-			}
-			pr.Applied = append(pr.Applied, ch)
-		}
+		pr.Applied, pr.Failed = e.applyAll(ctx, res.Changes)
 		if e.metrics != nil {
 			e.metrics.observeRepairs(res.Findings, pr.Applied)
 		}
@@ -266,17 +259,87 @@ func (e *engine) planAll(ctx context.Context, st fwdsync.LXDState, nbs fwdsync.N
 // errNeedsFullPass: the forward's network is not mapped yet.
 var errNeedsFullPass = errors.New("network not mapped yet: full pass needed")
 
+// applyBatchSize is how many forwards' changes share one transaction in a
+// pass: a restored NB needs thousands of creates, and one round trip and
+// replica wait per forward would take minutes.
+const applyBatchSize = 100
+
+// applyAll applies a pass's changes: forward changes in batches (one
+// transaction each; a batch that fails is retried change by change, so a
+// concurrent edit only costs its own forward), HA changes one by one.
+// Changes touching busy rows are skipped.
+func (e *engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applied []fwdsync.Change, failed []error) {
+	var batch []fwdsync.Change
+	one := func(ch fwdsync.Change) {
+		if err := e.applyChange(ctx, ch); err != nil {
+			if !errors.Is(err, errBusy) {
+				failed = append(failed, err)
+			}
+			return
+		}
+		applied = append(applied, ch)
+	}
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if len(batch) == 1 || e.dryRun {
+			for _, ch := range batch {
+				one(ch)
+			}
+			batch = batch[:0]
+			return
+		}
+		if err := e.nb.ApplyBatch(ctx, batch); err != nil {
+			e.log.Info("batch failed; applying its changes one by one", zap.Int("changes", len(batch)), zap.Error(err))
+			for _, ch := range batch {
+				one(ch)
+			}
+		} else {
+			for _, ch := range batch {
+				e.log.Info("repaired", zap.String("project", ch.Key.Project), zap.String("network", ch.Key.Network),
+					zap.String("listen", ch.Key.ListenAddress), zap.String("ops", opsString(ch.Ops)))
+			}
+			applied = append(applied, batch...)
+		}
+		batch = batch[:0]
+	}
+	for _, ch := range changes {
+		if len(ch.Ops) > 0 && fwdsync.IsHAOp(ch.Ops[0].Kind) {
+			one(ch)
+			continue
+		}
+		if e.isBusy(ch) {
+			continue
+		}
+		batch = append(batch, ch)
+		if len(batch) == applyBatchSize {
+			flush()
+		}
+	}
+	flush()
+	return applied, failed
+}
+
+func (e *engine) isBusy(ch fwdsync.Change) bool {
+	if e.busy == nil {
+		return false
+	}
+	for _, op := range ch.Ops {
+		if e.busy(op.Name) {
+			e.log.Debug("postponed: row changed moments ago", zap.String("forward", keyString(ch.Key)), zap.String("row", op.Name))
+			return true
+		}
+	}
+	return false
+}
+
 // errBusy: the change touches a row another writer changed moments ago.
 var errBusy = errors.New("row changed moments ago; retried once quiet")
 
 func (e *engine) applyChange(ctx context.Context, ch fwdsync.Change) error {
-	if e.busy != nil {
-		for _, op := range ch.Ops {
-			if e.busy(op.Name) {
-				e.log.Debug("postponed: row changed moments ago", zap.String("forward", keyString(ch.Key)), zap.String("row", op.Name))
-				return errBusy
-			}
-		}
+	if e.isBusy(ch) {
+		return errBusy
 	}
 	if e.dryRun {
 		e.log.Info("dry run: would apply", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)))

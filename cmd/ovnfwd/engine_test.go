@@ -50,6 +50,7 @@ type fakeNB struct {
 	applied   int
 	conflicts int // fail this many Apply calls with ErrConflict first
 	next      int
+	batches   int
 }
 
 func (n *fakeNB) Snapshot() fwdsync.NBState { return cloneNB(n.st) }
@@ -78,6 +79,16 @@ func cloneNB(s fwdsync.NBState) fwdsync.NBState {
 		c.Switches[i].LoadBalancers = slices.Clone(c.Switches[i].LoadBalancers)
 	}
 	return c
+}
+
+func (n *fakeNB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
+	n.batches++
+	for _, ch := range chs {
+		if err := n.Apply(ctx, ch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *fakeNB) Apply(_ context.Context, ch fwdsync.Change) error {
@@ -184,8 +195,8 @@ func TestEnginePassRepairsThenIsClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pr.Applied) != 2 || len(n.st.LoadBalancers) != 2 {
-		t.Fatalf("applied %d changes, NB has %d rows; want 2 and 2", len(pr.Applied), len(n.st.LoadBalancers))
+	if len(pr.Applied) != 2 || len(n.st.LoadBalancers) != 2 || n.batches != 1 {
+		t.Fatalf("applied %d changes in %d batches, NB has %d rows; want 2, 1 and 2", len(pr.Applied), n.batches, len(n.st.LoadBalancers))
 	}
 	for _, s := range pr.Statuses {
 		if s.State != fwdsync.StateOK {
@@ -342,5 +353,20 @@ func TestDeriveSB(t *testing.T) {
 		if got := deriveSB(in); got != want {
 			t.Errorf("deriveSB(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A batch that fails is retried change by change: one concurrent edit
+// costs only its own forward.
+func TestEngineBatchFallsBackToSingleChanges(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"), web("198.51.100.12", "80"))
+	e := testEngine(l, n)
+	n.conflicts = 1
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Applied) != 3 || len(pr.Failed) != 0 || len(n.st.LoadBalancers) != 3 {
+		t.Fatalf("applied %d, failed %v, rows %d; want 3, none, 3", len(pr.Applied), pr.Failed, len(n.st.LoadBalancers))
 	}
 }
