@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 )
@@ -24,5 +25,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "test bed lock %s: %v\n", lock, err)
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// The lock lives as long as f is open: without this, the garbage
+	// collector finalizes f (closing it, releasing the lock) mid-run.
+	runtime.KeepAlive(f)
+	os.Exit(code)
 }

@@ -360,7 +360,77 @@ main() {
 	nb-start) central_up ;;
 	northd-stop) stop_pidfile "$CENTRAL/northd.pid" ;;
 	northd-start) northd_up ;;
+	bird-up) bird_up ;;
+	bird-down) bird_down ;;
 	*) sed -n '2,20p' "$0"; exit 2 ;;
 	esac
 }
+
+# --- BIRD: the uplink router of the route-state tests ------------------------
+# bird-up | bird-down. BIRD 2 runs in the root namespace but only on loopback:
+# it listens on 127.0.0.1:$BIRD_PORT (strict bind) and accepts BGP from
+# 127.0.0.11/12/13 — one ovnfwd instance per chassis ch1..ch3, standing in for
+# the cluster members. It has no kernel protocol: received routes stay in
+# BIRD's tables (read them with birdc), nothing is installed anywhere.
+BIRD_DIR=$STATE/bird
+BIRD_PORT=${TB_BIRD_PORT:-1179}
+BIRD_ASN=65000
+BIRD_PEER_ASN=65101
+
+bird_conf() {
+	local n
+	cat <<EOF
+# Written by testbed.sh bird-up.
+router id 127.0.0.1;
+log "$BIRD_DIR/bird.log" all;
+protocol device { scan time 60; }
+template bgp ovnfwd {
+	local 127.0.0.1 port $BIRD_PORT as $BIRD_ASN;
+	strict bind on;
+	passive on;
+	# The routes' next hops (OVN router uplink addresses) are not on a
+	# local link: keep them as attributes instead of refusing the routes.
+	multihop;
+	hold time 3;
+	keepalive time 1;
+	# Accept a peer again at once after a failure (default: 60-300 s).
+	error wait time 1, 2;
+	ipv4 { import all; export none; };
+	ipv6 { import all; export none; };
+}
+EOF
+	for n in $(seq $NCH); do
+		echo "protocol bgp ovnfwd_ch$n from ovnfwd { neighbor 127.0.0.1$n as $BIRD_PEER_ASN; }"
+	done
+}
+
+bird_up() {
+	mkdir -p "$BIRD_DIR"
+	bird_conf >"$BIRD_DIR/bird.conf.new"
+	bird -p -c "$BIRD_DIR/bird.conf.new" || die "invalid BIRD config $BIRD_DIR/bird.conf.new"
+	mv "$BIRD_DIR/bird.conf.new" "$BIRD_DIR/bird.conf"
+	if pid_alive "$STATE/bird.pid"; then
+		birdc -s "$BIRD_DIR/bird.ctl" configure "\"$BIRD_DIR/bird.conf\"" >/dev/null
+	else
+		rm -f "$BIRD_DIR/bird.ctl"
+		bird -c "$BIRD_DIR/bird.conf" -s "$BIRD_DIR/bird.ctl" -P "$STATE/bird.pid" </dev/null >>"$BIRD_DIR/bird.out" 2>&1
+	fi
+	wait_for 10 "BIRD's control socket" birdc -s "$BIRD_DIR/bird.ctl" show status
+	cat >"$BIRD_DIR/env" <<EOF
+# Written by testbed.sh bird-up; read by the route-state tests.
+TB_BIRD_SOCKET=$BIRD_DIR/bird.ctl
+TB_BIRD_ADDRESS=127.0.0.1
+TB_BIRD_PORT=$BIRD_PORT
+TB_BIRD_ASN=$BIRD_ASN
+TB_BIRD_PEER_ASN=$BIRD_PEER_ASN
+TB_BIRD_PEERS="$(for n in $(seq $NCH); do printf '127.0.0.1%s ' "$n"; done | sed 's/ $//')"
+EOF
+	log "BIRD up on 127.0.0.1:$BIRD_PORT; env: $BIRD_DIR/env"
+}
+
+bird_down() {
+	stop_pidfile "$STATE/bird.pid"
+	rm -f "$BIRD_DIR/bird.ctl" "$BIRD_DIR/env"
+}
+
 main "$@"

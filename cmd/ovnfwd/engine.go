@@ -269,56 +269,58 @@ const applyBatchSize = 100
 // concurrent edit only costs its own forward), HA changes one by one.
 // Changes touching busy rows are skipped.
 func (e *engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applied []fwdsync.Change, failed []error) {
-	var batch []fwdsync.Change
-	one := func(ch fwdsync.Change) {
+	applied, rest := e.tryBatches(ctx, changes)
+	for _, ch := range rest {
 		if err := e.applyChange(ctx, ch); err != nil {
 			if !errors.Is(err, errBusy) {
 				failed = append(failed, err)
 			}
-			return
+			continue
 		}
 		applied = append(applied, ch)
 	}
+	return applied, failed
+}
+
+// tryBatches applies forward changes applyBatchSize at a time, one
+// transaction per batch. It returns what it applied and what is left to
+// apply one by one: HA changes, and the changes of batches that failed.
+// Changes touching busy rows are dropped.
+func (e *engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (applied, rest []fwdsync.Change) {
+	var batch []fwdsync.Change
 	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		if len(batch) == 1 || e.dryRun {
-			for _, ch := range batch {
-				one(ch)
+		switch {
+		case len(batch) == 0:
+		case len(batch) == 1 || e.dryRun:
+			rest = append(rest, batch...)
+		default:
+			if err := e.nb.ApplyBatch(ctx, batch); err != nil {
+				e.log.Info("batch failed; applying its changes one by one", zap.Int("changes", len(batch)), zap.Error(err))
+				rest = append(rest, batch...)
+				break
 			}
-			batch = batch[:0]
-			return
-		}
-		if err := e.nb.ApplyBatch(ctx, batch); err != nil {
-			e.log.Info("batch failed; applying its changes one by one", zap.Int("changes", len(batch)), zap.Error(err))
-			for _, ch := range batch {
-				one(ch)
-			}
-		} else {
 			for _, ch := range batch {
 				e.log.Info("repaired", zap.String("project", ch.Key.Project), zap.String("network", ch.Key.Network),
 					zap.String("listen", ch.Key.ListenAddress), zap.String("ops", opsString(ch.Ops)))
 			}
 			applied = append(applied, batch...)
 		}
-		batch = batch[:0]
+		batch = nil
 	}
 	for _, ch := range changes {
-		if len(ch.Ops) > 0 && fwdsync.IsHAOp(ch.Ops[0].Kind) {
-			one(ch)
-			continue
-		}
-		if e.isBusy(ch) {
-			continue
-		}
-		batch = append(batch, ch)
-		if len(batch) == applyBatchSize {
-			flush()
+		switch {
+		case len(ch.Ops) > 0 && fwdsync.IsHAOp(ch.Ops[0].Kind):
+			rest = append(rest, ch)
+		case e.isBusy(ch):
+		default:
+			batch = append(batch, ch)
+			if len(batch) == applyBatchSize {
+				flush()
+			}
 		}
 	}
 	flush()
-	return applied, failed
+	return applied, rest
 }
 
 func (e *engine) isBusy(ch fwdsync.Change) bool {

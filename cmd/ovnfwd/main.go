@@ -33,6 +33,8 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 			runCommand(),
 			checkCommand(),
 			repairCommand(),
+			statusCommand(),
+			explainCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {

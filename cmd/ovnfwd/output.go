@@ -15,12 +15,16 @@ import (
 )
 
 // report is the output of check and repair. Its JSON/YAML shape is a
-// contract for scripts (README "Commands and output").
+// contract for scripts (README "Commands and output"): fields are only
+// ever added.
 type report struct {
-	Summary  summary         `json:"summary" yaml:"summary"`
-	Findings []findingOut    `json:"findings" yaml:"findings"`
-	Changes  []changeOut     `json:"changes,omitempty" yaml:"changes,omitempty"`
-	Forwards []forwardStatus `json:"forwards,omitempty" yaml:"forwards,omitempty"`
+	Summary  summary      `json:"summary" yaml:"summary"`
+	Findings []findingOut `json:"findings" yaml:"findings"`
+	// NotOK lists the forwards in scope whose state is not ok.
+	NotOK []forwardStatus `json:"not_ok" yaml:"not_ok"`
+	// Changes are the changes repair applied (or, with --dry-run, would
+	// apply); check leaves them out.
+	Changes []changeOut `json:"changes,omitempty" yaml:"changes,omitempty"`
 }
 
 type summary struct {
@@ -28,6 +32,7 @@ type summary struct {
 	OK         int            `json:"ok" yaml:"ok"`
 	Findings   int            `json:"findings" yaml:"findings"`
 	ByCategory map[string]int `json:"by_category" yaml:"by_category"`
+	ByState    map[string]int `json:"by_state" yaml:"by_state"`
 	Changes    int            `json:"changes,omitempty" yaml:"changes,omitempty"`
 	DurationMS int64          `json:"duration_ms" yaml:"duration_ms"`
 }
@@ -67,45 +72,47 @@ func projectName(p string) string {
 	return p
 }
 
+// keyProject is the project of a key: "" for a key of no network (an
+// orphan row, the deletion budget).
+func keyProject(k fwdsync.ForwardKey) string {
+	if k.Network == "" {
+		return ""
+	}
+	return projectName(k.Project)
+}
+
 func toFindings(fs []fwdsync.Finding) []findingOut {
 	out := make([]findingOut, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, findingOut{
-			Project: projectName(f.Key.Project), Network: f.Key.Network, ListenAddress: f.Key.ListenAddress,
+			Project: keyProject(f.Key), Network: f.Key.Network, ListenAddress: f.Key.ListenAddress,
 			Category: string(f.Category), Severity: string(f.Severity), Detail: f.Detail, Repair: f.Repair,
 		})
 	}
 	return out
 }
 
-func toChanges(chs []fwdsync.Change) []changeOut {
-	out := make([]changeOut, 0, len(chs))
+func (r *report) setChanges(chs []fwdsync.Change) {
+	r.Changes = make([]changeOut, 0, len(chs))
 	for _, ch := range chs {
-		c := changeOut{Project: projectName(ch.Key.Project), Network: ch.Key.Network, ListenAddress: ch.Key.ListenAddress}
+		c := changeOut{Project: keyProject(ch.Key), Network: ch.Key.Network, ListenAddress: ch.Key.ListenAddress}
 		for _, op := range ch.Ops {
 			c.Ops = append(c.Ops, opString(op))
 		}
-		out = append(out, c)
+		r.Changes = append(r.Changes, c)
 	}
-	return out
+	r.Summary.Changes = len(chs)
 }
 
 func opString(op fwdsync.Op) string {
 	s := string(op.Kind) + " " + op.Name
 	if op.UUID != "" {
-		s += " (" + shortUUID(op.UUID) + ")"
+		s += " (" + op.UUID + ")"
 	}
 	if op.TargetName != "" {
 		s += " → " + op.TargetName
 	}
 	return s
-}
-
-func shortUUID(u string) string {
-	if len(u) > 8 {
-		return u[:8]
-	}
-	return u
 }
 
 func byCategory(fs []fwdsync.Finding) map[string]int {
@@ -137,46 +144,121 @@ func resolveFormat(flag string, out *os.File) (string, error) {
 	return "", fmt.Errorf("--format %q: want table, json or yaml", flag)
 }
 
-func writeReport(w io.Writer, format string, r report, verb string) error {
-	switch format {
-	case "json":
+// writeStructured writes v as indented JSON or as YAML.
+func writeStructured(w io.Writer, format string, v any) error {
+	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "yaml":
-		return yaml.NewEncoder(w).Encode(r)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// forwardLabel names a forward (or a network, or an orphan address) in a
+// table.
+func forwardLabel(project, network, listen string) string {
+	switch {
+	case network == "" && listen == "":
+		return "-"
+	case network == "":
+		return "(no network) " + listen
+	case listen == "":
+		return project + "/" + network
+	}
+	return project + "/" + network + "/" + listen
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// countList renders a count map as "a=1, b=2", sorted by key.
+func countList(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for k, n := range m {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// writeReport renders check's and repair's report. verb labels the changes
+// ("applied", "would apply").
+func writeReport(w io.Writer, format string, r report, verb string) error {
+	if format != "table" {
+		return writeStructured(w, format, r)
+	}
+	if r.Changes != nil {
+		if err := writeChanges(w, r.Changes, verb); err != nil {
+			return err
+		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if len(r.Changes) > 0 {
-		fmt.Fprintf(tw, "%s\tFORWARD\tOPERATIONS\n", strings.ToUpper(verb))
-		for _, c := range r.Changes {
-			fmt.Fprintf(tw, "\t%s/%s/%s\t%s\n", c.Project, c.Network, c.ListenAddress, strings.Join(c.Ops, "; "))
-		}
-		fmt.Fprintln(tw)
-	}
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(tw, "FORWARD\tCATEGORY\tSEVERITY\tDETAIL\tREPAIR")
 		for _, f := range r.Findings {
-			fwd := f.Project + "/" + f.Network + "/" + f.ListenAddress
-			if f.ListenAddress == "" {
-				fwd = f.Project + "/" + f.Network
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", fwd, f.Category, f.Severity, f.Detail, f.Repair)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", forwardLabel(f.Project, f.Network, f.ListenAddress), f.Category, f.Severity, f.Detail, f.Repair)
 		}
 		fmt.Fprintln(tw)
 	}
-	cats := make([]string, 0, len(r.Summary.ByCategory))
-	for c, n := range r.Summary.ByCategory {
-		cats = append(cats, fmt.Sprintf("%s=%d", c, n))
+	if len(r.NotOK) > 0 {
+		fmt.Fprintln(tw, "FORWARD\tSTATE\tREASON")
+		for _, s := range r.NotOK {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", forwardLabel(s.Project, s.Network, s.ListenAddress), s.State, s.Reason)
+		}
+		fmt.Fprintln(tw)
 	}
-	sort.Strings(cats)
-	line := fmt.Sprintf("%d forwards checked, %d ok, %d findings", r.Summary.Forwards, r.Summary.OK, r.Summary.Findings)
-	if len(cats) > 0 {
-		line += " (" + strings.Join(cats, ", ") + ")"
+	line := fmt.Sprintf("%s checked, %d ok", plural(r.Summary.Forwards, "forward"), r.Summary.OK)
+	if states := r.Summary.ByState; r.Summary.OK < r.Summary.Forwards {
+		s := map[string]int{}
+		for k, n := range states {
+			if k != string(fwdsync.StateOK) {
+				s[k] = n
+			}
+		}
+		line += " (" + countList(s) + ")"
 	}
-	if r.Summary.Changes > 0 {
-		line += fmt.Sprintf(", %d changes", r.Summary.Changes)
+	line += ", " + plural(r.Summary.Findings, "finding")
+	if len(r.Summary.ByCategory) > 0 {
+		line += " (" + countList(r.Summary.ByCategory) + ")"
+	}
+	if r.Changes != nil {
+		line += fmt.Sprintf(", %s %s", plural(r.Summary.Changes, "change"), verb)
 	}
 	fmt.Fprintf(tw, "%s in %d ms\n", line, r.Summary.DurationMS)
 	return tw.Flush()
+}
+
+// writeChanges renders changes as a table headed by verb.
+func writeChanges(w io.Writer, chs []changeOut, verb string) error {
+	if len(chs) == 0 {
+		_, err := fmt.Fprintf(w, "Nothing to change.\n\n")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s:\n", capitalize(verb))
+	fmt.Fprintln(tw, "FORWARD\tOPERATIONS")
+	for _, c := range chs {
+		fmt.Fprintf(tw, "%s\t%s\n", forwardLabel(c.Project, c.Network, c.ListenAddress), strings.Join(c.Ops, "; "))
+	}
+	fmt.Fprintln(tw)
+	return tw.Flush()
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// Route-state flag names (a contract, like flags.go).
+const (
+	flagARPResponder    = "arp-responder"
+	flagChassis         = "chassis"
+	flagBGPASN          = "bgp-asn"
+	flagBGPRouterID     = "bgp-router-id"
+	flagBGPPeer         = "bgp-peer"
+	flagBGPLocalAddress = "bgp-local-address"
+	flagBGPListenPort   = "bgp-listen-port"
+	flagBGPHoldTime     = "bgp-hold-time"
+	flagBGPKeepalive    = "bgp-keepalive"
+	flagBGPConnectRetry = "bgp-connect-retry"
+	flagBGPMultihop     = "bgp-ebgp-multihop"
+	flagBGPNextHop      = "bgp-next-hop"
+	flagBGPCommunity    = "bgp-community"
+	flagBGPMED          = "bgp-med"
+	flagBGPNetworks     = "bgp-networks"
+	flagBGPUplinks      = "bgp-uplinks"
+	flagBGPSBGrace      = "bgp-sb-grace"
+	flagBGPAnnDelay     = "bgp-announce-delay"
+
+	// envBGPPeers holds --bgp-peer values separated by spaces or ";".
+	envBGPPeers = "OVNFWD_BGP_PEERS"
+)
+
+// arpResponderFlag is the L2 route-state policy, shared by run, check and
+// repair (it is part of the desired row state).
+func arpResponderFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagARPResponder, Value: fwdsync.ARPResponderAuto, EnvVars: []string{"OVNFWD_ARP_RESPONDER"},
+		Action: func(c *cli.Context, _ string) error {
+			_, err := arpResponderMode(c)
+			if err != nil && c.App != nil && c.App.ExitErrHandler != nil {
+				// urfave/cli returns flag-action errors without handling
+				// them: print and exit the way every other error does.
+				c.App.ExitErrHandler(c, cli.Exit(err.Error(), exitError))
+			}
+			return err
+		},
+		Usage: "options:neighbor_responder of forward rows: auto (=all when the listen address is outside every router subnet, so the active gateway answers ARP/ND for it), all, or off (leave it unset; such VIPs go dark ~30 s after a failover on l2proxy uplinks)"}
+}
+
+// arpResponderMode returns the validated --arp-responder value (the flag's
+// Action already refuses a bad one, so planOptions may ignore the error).
+func arpResponderMode(c *cli.Context) (string, error) {
+	switch m := strings.ToLower(strings.TrimSpace(c.String(flagARPResponder))); m {
+	case fwdsync.ARPResponderAuto, fwdsync.ARPResponderAll, fwdsync.ARPResponderOff:
+		return m, nil
+	default:
+		return "", fmt.Errorf("--%s %q: want auto, all or off", flagARPResponder, c.String(flagARPResponder))
+	}
+}
+
+// bgpFlags are `ovnfwd run`'s L3 route-state flags: the embedded BGP
+// speaker announces a host route per forward VIP of every network whose
+// gateway this member's chassis holds. It is off unless --bgp-asn is set.
+func bgpFlags() []cli.Flag {
+	const cat = "Route state (BGP)"
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagChassis, EnvVars: []string{"OVNFWD_CHASSIS"}, Category: cat,
+			Usage: "this member's OVN chassis `NAME` (default: the local OVS external_ids:system-id, from ovs-vsctl)"},
+		&cli.UintFlag{Name: flagBGPASN, EnvVars: []string{"OVNFWD_BGP_ASN"}, Category: cat,
+			Usage: "local AS `NUMBER`; 0 (the default) disables the BGP speaker"},
+		&cli.StringFlag{Name: flagBGPRouterID, EnvVars: []string{"OVNFWD_BGP_ROUTER_ID"}, Category: cat,
+			Usage: "BGP router `ID` (an IPv4 address; default: --bgp-local-address when it is IPv4)"},
+		&cli.GenericFlag{Name: flagBGPPeer, Value: &peerList{}, EnvVars: []string{envBGPPeers}, Category: cat,
+			Usage: "a BGP neighbor, `ADDRESS[:PORT],ASN[,PASSWORD]` (IPv6 with a port: [ADDR]:PORT; PASSWORD @FILE reads it from FILE); repeatable; in $" + envBGPPeers + " separate peers by spaces or ;"},
+		&cli.StringFlag{Name: flagBGPLocalAddress, EnvVars: []string{"OVNFWD_BGP_LOCAL_ADDRESS"}, Category: cat,
+			Usage: "source `ADDRESS` of the BGP sessions (default: chosen by the kernel)"},
+		&cli.IntFlag{Name: flagBGPListenPort, Value: -1, EnvVars: []string{"OVNFWD_BGP_LISTEN_PORT"}, Category: cat,
+			Usage: "accept BGP connections on this `PORT` (-1: never listen, ovnfwd connects to its peers)"},
+		&cli.DurationFlag{Name: flagBGPHoldTime, Value: 3 * time.Second, EnvVars: []string{"OVNFWD_BGP_HOLD_TIME"}, Category: cat,
+			Usage: "BGP hold time offered (whole seconds, 0 or ≥3 s): a peer drops this member's routes this long after it stops hearing from it"},
+		&cli.DurationFlag{Name: flagBGPKeepalive, Value: time.Second, EnvVars: []string{"OVNFWD_BGP_KEEPALIVE"}, Category: cat,
+			Usage: "BGP keepalive interval (whole seconds, below the hold time)"},
+		&cli.DurationFlag{Name: flagBGPConnectRetry, Value: 2 * time.Second, EnvVars: []string{"OVNFWD_BGP_CONNECT_RETRY"}, Category: cat,
+			Usage: "pause between connection attempts to a peer, also after a session reset"},
+		&cli.UintFlag{Name: flagBGPMultihop, EnvVars: []string{"OVNFWD_BGP_EBGP_MULTIHOP"}, Category: cat,
+			Usage: "`TTL` of eBGP sessions to peers that are not directly connected (0: single hop)"},
+		&cli.StringFlag{Name: flagBGPNextHop, Value: fwdsync.NextHopRouter, EnvVars: []string{"OVNFWD_BGP_NEXT_HOP"}, Category: cat,
+			Usage: "next hop of the routes: router (the OVN router's uplink address, volatile.network.ipv4/ipv6.address) or self (the session's local address)"},
+		&cli.StringSliceFlag{Name: flagBGPCommunity, EnvVars: []string{"OVNFWD_BGP_COMMUNITIES"}, Category: cat,
+			Usage: "attach this `COMMUNITY` to every route: ASN:VALUE, GLOBAL:LOCAL1:LOCAL2, or no-export, no-advertise, …; repeatable"},
+		&cli.Int64Flag{Name: flagBGPMED, Value: -1, EnvVars: []string{"OVNFWD_BGP_MED"}, Category: cat,
+			Usage: "MULTI_EXIT_DISC of every route (-1: none)"},
+		&cli.StringSliceFlag{Name: flagBGPNetworks, EnvVars: []string{"OVNFWD_BGP_NETWORKS"}, Category: cat,
+			Usage: "announce only these LXD networks (`[PROJECT/]NAME`; default: all)"},
+		&cli.StringSliceFlag{Name: flagBGPUplinks, EnvVars: []string{"OVNFWD_BGP_UPLINKS"}, Category: cat,
+			Usage: "announce only networks on these uplink `NETWORK`s (default: all)"},
+		&cli.DurationFlag{Name: flagBGPAnnDelay, Value: 0, EnvVars: []string{"OVNFWD_BGP_ANNOUNCE_DELAY"}, Category: cat,
+			Usage: "announce a network only once this chassis has held its gateway this long (filters the few-ms holders OVN shows during pre-emption; delays every failover by as much); withdrawals are immediate"},
+		&cli.DurationFlag{Name: flagBGPSBGrace, Value: 3 * time.Second, EnvVars: []string{"OVNFWD_BGP_SB_GRACE"}, Category: cat,
+			Usage: "withdraw every route when the southbound DB has been unreachable this long (the claims can no longer be followed)"},
+	}
+}
+
+// routeConfig is the parsed route-state configuration.
+type routeConfig struct {
+	policy        fwdsync.RoutePolicy
+	speaker       speakerConfig
+	sbGrace       time.Duration
+	announceDelay time.Duration
+}
+
+// parseRouteConfig reads the BGP flags; ok is false when BGP is off.
+// chassisID resolves the default chassis name (the local OVS system-id).
+func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, error)) (routeConfig, bool, error) {
+	var rc routeConfig
+	asn := c.Uint(flagBGPASN)
+	if asn == 0 {
+		if len(peerSpecs(c)) > 0 {
+			return rc, false, fmt.Errorf("--%s given without --%s", flagBGPPeer, flagBGPASN)
+		}
+		return rc, false, nil
+	}
+	if asn > 1<<32-1 {
+		return rc, false, fmt.Errorf("--%s %d: not a 32-bit AS number", flagBGPASN, asn)
+	}
+	sc := speakerConfig{
+		ASN:             uint32(asn),
+		ListenPort:      int32(c.Int(flagBGPListenPort)),
+		HoldTime:        c.Duration(flagBGPHoldTime),
+		Keepalive:       c.Duration(flagBGPKeepalive),
+		ConnectRetry:    c.Duration(flagBGPConnectRetry),
+		EBGPMultihopTTL: uint32(min(c.Uint(flagBGPMultihop), 255)),
+	}
+	if err := checkTimers(sc.HoldTime, sc.Keepalive); err != nil {
+		return rc, false, err
+	}
+	if sc.ListenPort < -1 || sc.ListenPort > 65535 {
+		return rc, false, fmt.Errorf("--%s %d: want -1 or a port", flagBGPListenPort, sc.ListenPort)
+	}
+	var local netip.Addr
+	if s := strings.TrimSpace(c.String(flagBGPLocalAddress)); s != "" {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return rc, false, fmt.Errorf("--%s %q: %v", flagBGPLocalAddress, s, err)
+		}
+		local = a.Unmap()
+		if sc.ListenPort > 0 {
+			sc.ListenAddresses = []string{local.String()}
+		}
+	}
+	specs := peerSpecs(c)
+	if len(specs) == 0 {
+		return rc, false, fmt.Errorf("--%s needs at least one --%s ADDRESS,ASN", flagBGPASN, flagBGPPeer)
+	}
+	for _, s := range specs {
+		p, err := parsePeer(s)
+		if err != nil {
+			return rc, false, err
+		}
+		p.LocalAddress = local
+		sc.Peers = append(sc.Peers, p)
+	}
+	sc.RouterID = strings.TrimSpace(c.String(flagBGPRouterID))
+	if sc.RouterID == "" {
+		if !local.Is4() {
+			return rc, false, fmt.Errorf("--%s is needed unless --%s is an IPv4 address", flagBGPRouterID, flagBGPLocalAddress)
+		}
+		sc.RouterID = local.String()
+	}
+	if a, err := netip.ParseAddr(sc.RouterID); err != nil || !a.Is4() {
+		return rc, false, fmt.Errorf("--%s %q: want an IPv4 address", flagBGPRouterID, sc.RouterID)
+	}
+
+	pol := fwdsync.RoutePolicy{
+		Chassis:     strings.TrimSpace(c.String(flagChassis)),
+		NextHop:     strings.ToLower(strings.TrimSpace(c.String(flagBGPNextHop))),
+		Communities: c.StringSlice(flagBGPCommunity),
+		Networks:    c.StringSlice(flagBGPNetworks),
+		Uplinks:     c.StringSlice(flagBGPUplinks),
+	}
+	if med := c.Int64(flagBGPMED); med >= 0 {
+		if med > 1<<32-1 {
+			return rc, false, fmt.Errorf("--%s %d: too large", flagBGPMED, med)
+		}
+		v := uint32(med)
+		pol.MED = &v
+	}
+	if pol.Chassis == "" {
+		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+		defer cancel()
+		id, err := chassisID(ctx)
+		if err != nil {
+			return rc, false, fmt.Errorf("--%s not given and the local chassis name is unknown: %w", flagChassis, err)
+		}
+		pol.Chassis = id
+	}
+	if err := pol.Validate(); err != nil {
+		return rc, false, err
+	}
+	rc.policy, rc.speaker, rc.sbGrace, rc.announceDelay = pol, sc, c.Duration(flagBGPSBGrace), c.Duration(flagBGPAnnDelay)
+	return rc, true, nil
+}
+
+func checkTimers(hold, keepalive time.Duration) error {
+	switch {
+	case hold%time.Second != 0 || keepalive%time.Second != 0:
+		return fmt.Errorf("--%s and --%s are whole seconds (got %v, %v)", flagBGPHoldTime, flagBGPKeepalive, hold, keepalive)
+	case hold != 0 && hold < 3*time.Second:
+		return fmt.Errorf("--%s %v: BGP allows 0 or at least 3 s", flagBGPHoldTime, hold)
+	case hold > 65535*time.Second:
+		return fmt.Errorf("--%s %v: too long", flagBGPHoldTime, hold)
+	case hold != 0 && (keepalive <= 0 || keepalive >= hold):
+		return fmt.Errorf("--%s %v must be positive and below --%s %v", flagBGPKeepalive, keepalive, flagBGPHoldTime, hold)
+	}
+	return nil
+}
+
+// peerList is the value of the repeatable --bgp-peer. A peer spec contains
+// commas, so the comma split of cli.StringSliceFlag cannot be used; one
+// value (or $OVNFWD_BGP_PEERS) may hold several specs separated by spaces
+// or ";".
+type peerList []string
+
+func (l *peerList) Set(v string) error {
+	*l = append(*l, strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ' ' || r == '\n' || r == '\t' })...)
+	return nil
+}
+
+func (l *peerList) String() string {
+	if l == nil {
+		return ""
+	}
+	out := make([]string, len(*l))
+	for i, s := range *l {
+		out[i] = redactPeer(s)
+	}
+	return strings.Join(out, " ")
+}
+
+// peerSpecs are the --bgp-peer values.
+func peerSpecs(c *cli.Context) []string {
+	if l, ok := c.Generic(flagBGPPeer).(*peerList); ok && l != nil {
+		return *l
+	}
+	return nil
+}
+
+// parsePeer parses ADDRESS[:PORT],ASN[,PASSWORD].
+func parsePeer(spec string) (peerConfig, error) {
+	var p peerConfig
+	fail := func(format string, args ...any) (peerConfig, error) {
+		return p, fmt.Errorf("--%s %q: %s (want ADDRESS[:PORT],ASN[,PASSWORD])", flagBGPPeer, redactPeer(spec), fmt.Sprintf(format, args...))
+	}
+	parts := strings.SplitN(strings.TrimSpace(spec), ",", 3)
+	if len(parts) < 2 {
+		return fail("no ASN")
+	}
+	host := strings.TrimSpace(parts[0])
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		p.Address, p.Port = ap.Addr().Unmap(), ap.Port()
+		if p.Port == 0 {
+			return fail("port 0")
+		}
+	} else if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && a.Zone() == "" {
+		p.Address = a.Unmap()
+	} else {
+		return fail("invalid address %q", host)
+	}
+	asn, err := strconv.ParseUint(strings.TrimSpace(parts[1]), 10, 32)
+	if err != nil || asn == 0 {
+		return fail("invalid ASN %q", parts[1])
+	}
+	p.ASN = uint32(asn)
+	if len(parts) == 3 {
+		p.Password = parts[2]
+		if file, ok := strings.CutPrefix(p.Password, "@"); ok {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fail("password file: %v", err)
+			}
+			p.Password = strings.TrimRight(string(data), "\r\n")
+		}
+	}
+	return p, nil
+}
+
+// redactPeer hides a password in error messages.
+func redactPeer(spec string) string {
+	parts := strings.SplitN(spec, ",", 3)
+	if len(parts) == 3 && !strings.HasPrefix(parts[2], "@") {
+		parts[2] = "***"
+	}
+	return strings.Join(parts, ",")
+}
+
+// ovsSystemID reads the local chassis name the way ovn-controller does.
+func ovsSystemID(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "ovs-vsctl", "--timeout=5", "get", "open_vswitch", ".", "external_ids:system-id").Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", fmt.Errorf("ovs-vsctl get open_vswitch . external_ids:system-id: %w", err)
+	}
+	id := strings.Trim(strings.TrimSpace(string(out)), `"`)
+	if id == "" {
+		return "", fmt.Errorf("OVS has no external_ids:system-id")
+	}
+	return id, nil
+}
+
+// newRouteState builds the route state of `ovnfwd run` from its flags: nil
+// (and no error) when BGP is off. reg receives the route metrics.
+func newRouteState(c *cli.Context, log *zap.Logger, reg prometheus.Registerer) (*routeState, error) {
+	rc, on, err := parseRouteConfig(c, ovsSystemID)
+	if err != nil || !on {
+		return nil, err
+	}
+	sp := newSpeaker(rc.speaker, log.Named("bgp"))
+	rs := newRouteStateWith(rc, sp, log.Named("routes"), reg)
+	return rs, nil
+}

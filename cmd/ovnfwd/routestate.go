@@ -1,0 +1,630 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	gosync "sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// routeState keeps this member's BGP announcements equal to what
+// fwdsync.Routes computes from the engine's last plan and the SB gateway
+// claims. It runs its own goroutine, so a claim change moves the
+// announcement at once, without waiting for the worker or a full pass:
+//
+//	worker ── SetPlan (after every batch) ──┐
+//	SB claim / reconnect callbacks ── Kick ─┼─► loop: Routes → speaker.Sync
+//	ticker (SB-down grace, retries) ────────┘
+//
+// All methods are safe for concurrent use, and on a nil *routeState (BGP
+// off) they do nothing.
+type routeState struct {
+	policy  fwdsync.RoutePolicy
+	cfg     routeConfig
+	sp      routeSpeaker
+	log     *zap.Logger
+	metrics *routeMetrics
+
+	kick chan struct{}
+	done chan struct{}
+
+	mu      gosync.Mutex
+	sb      claimSource
+	uplinks uplinkSource
+	// plan is the engine's last plan (copied); nothing is announced
+	// before the first one.
+	plan     routePlan
+	havePlan bool
+	// refreshUplinks asks the loop to re-read the uplinks' config.
+	refreshUplinks bool
+	uplinkCfg      map[string]map[string]string
+	// claimAt is when the first claim event not yet acted on arrived.
+	claimAt time.Time
+	// sbDownSince is when the SB connection was first seen down.
+	sbDownSince time.Time
+	// heldSince: gateway ports this chassis holds, since when (for the
+	// announce delay).
+	heldSince   map[string]time.Time
+	last        fwdsync.RouteResult
+	lastSync    time.Time
+	lastErr     string
+	findingKeys string // to log findings when they change
+	started     bool
+	cancel      context.CancelFunc
+}
+
+// routePlan is the part of the engine's plan route state depends on.
+type routePlan struct {
+	desired  map[fwdsync.ForwardKey]fwdsync.DesiredForward
+	mappings map[fwdsync.NetworkRef]fwdsync.Mapping
+	networks []fwdsync.Network
+}
+
+// routeSpeaker is what route state needs from the BGP speaker.
+type routeSpeaker interface {
+	Start(ctx context.Context) error
+	Sync(ctx context.Context, routes []fwdsync.Route) (syncResult, error)
+	Shutdown(ctx context.Context)
+	Announced() []fwdsync.Route
+	Sessions(ctx context.Context) []peerSession
+	Counters() speakerCounters
+}
+
+// claimSource is what route state needs from ovn.SB.
+type claimSource interface {
+	Snapshot() fwdsync.SBState
+	Connected() bool
+}
+
+// claimNotifier is implemented by ovn.SB: route state follows claim
+// changes and reconnects on its own.
+type claimNotifier interface {
+	OnClaimChange(f func(port, chassisUUID string))
+	OnReconnect(f func())
+}
+
+// uplinkSource is implemented by lxdwatch.Client.
+type uplinkSource interface {
+	NetworkConfig(ctx context.Context, project, name string) (map[string]string, bool, error)
+}
+
+func newRouteStateWith(rc routeConfig, sp routeSpeaker, log *zap.Logger, reg prometheus.Registerer) *routeState {
+	rs := &routeState{policy: rc.policy, cfg: rc, sp: sp, log: log, metrics: newRouteMetrics(reg),
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if s, ok := sp.(*speaker); ok {
+		s.onState = rs.metrics.sessionState
+		for _, p := range rc.speaker.Peers {
+			rs.metrics.sessionUp.WithLabelValues(p.String()).Set(0)
+		}
+	}
+	return rs
+}
+
+// Start starts the speaker and the loop. sb provides the claims (and, if it
+// implements claimNotifier, their changes); uplinks may be nil. The loop
+// runs until ctx ends; Shutdown then withdraws everything.
+func (rs *routeState) Start(ctx context.Context, sb claimSource, uplinks uplinkSource) error {
+	if rs == nil {
+		return nil
+	}
+	if err := rs.sp.Start(ctx); err != nil {
+		return err
+	}
+	rs.mu.Lock()
+	rs.sb, rs.uplinks, rs.started = sb, uplinks, true
+	lctx, cancel := context.WithCancel(ctx)
+	rs.cancel = cancel
+	rs.mu.Unlock()
+	if n, ok := sb.(claimNotifier); ok {
+		n.OnClaimChange(func(string, string) { rs.claimed(time.Now()) })
+		n.OnReconnect(rs.Kick)
+	}
+	rs.log.Info("BGP route state started", zap.String("chassis", rs.policy.Chassis), zap.Uint32("asn", rs.cfg.speaker.ASN),
+		zap.String("router-id", rs.cfg.speaker.RouterID), zap.String("next-hop", nextHopMode(rs.policy)),
+		zap.Stringers("peers", rs.cfg.speaker.Peers))
+	go rs.loop(lctx)
+	return nil
+}
+
+// SetPlan hands route state the engine's current plan (desired forwards,
+// mappings, LXD networks); full marks a full pass, after which the uplinks'
+// config is re-read. It copies what it keeps: call it from the worker.
+func (rs *routeState) SetPlan(desired map[fwdsync.ForwardKey]fwdsync.DesiredForward, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, networks []fwdsync.Network, full bool) {
+	if rs == nil {
+		return
+	}
+	p := routePlan{desired: maps.Clone(desired), mappings: maps.Clone(mappings), networks: slices.Clone(networks)}
+	rs.mu.Lock()
+	rs.plan, rs.havePlan = p, true
+	rs.refreshUplinks = rs.refreshUplinks || full
+	rs.mu.Unlock()
+	rs.Kick()
+}
+
+// FromEngine hands route state the engine's current plan: call it from the
+// worker after every batch (full: the batch ran a full pass). Nil-safe.
+func (rs *routeState) FromEngine(e *engine, full bool) {
+	if rs == nil || e == nil {
+		return
+	}
+	rs.SetPlan(e.desired, e.mappings, e.lxdState.Networks, full)
+}
+
+// Kick asks the loop to recompute and sync; it never blocks.
+func (rs *routeState) Kick() {
+	if rs == nil {
+		return
+	}
+	select {
+	case rs.kick <- struct{}{}:
+	default:
+	}
+}
+
+// claimed records a gateway claim event (for the claim → route latency).
+func (rs *routeState) claimed(at time.Time) {
+	rs.mu.Lock()
+	if rs.claimAt.IsZero() {
+		rs.claimAt = at
+	}
+	rs.mu.Unlock()
+	rs.Kick()
+}
+
+// Shutdown stops the loop and withdraws every route gracefully (BGP
+// UPDATE withdrawals, then Cease). Call it once the daemon's context ended.
+func (rs *routeState) Shutdown() {
+	if rs == nil {
+		return
+	}
+	rs.mu.Lock()
+	started, cancel := rs.started, rs.cancel
+	rs.mu.Unlock()
+	if !started {
+		return
+	}
+	cancel()
+	<-rs.done
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	n := len(rs.sp.Announced())
+	rs.sp.Shutdown(ctx)
+	rs.metrics.withdrawals.Add(float64(n))
+	rs.metrics.routes.Set(0)
+	rs.log.Info("BGP route state stopped", zap.Int("withdrawn", n))
+}
+
+func (rs *routeState) loop(ctx context.Context) {
+	defer close(rs.done)
+	// The ticker notices the SB connection staying down and retries
+	// failed syncs.
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rs.kick:
+		case <-t.C:
+		}
+		rs.reconcile(ctx, time.Now())
+	}
+}
+
+// reconcile computes the routes and syncs the speaker.
+func (rs *routeState) reconcile(ctx context.Context, now time.Time) {
+	rs.mu.Lock()
+	if !rs.havePlan {
+		rs.mu.Unlock()
+		return
+	}
+	plan, refresh, claimAt, sb := rs.plan, rs.refreshUplinks, rs.claimAt, rs.sb
+	rs.refreshUplinks, rs.claimAt = false, time.Time{}
+	rs.mu.Unlock()
+
+	if refresh {
+		rs.readUplinks(ctx, plan.networks)
+	}
+	rs.mu.Lock()
+	uplinks := rs.uplinkCfg
+	rs.mu.Unlock()
+
+	var res fwdsync.RouteResult
+	if !sb.Connected() {
+		rs.mu.Lock()
+		if rs.sbDownSince.IsZero() {
+			rs.sbDownSince = now
+		}
+		down := now.Sub(rs.sbDownSince)
+		last := rs.last
+		rs.mu.Unlock()
+		if down < rs.cfg.sbGrace {
+			return // keep announcing what the last known claims say
+		}
+		// The claims can no longer be followed: another member may hold
+		// the gateway by now. Announcing nothing is the safe side.
+		res = fwdsync.RouteResult{Networks: last.Networks, Findings: last.Findings}
+		for i := range res.Networks {
+			res.Networks[i].Announced, res.Networks[i].Routes = false, 0
+			res.Networks[i].Reason = "southbound DB unreachable for " + down.Round(time.Second).String() + ": routes withdrawn"
+		}
+	} else {
+		rs.mu.Lock()
+		rs.sbDownSince = time.Time{}
+		rs.mu.Unlock()
+		snap := sb.Snapshot()
+		var err error
+		res, err = fwdsync.Routes(rs.policy, fwdsync.RouteInput{
+			Desired: plan.desired, Mappings: plan.mappings, Networks: plan.networks, Uplinks: uplinks, SB: snap,
+			Settling: rs.settling(snap, now),
+		})
+		if err != nil { // the policy was validated at start: never
+			rs.log.Error("route state", zap.Error(err))
+			return
+		}
+	}
+
+	r, err := rs.sp.Sync(ctx, res.Routes)
+	done := time.Now()
+	if len(r.Withdrawn) > 0 {
+		rs.log.Info("BGP routes withdrawn", zap.Int("routes", len(r.Withdrawn)), zap.String("first", r.Withdrawn[0].String()), zap.String("why", networkReasons(res, false)))
+	}
+	if len(r.Announced) > 0 {
+		rs.log.Info("BGP routes announced", zap.Int("routes", len(r.Announced)), zap.String("first", r.Announced[0].String()), zap.String("why", networkReasons(res, true)))
+	}
+	rs.metrics.announcements.Add(float64(len(r.Announced)))
+	rs.metrics.withdrawals.Add(float64(len(r.Withdrawn)))
+	rs.metrics.routes.Set(float64(len(rs.sp.Announced())))
+	if !claimAt.IsZero() && len(r.Announced)+len(r.Withdrawn) > 0 {
+		rs.metrics.claimToRoute.Observe(done.Sub(claimAt).Seconds())
+		rs.log.Info("gateway claim change applied to BGP", zap.Duration("took", done.Sub(claimAt)))
+	}
+	if err != nil {
+		rs.metrics.syncErrors.Inc()
+		rs.log.Warn("BGP sync incomplete; retrying", zap.Error(err))
+		rs.Kick()
+	}
+	rs.logFindings(res.Findings)
+	rs.mu.Lock()
+	rs.last, rs.lastSync = res, done
+	rs.lastErr = ""
+	if err != nil {
+		rs.lastErr = err.Error()
+	}
+	rs.mu.Unlock()
+}
+
+// settling returns the gateway ports this chassis has held for less than
+// the announce delay, and schedules a recompute for when the first of them
+// has lasted it. Withdrawals are never delayed.
+func (rs *routeState) settling(snap fwdsync.SBState, now time.Time) map[string]bool {
+	delay := rs.cfg.announceDelay
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	held := make(map[string]time.Time)
+	var out map[string]bool
+	next := time.Duration(-1)
+	for _, pb := range snap.PortBindings {
+		if pb.Type != "chassisredirect" || pb.Chassis != rs.policy.Chassis {
+			continue
+		}
+		since, ok := rs.heldSince[pb.LogicalPort]
+		if !ok {
+			since = now
+		}
+		held[pb.LogicalPort] = since
+		if left := delay - now.Sub(since); left > 0 {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[pb.LogicalPort] = true
+			if next < 0 || left < next {
+				next = left
+			}
+		}
+	}
+	rs.heldSince = held
+	if next >= 0 {
+		time.AfterFunc(next, rs.Kick)
+	}
+	return out
+}
+
+// readUplinks re-reads the config of every uplink of the plan's networks;
+// an uplink that cannot be read keeps its last known config.
+func (rs *routeState) readUplinks(ctx context.Context, nets []fwdsync.Network) {
+	rs.mu.Lock()
+	src := rs.uplinks
+	old := rs.uplinkCfg
+	rs.mu.Unlock()
+	if src == nil {
+		return
+	}
+	out := map[string]map[string]string{}
+	for _, n := range nets {
+		name := strings.TrimSpace(n.Config["network"])
+		if name == "" || out[name] != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cfg, ok, err := src.NetworkConfig(cctx, "default", name)
+		cancel()
+		switch {
+		case err != nil:
+			rs.log.Warn("cannot read uplink config", zap.String("uplink", name), zap.Error(err))
+			if c, ok := old[name]; ok {
+				out[name] = c
+			}
+		case ok:
+			out[name] = cfg
+		}
+	}
+	rs.mu.Lock()
+	rs.uplinkCfg = out
+	rs.mu.Unlock()
+}
+
+// logFindings logs route findings when they change.
+func (rs *routeState) logFindings(fs []fwdsync.Finding) {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(string(f.Category) + " " + f.Detail + "\n")
+	}
+	rs.mu.Lock()
+	changed := b.String() != rs.findingKeys
+	rs.findingKeys = b.String()
+	rs.mu.Unlock()
+	if !changed {
+		return
+	}
+	for _, f := range fs {
+		rs.log.Warn("route state", zap.String("category", string(f.Category)),
+			zap.String("network", projectName(f.Key.Project)+"/"+f.Key.Network), zap.String("detail", f.Detail))
+	}
+}
+
+// Findings returns the findings of the last route computation (e.g.
+// lxd-bgp-also-announces), for status and check output.
+func (rs *routeState) Findings() []fwdsync.Finding {
+	if rs == nil {
+		return nil
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return slices.Clone(rs.last.Findings)
+}
+
+// networkReasons summarizes why networks are (not) announced, for logs.
+func networkReasons(res fwdsync.RouteResult, announced bool) string {
+	var parts []string
+	for _, n := range res.Networks {
+		if n.Announced == announced {
+			parts = append(parts, projectName(n.Network.Project)+"/"+n.Network.Name+": "+n.Reason)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func nextHopMode(p fwdsync.RoutePolicy) string {
+	if p.NextHop == "" {
+		return fwdsync.NextHopRouter
+	}
+	return p.NextHop
+}
+
+// routeStatus is the JSON of /routes (and of `ovnfwd status`'s route part).
+type routeStatus struct {
+	Enabled  bool                 `json:"enabled"`
+	Chassis  string               `json:"chassis,omitempty"`
+	ASN      uint32               `json:"asn,omitempty"`
+	RouterID string               `json:"router_id,omitempty"`
+	NextHop  string               `json:"next_hop_mode,omitempty"`
+	Sessions []peerSession        `json:"sessions"`
+	Networks []routeNetworkStatus `json:"networks"`
+	Routes   []routeEntry         `json:"routes"`
+	Findings []routeFinding       `json:"findings"`
+	Counters speakerCounters      `json:"counters"`
+	LastSync *time.Time           `json:"last_sync,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}
+
+type routeNetworkStatus struct {
+	Project   string `json:"project"`
+	Network   string `json:"network"`
+	Uplink    string `json:"uplink"`
+	Prefix    string `json:"prefix,omitempty"`
+	Gateway   string `json:"gateway,omitempty"`
+	Holder    string `json:"holder"`
+	Announced bool   `json:"announced"`
+	Routes    int    `json:"routes"`
+	Reason    string `json:"reason"`
+}
+
+// routeFinding is a route finding in /routes (network-level: no listen
+// address).
+type routeFinding struct {
+	Project  string `json:"project"`
+	Network  string `json:"network"`
+	Category string `json:"category"`
+	Severity string `json:"severity"`
+	Detail   string `json:"detail"`
+	Repair   string `json:"repair"`
+}
+
+type routeEntry struct {
+	Prefix      string   `json:"prefix"`
+	NextHop     string   `json:"next_hop"` // "self" for next-hop self
+	Communities []string `json:"communities,omitempty"`
+	MED         *uint32  `json:"med,omitempty"`
+	Project     string   `json:"project"`
+	Network     string   `json:"network"`
+}
+
+// Status reports what this member announces and its sessions.
+func (rs *routeState) Status(ctx context.Context) routeStatus {
+	if rs == nil {
+		return routeStatus{Sessions: []peerSession{}, Networks: []routeNetworkStatus{}, Routes: []routeEntry{}, Findings: []routeFinding{}}
+	}
+	st := routeStatus{Enabled: true, Chassis: rs.policy.Chassis, ASN: rs.cfg.speaker.ASN, RouterID: rs.cfg.speaker.RouterID,
+		NextHop: nextHopMode(rs.policy), Sessions: rs.sp.Sessions(ctx), Counters: rs.sp.Counters(),
+		Networks: []routeNetworkStatus{}, Routes: []routeEntry{}}
+	for _, r := range rs.sp.Announced() {
+		e := routeEntry{Prefix: r.Prefix.String(), NextHop: "self", MED: r.MED, Project: projectName(r.Network.Project), Network: r.Network.Name}
+		if r.NextHop.IsValid() {
+			e.NextHop = r.NextHop.String()
+		}
+		for _, c := range r.Communities {
+			e.Communities = append(e.Communities, c.String())
+		}
+		st.Routes = append(st.Routes, e)
+	}
+	rs.mu.Lock()
+	last, lastSync, lastErr := rs.last, rs.lastSync, rs.lastErr
+	rs.mu.Unlock()
+	for _, n := range last.Networks {
+		st.Networks = append(st.Networks, routeNetworkStatus{Project: projectName(n.Network.Project), Network: n.Network.Name,
+			Uplink: n.Uplink, Prefix: n.Prefix, Gateway: n.Gateway, Holder: n.Holder, Announced: n.Announced, Routes: n.Routes, Reason: n.Reason})
+	}
+	st.Findings = []routeFinding{}
+	for _, f := range last.Findings {
+		st.Findings = append(st.Findings, routeFinding{Project: projectName(f.Key.Project), Network: f.Key.Network,
+			Category: string(f.Category), Severity: string(f.Severity), Detail: f.Detail, Repair: f.Repair})
+	}
+	if !lastSync.IsZero() {
+		st.LastSync = &lastSync
+	}
+	st.Error = lastErr
+	return st
+}
+
+// ServeHTTP serves Status as JSON (mounted at /routes).
+func (rs *routeState) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rs.Status(r.Context()))
+}
+
+// announcedPrefixes lists the announced prefixes (tests, logs).
+func (rs *routeState) announcedPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range rs.sp.Announced() {
+		out = append(out, r.Prefix)
+	}
+	return out
+}
+
+// routeMetrics are the route-state metrics (namespace ovnfwd, subsystem bgp).
+type routeMetrics struct {
+	routes        prometheus.Gauge
+	announcements prometheus.Counter
+	withdrawals   prometheus.Counter
+	syncErrors    prometheus.Counter
+	sessionUp     *prometheus.GaugeVec   // by peer
+	sessionChange *prometheus.CounterVec // by peer, state
+	claimToRoute  prometheus.Histogram
+}
+
+func newRouteMetrics(reg prometheus.Registerer) *routeMetrics {
+	m := &routeMetrics{
+		routes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "routes_announced",
+			Help: "Host routes this member announces (forward VIPs of networks whose gateway its chassis holds)."}),
+		announcements: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "announcements_total",
+			Help: "Routes announced (new or changed)."}),
+		withdrawals: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "withdrawals_total",
+			Help: "Routes withdrawn."}),
+		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "sync_errors_total",
+			Help: "Route syncs in which some announcement or withdrawal failed (retried)."}),
+		sessionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "session_up",
+			Help: "1 when the BGP session to the peer is established."}, []string{"peer"}),
+		sessionChange: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "session_state_changes_total",
+			Help: "BGP session state changes, by peer and new state."}, []string{"peer", "state"}),
+		claimToRoute: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ovnfwd", Subsystem: "bgp", Name: "claim_to_route_seconds",
+			Help:    "From a gateway claim change reaching ovnfwd to the resulting announcements/withdrawals handed to the BGP sessions.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.routes, m.announcements, m.withdrawals, m.syncErrors, m.sessionUp, m.sessionChange, m.claimToRoute)
+	}
+	return m
+}
+
+func (m *routeMetrics) sessionState(peer, _, to string) {
+	up := 0.0
+	if to == "established" {
+		up = 1
+	}
+	m.sessionUp.WithLabelValues(peer).Set(up)
+	m.sessionChange.WithLabelValues(peer, to).Inc()
+}
+
+// fetchRouteStatus reads /routes of a running `ovnfwd run` (one member),
+// for `ovnfwd status`: base is its --metrics-address, "host:port" or a URL.
+func fetchRouteStatus(ctx context.Context, base string) (routeStatus, error) {
+	var st routeStatus
+	u := strings.TrimRight(base, "/")
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/routes", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("read route state of %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("read route state of %s: HTTP %s", base, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("read route state of %s: %w", base, err)
+	}
+	return st, nil
+}
+
+// writeRouteTable prints the route state of several members: one line per
+// member and network, then one per BGP session.
+func writeRouteTable(w io.Writer, members []routeStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHASSIS\tNETWORK\tGATEWAY HOLDER\tANNOUNCED\tROUTES\tREASON")
+	for _, m := range members {
+		if !m.Enabled {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t0\tBGP off\n", orDash(m.Chassis))
+			continue
+		}
+		if len(m.Networks) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%d\tno network\n", m.Chassis, len(m.Routes))
+		}
+		for _, n := range m.Networks {
+			fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%v\t%d\t%s\n", m.Chassis, n.Project, n.Network, orDash(n.Holder), n.Announced, n.Routes, n.Reason)
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "CHASSIS\tPEER\tASN\tSESSION\tSINCE\tADVERTISED")
+	for _, m := range members {
+		for _, s := range m.Sessions {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", m.Chassis, s.Peer, s.ASN, s.State, s.Since.Format(time.RFC3339), s.Advertised)
+		}
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
