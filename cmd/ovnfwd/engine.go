@@ -399,7 +399,7 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 		in.NBOnly = true
 	}
 	sts, vf := fwdsync.Verify(res, in)
-	findings := mergeFindings(res.Findings, vf)
+	findings := mergeFindings(res.Findings, append(vf, fwdsync.UnansweredVIPs(res, e.lxdState.Networks, nil)...))
 	e.mu.Lock()
 	if only == nil {
 		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))

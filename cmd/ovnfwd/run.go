@@ -39,7 +39,7 @@ Examples:
    ovnfwd run
    ovnfwd --nb unix:/run/ovn/ovnnb_db.sock --sb unix:/run/ovn/ovnsb_db.sock run --metrics-address 127.0.0.1:9478
    ovnfwd run --dry-run --log-level debug`,
-		Flags: append(append(planFlags(), haFlags()...),
+		Flags: append(append(append(planFlags(), haFlags()...), bgpFlags()...),
 			&cli.DurationFlag{Name: "claim-debounce", Value: 250 * time.Millisecond, EnvVars: []string{"OVNFWD_CLAIM_DEBOUNCE"},
 				Usage: "act on a gateway claim change once it has lasted this long (filters the few-ms holders seen during pre-emption)"},
 			&cli.DurationFlag{Name: "liveness-interval", Value: 10 * time.Second, EnvVars: []string{"OVNFWD_LIVENESS_INTERVAL"},
@@ -64,11 +64,13 @@ func planFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "deletion-budget", Value: 100, EnvVars: []string{"OVNFWD_DELETION_BUDGET"},
 			Usage: "most Load_Balancer rows one pass may delete; a pass that needs more deletes none and reports it (-1: no limit)"},
+		arpResponderFlag(),
 	}
 }
 
 func planOptions(c *cli.Context) fwdsync.Options {
-	return fwdsync.Options{DeletionBudget: c.Int("deletion-budget")}
+	mode, _ := arpResponderMode(c) // the flag validates itself
+	return fwdsync.Options{DeletionBudget: c.Int("deletion-budget"), ARPResponder: mode}
 }
 
 func runDaemon(c *cli.Context) error {
@@ -83,6 +85,9 @@ func runDaemon(c *cli.Context) error {
 	m := newMetrics()
 	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"), pprof: c.Bool("pprof"),
 		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}}
+	if d.routes, err = newRouteState(c, log, m.reg); err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
 	if addr := c.String("metrics-address"); addr != "" {
 		srv, err := d.serveHTTP(addr)
 		if err != nil {
@@ -122,6 +127,10 @@ func runDaemon(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitError)
 	}
 	d.gw = newGateways(log, m, c.Duration("claim-debounce"))
+	if err := d.routes.Start(ctx, cs.sb, cs.lxd); err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	defer d.routes.Shutdown()
 	if d.e.ha != nil {
 		d.e.ha.live = d.gw.live
 		d.e.ha.opts.AbsentGrace = c.Duration("ha-absent-grace")
@@ -185,6 +194,7 @@ type daemon struct {
 	ready   atomic.Pointer[string] // "" once connected; read by /readyz
 	dryRun  bool
 	pprof   bool
+	routes  *routeState // nil: BGP off
 	// nbSettle delays reconciles triggered by NB changes.
 	nbSettle time.Duration
 	// pendingSince: forwards triggered but not yet verified ok, with the
@@ -277,6 +287,7 @@ func (d *daemon) work(ctx context.Context) {
 				done = append(done, it.key)
 			}
 		}
+		d.routes.FromEngine(d.e, b.full != "")
 		if b.reverifyAll {
 			// Claims first: a stable claim change gets a fresh barrier so
 			// the new chassis is checked against everything written.
@@ -437,6 +448,7 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	})
+	mux.Handle("/routes", d.routes)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if msg := d.notReady(); msg != "" {
