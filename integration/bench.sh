@@ -3,7 +3,7 @@
 #
 #   bench.sh full  PATH-TO-OVNFWD    10,000 forwards x 2 ports (make bench, < 20 min)
 #   bench.sh quick PATH-TO-OVNFWD     1,000 forwards (make bench-quick, < 3 min);
-#                                     writes integration/.bench/BENCHMARKS-quick.md
+#                                     writes integration/.testbed/BENCHMARKS-quick.md
 #
 # Every measurement runs with the bed's exclusive lock (integration/.testbed/
 # tests.lock, the one the integration tests take) held for the whole run, and
@@ -14,17 +14,19 @@
 #   1 cold check       seed N forwards with `lxd sql global`, `ovnfwd repair`, then
 #                      `ovnfwd check` vs the floors (LXD listing, NB read) and a
 #                      baseline script (integration/benchtool/baseline.sh)
-#   2 cold repair      N forwards, no rows in NB: `ovnfwd repair --yes` until verified
+#   2 cold repair      N forwards, no rows in NB: `ovnfwd repair --yes` until verified;
+#                      and its floor: the same rows written in batches by benchtool
 #   3 event→verified   creates/updates/deletes through the LXD API under `ovnfwd run`
 #   4 drift repair     random NB edits behind ovnfwd's back, edit → repaired
 #   5 failover         kills of the active gateway chassis, claim → re-verified
 #   6 memory           steady RSS of `ovnfwd run` (1,000 and, in full mode, 10,000)
 #   7 Go benchmarks    go test -bench . -benchmem ./sync/
 #
-# Knobs (environment): BENCH_RUNS (5), BENCH_REPAIR_RUNS (BENCH_RUNS), BENCH_FORWARDS, BENCH_EVENTS, BENCH_DRIFT,
-# BENCH_KILLS, BENCH_SAMPLE (baseline sample), BENCH_ONLY (space-separated
-# phases, e.g. "m1 m2"), BENCH_LOCK_TIMEOUT (s, default 1800), BENCH_KEEP=1
-# (keep the work directory).
+# Knobs (environment): BENCH_RUNS (5), BENCH_REPAIR_RUNS (BENCH_RUNS),
+# BENCH_FORWARDS, BENCH_EVENTS, BENCH_DRIFT, BENCH_KILLS, BENCH_SAMPLE (baseline
+# sample), BENCH_REPAIR_BUDGET / BENCH_EVENTS_BUDGET / BENCH_DRIFT_BUDGET (s),
+# BENCH_ONLY (space-separated phases, e.g. "m1 m2"), BENCH_LOCK_TIMEOUT (s,
+# default 1800), BENCH_KEEP=1 (keep the work directory with the raw results).
 # The whole script is one brace group, parsed before it runs: editing this
 # file while a benchmark runs cannot change the running one.
 {
@@ -32,7 +34,7 @@ set -euo pipefail
 
 MODE=${1:-}
 BIN=${2:-}
-case $MODE in quick | full) ;; *) sed -n '2,12p' "$0"; exit 2 ;; esac
+case $MODE in quick | full) ;; *) sed -n '2,29p' "$0"; exit 2 ;; esac
 [ -x "$BIN" ] || { echo "bench.sh: ovnfwd binary '$BIN' not found" >&2; exit 2; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,15 +80,16 @@ REPAIR_RUNS=${BENCH_REPAIR_RUNS:-$RUNS}
 if [ "$MODE" = full ]; then
 	N=${BENCH_FORWARDS:-10000}; EVENTS=${BENCH_EVENTS:-500}; DRIFT=${BENCH_DRIFT:-500}
 	KILLS=${BENCH_KILLS:-10}; SAMPLE=${BENCH_SAMPLE:-10}
-	REPAIR_BUDGET=${BENCH_REPAIR_BUDGET:-360}; EVENTS_BUDGET=${BENCH_EVENTS_BUDGET:-120}; DRIFT_BUDGET=${BENCH_DRIFT_BUDGET:-120}
+	REPAIR_BUDGET=${BENCH_REPAIR_BUDGET:-360}; EVENTS_BUDGET=${BENCH_EVENTS_BUDGET:-100}; DRIFT_BUDGET=${BENCH_DRIFT_BUDGET:-100}
 	OUT=$ROOT/BENCHMARKS.md
 else
 	N=${BENCH_FORWARDS:-1000}; EVENTS=${BENCH_EVENTS:-40}; DRIFT=${BENCH_DRIFT:-40}
 	KILLS=${BENCH_KILLS:-2}; SAMPLE=${BENCH_SAMPLE:-10}
 	REPAIR_BUDGET=${BENCH_REPAIR_BUDGET:-60}; EVENTS_BUDGET=${BENCH_EVENTS_BUDGET:-20}; DRIFT_BUDGET=${BENCH_DRIFT_BUDGET:-20}
-	OUT=$HERE/.bench/BENCHMARKS-quick.md
+	OUT=$HERE/.testbed/BENCHMARKS-quick.md
 fi
-MIN_RUNS=3
+MIN_RUNS=3  # repair runs, whatever the budget
+MIN_OPS=20  # events and drift edits, whatever the budget
 ONLY=${BENCH_ONLY:-m2 m1 m6 m3 m4 m5 m7}
 WORK=$(mktemp -d /tmp/ovnfwd-bench.XXXXXX)
 R=$WORK/results
@@ -406,6 +409,9 @@ m2() {
 			"$R/m2-run$i.json" >>"$R/m2.jsonl"
 		log "  repair run $i$([ "$prof" = true ] && echo ' (profiled)'): ${T_S}s, exit $RC, ovnfwd CPU ${CPU_S}s, $(jq -c '{ok:.summary.ok, changes:.summary.changes}' "$R/m2-run$i.json"), $(jq -c '{transactions, max_rows_per_txn}' "$R/m2-txns-run$i.json" 2>/dev/null)"
 	done
+	# The options ovnfwd writes on a row (policy, e.g. neighbor_responder):
+	# the batched floor writes the same.
+	nbctl --bare --columns=options find Load_Balancer name="$PREFIX-lb-198.18.0.1-tcp" | tr ' ' ',' >"$WORK/lb-options"
 	if [ -s "$WORK/repair.cpu.pprof" ]; then
 		pprof_top "$WORK/repair.cpu.pprof" "$PROF/ovnfwd" "$R/prof-repair-cpu.txt"
 		pprof_top "$WORK/repair.cpu.pprof" "$PROF/ovnfwd" "$R/prof-repair-cpu-cum.txt" -cum
@@ -428,24 +434,32 @@ m2b() {
 		fi
 		"$BT" nb-clear -match "$MATCH" >/dev/null
 		settle
-		timed "$BT" write-batched -n "$N" -prefix "$PREFIX" -batch 500 >"$WORK/m2b.json"
+		timed "$BT" write-batched -n "$N" -prefix "$PREFIX" -batch 500 -options "$(cat "$WORK/lb-options" 2>/dev/null)" >"$WORK/m2b.json"
 		"$BIN" check --deep --format json >"$WORK/m2b-check.json" 2>/dev/null || true
 		jq -c --argjson run "$i" --argjson wall "$T_S" --argjson findings "$(jq '[.findings[]? | select((.listen_address // "") | startswith("198.18."))] | length' "$WORK/m2b-check.json" 2>/dev/null || echo null)" \
 			--argjson ok "$(jq .summary.ok "$WORK/m2b-check.json")" \
 			'. + {run:$run, wall_s:$wall, check_findings:$findings, check_ok:$ok}' "$WORK/m2b.json" >>"$R/m2b.jsonl"
-		log "  batched write run $i: $(tail -n1 "$R/m2b.jsonl" | jq -c '{write_s, northd_s, chassis_s, transactions, check_ok}')"
+		log "  batched write run $i: $(tail -n1 "$R/m2b.jsonl" | jq -c '{write_s, northd_s, chassis_s, transactions, check_ok, check_findings}')"
 	done
+	consistent
+}
+
+# Make NB hold exactly what ovnfwd wants for the benchmark's forwards.
+consistent() {
+	if [ "$(nbctl --bare --columns=name find Load_Balancer | grep -c "^$MATCH")" -lt $((2 * N)) ]; then
+		lxdsql "SELECT count(*) FROM networks_forwards WHERE listen_address LIKE '198.18.%'" | grep -q " $N " || {
+			clear_bench_state; seed "$N"; }
+	fi
+	if ! "$BIN" check --format json >"$WORK/consistent.json" 2>/dev/null; then
+		"$BIN" repair --yes --deletion-budget -1 --format json >/dev/null 2>&1 || true
+		settle
+	fi
 }
 
 # --- 1. cold check ------------------------------------------------------------------
 m1() {
 	local i line b a
-	if [ "$(nbctl --bare --columns=name find Load_Balancer | grep -c "^$MATCH")" -lt $((2 * N)) ]; then
-		lxdsql "SELECT count(*) FROM networks_forwards WHERE listen_address LIKE '198.18.%'" | grep -q " $N " || {
-			clear_bench_state; seed "$N"; }
-		"$BIN" repair --yes --deletion-budget -1 --format json >/dev/null 2>&1 || true
-		settle
-	fi
+	consistent
 	for i in $(seq "$RUNS"); do
 		line="{\"run\":$i"
 		b=$(cpu_snapshot)
@@ -480,12 +494,7 @@ m1() {
 # --- 6. memory (the daemon at N), then 3, 4, 5 under the same daemon ---------------------
 daemon_up() {
 	if [ -z "$(daemon_pid)" ]; then
-		if [ "$(nbctl --bare --columns=name find Load_Balancer | grep -c "^$MATCH")" -lt $((2 * N)) ]; then
-			lxdsql "SELECT count(*) FROM networks_forwards WHERE listen_address LIKE '198.18.%'" | grep -q " $N " || {
-				clear_bench_state; seed "$N"; }
-			"$BIN" repair --yes --deletion-budget -1 --format json >/dev/null 2>&1 || true
-			settle
-		fi
+		consistent
 		start_daemon "$WORK/daemon.log"
 		wait_ok "$N"
 	fi
@@ -522,7 +531,7 @@ m3() {
 	curl -sf -o "$WORK/daemon-events.cpu.pprof" "$METRICS/debug/pprof/profile?seconds=30" &
 	local cp=$!
 	b=$(cpu_snapshot); t=$(now_ns)
-	"$BT" events -n "$EVENTS" -budget "${EVENTS_BUDGET}s" -network "$NETWORK" -base 198.18.200. -metrics "$METRICS/metrics" >"$R/m3.json"
+	"$BT" events -n "$EVENTS" -budget "${EVENTS_BUDGET}s" -min "$MIN_OPS" -network "$NETWORK" -base 198.18.200. -metrics "$METRICS/metrics" >"$R/m3.json"
 	a=$(cpu_snapshot)
 	cpu_delta "$b" "$a" "$(secs "$t" "$(now_ns)")" >"$R/m3-cpu.json"
 	wait $cp || true
@@ -537,7 +546,7 @@ m4() {
 	curl -sf -o "$WORK/daemon-drift.cpu.pprof" "$METRICS/debug/pprof/profile?seconds=30" &
 	local cp=$!
 	b=$(cpu_snapshot); t=$(now_ns)
-	"$BT" drift -n "$DRIFT" -budget "${DRIFT_BUDGET}s" -prefix "$PREFIX" -match 198.18. -metrics "$METRICS/metrics" >"$R/m4.json"
+	"$BT" drift -n "$DRIFT" -budget "${DRIFT_BUDGET}s" -min "$MIN_OPS" -prefix "$PREFIX" -match 198.18. -metrics "$METRICS/metrics" >"$R/m4.json"
 	a=$(cpu_snapshot)
 	cpu_delta "$b" "$a" "$(secs "$t" "$(now_ns)")" >"$R/m4-cpu.json"
 	wait $cp || true

@@ -46,7 +46,7 @@ func policyArgs(t testing.TB, command string) []string {
 	help, _ := exec.Command(Binary(t), command, "--help").Output()
 	var args []string
 	if strings.Contains(string(help), "--arp-responder") {
-		args = []string{"--arp-responder", "off"}
+		args = []string{"--arp-responder", "unmanaged"}
 	}
 	policyCache.Store(command, args)
 	return args

@@ -270,7 +270,9 @@ func (d *daemon) pingLiveness(ctx context.Context, interval, timeout time.Durati
 				names = append(names, k)
 			}
 			d.log.Warn("chassis liveness changed", zap.Strings("unresponsive", names), zap.Int("nb_cfg", cfg))
-			d.q.addHA()
 		}
+		// Every ping ends with an HA pass: liveness and unclaimed gateways
+		// are judged at least this often, whatever events were missed.
+		d.q.addHA()
 	}
 }

@@ -55,7 +55,7 @@ func arpResponderFlag() cli.Flag {
 			}
 			return err
 		},
-		Usage: "options:neighbor_responder of forward rows: auto (=all when the listen address is outside every router subnet, so the active gateway answers ARP/ND for it), all, or off (leave it unset; such VIPs go dark ~30 s after a failover on l2proxy uplinks)"}
+		Usage: "options:neighbor_responder of forward rows: auto (=all when the listen address is outside every router subnet, so the active gateway answers ARP/ND for it), all, off (keep it unset; such VIPs go dark ~30 s after a failover on l2proxy uplinks), or unmanaged (never compare or change it: exactly what LXD alone does)"}
 }
 
 // arpResponderMode returns the validated --arp-responder value (the flag's
@@ -64,8 +64,10 @@ func arpResponderMode(c *cli.Context) (string, error) {
 	switch m := strings.ToLower(strings.TrimSpace(c.String(flagARPResponder))); m {
 	case fwdsync.ARPResponderAuto, fwdsync.ARPResponderAll, fwdsync.ARPResponderOff:
 		return m, nil
+	case "unmanaged":
+		return fwdsync.ARPResponderUnmanaged, nil
 	default:
-		return "", fmt.Errorf("--%s %q: want auto, all or off", flagARPResponder, c.String(flagARPResponder))
+		return "", fmt.Errorf("--%s %q: want auto, all, off or unmanaged", flagARPResponder, c.String(flagARPResponder))
 	}
 }
 

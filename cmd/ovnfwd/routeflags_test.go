@@ -115,7 +115,7 @@ func TestRouteFlagsErrors(t *testing.T) {
 		{[]string{"--bgp-asn", "65101", "--chassis", "ch1", "--bgp-local-address", "127.0.0.11", "--bgp-peer", "127.0.0.1,1", "--bgp-hold-time", "3500ms"}, "whole seconds"},
 		{[]string{"--bgp-asn", "65101", "--chassis", "ch1", "--bgp-local-address", "127.0.0.11", "--bgp-peer", "127.0.0.1,1", "--bgp-next-hop", "peer"}, "next-hop mode"},
 		{[]string{"--bgp-asn", "65101", "--chassis", "ch1", "--bgp-local-address", "127.0.0.11", "--bgp-peer", "127.0.0.1,1", "--bgp-community", "1:2:3:4"}, "invalid BGP community"},
-		{[]string{"--arp-responder", "sometimes"}, "want auto, all or off"},
+		{[]string{"--arp-responder", "sometimes"}, "want auto, all, off or unmanaged"},
 	} {
 		_, _, _, err := parseFlags(t, noChassis, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

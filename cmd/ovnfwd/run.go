@@ -309,6 +309,9 @@ func (d *daemon) work(ctx context.Context) {
 			}
 		}
 		if b.ha && b.full == "" {
+			// Observe the claims first: unclaimed time feeds dark-everywhere
+			// even if a claim event was missed.
+			d.observeClaims(time.Now())
 			d.e.haPass(ctx, !d.dryRun)
 		}
 		d.checkReverified()

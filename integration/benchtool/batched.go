@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -24,7 +25,14 @@ func cmdWriteBatched(args []string) error {
 	n := fs.Int("n", 10000, "forwards (as seeded by bench.sh: 198.18.<i/250>.<i%250+1>)")
 	prefix := fs.String("prefix", "lxd-net2", "OVN prefix of the network")
 	batch := fs.Int("batch", 500, "forwards per transaction")
+	options := fs.String("options", "", "Load_Balancer options to set, k=v,k=v (as ovnfwd writes them)")
 	_ = fs.Parse(args)
+	opts := map[string]string{}
+	for _, kv := range strings.Split(*options, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k != "" {
+			opts[k] = v
+		}
+	}
 	ctx := context.Background()
 	w, err := dialNB(ctx, true)
 	if err != nil {
@@ -48,9 +56,12 @@ func cmdWriteBatched(args []string) error {
 				{"udp", listen + ":53", target + ":53"},
 			} {
 				id := fmt.Sprintf("lb%d%s", j, r.proto)
-				ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: nbdb.LoadBalancerTable, UUIDName: id,
-					Row: ovsdb.Row{"name": fmt.Sprintf("%s-lb-%s-%s", *prefix, listen, r.proto),
-						"protocol": ovsdb.OvsSet{GoSet: []any{r.proto}}, "vips": ovsMap(map[string]string{r.vip: r.backend})}})
+				row := ovsdb.Row{"name": fmt.Sprintf("%s-lb-%s-%s", *prefix, listen, r.proto),
+					"protocol": ovsdb.OvsSet{GoSet: []any{r.proto}}, "vips": ovsMap(map[string]string{r.vip: r.backend})}
+				if len(opts) > 0 {
+					row["options"] = ovsMap(opts)
+				}
+				ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: nbdb.LoadBalancerTable, UUIDName: id, Row: row})
 				refs = append(refs, ovsdb.UUID{GoUUID: id})
 			}
 		}

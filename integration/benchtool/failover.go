@@ -15,12 +15,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	"golang.org/x/sys/unix"
 
 	"github.com/ovnfwd/ovnfwd/ovn/sbdb"
 )
@@ -28,8 +29,9 @@ import (
 // monoNow is CLOCK_MONOTONIC in ns: the clock `perf record -k CLOCK_MONOTONIC`
 // stamps the daemon's uprobe hits with.
 func monoNow() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	const clockMonotonic = 1
+	var ts syscall.Timespec
+	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0)
 	return ts.Nano()
 }
 
