@@ -51,14 +51,31 @@ func (n *NB) Apply(ctx context.Context, ch fwdsync.Change) error {
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", what, err)
 	}
-	if len(t.ops) == 0 {
+	return n.commit(ctx, what, t)
+}
+
+// built is a transaction built for commit: txn, or haTxn with its own
+// replica expectations.
+type built interface {
+	operations() []ovsdb.Operation
+	check(res []ovsdb.OperationResult) error
+	reflected(tc *cache.TableCache, res []ovsdb.OperationResult) bool
+}
+
+func (t *txn) operations() []ovsdb.Operation { return t.ops }
+
+// commit sends a built transaction (nothing if it has no operation),
+// checks every operation's result (a failed guard is ErrConflict) and waits,
+// at most cacheWait, until the local replica shows it.
+func (n *NB) commit(ctx context.Context, what string, t built) error {
+	if len(t.operations()) == 0 {
 		return nil
 	}
 	if !n.Connected() {
 		return fmt.Errorf("apply %s: %w", what, ErrNotConnected)
 	}
 	n.txns.Add(1)
-	res, err := n.c.cl.Transact(ctx, t.ops...)
+	res, err := n.c.cl.Transact(ctx, t.operations()...)
 	if err != nil {
 		n.failed.Add(1)
 		return fmt.Errorf("apply %s: transact: %w", what, err)
@@ -114,31 +131,7 @@ func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
 			t.expect = append(t.expect, e)
 		}
 	}
-	if len(t.ops) == 0 {
-		return nil
-	}
-	if !n.Connected() {
-		return fmt.Errorf("apply %s: %w", what, ErrNotConnected)
-	}
-	n.txns.Add(1)
-	res, err := n.c.cl.Transact(ctx, t.ops...)
-	if err != nil {
-		n.failed.Add(1)
-		return fmt.Errorf("apply %s: transact: %w", what, err)
-	}
-	if err := t.check(res); err != nil {
-		if errors.Is(err, ErrConflict) {
-			n.conflict.Add(1)
-		} else {
-			n.failed.Add(1)
-		}
-		return fmt.Errorf("apply %s: %w", what, err)
-	}
-	if !n.c.waitFor(ctx, cacheWait, func() bool { return t.reflected(n.c.cache(), res) }) {
-		n.cacheLag.Add(1)
-		n.c.log.Info("applied batch not yet visible in the local replica", "changes", len(chs), "waited", cacheWait.String())
-	}
-	return nil
+	return n.commit(ctx, what, t)
 }
 
 func changeName(ch fwdsync.Change) string {

@@ -2,7 +2,6 @@ package ovn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -53,31 +52,7 @@ func (n *NB) ApplyHA(ctx context.Context, ch fwdsync.Change) error {
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", what, err)
 	}
-	if len(t.ops) == 0 {
-		return nil
-	}
-	if !n.Connected() {
-		return fmt.Errorf("apply %s: %w", what, ErrNotConnected)
-	}
-	n.txns.Add(1)
-	res, err := n.c.cl.Transact(ctx, t.ops...)
-	if err != nil {
-		n.failed.Add(1)
-		return fmt.Errorf("apply %s: transact: %w", what, err)
-	}
-	if err := t.check(res); err != nil {
-		if errors.Is(err, ErrConflict) {
-			n.conflict.Add(1)
-		} else {
-			n.failed.Add(1)
-		}
-		return fmt.Errorf("apply %s: %w", what, err)
-	}
-	if !n.c.waitFor(ctx, cacheWait, func() bool { return t.reflected(n.c.cache(), res) }) {
-		n.cacheLag.Add(1)
-		n.c.log.Info("applied change not yet visible in the local replica", "change", what, "waited", cacheWait.String())
-	}
-	return nil
+	return n.commit(ctx, what, t)
 }
 
 // buildHAOps returns the operations of one HA change (see ApplyHA). It
