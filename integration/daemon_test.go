@@ -61,7 +61,7 @@ func TestDaemonFollowsLXD(t *testing.T) {
 	net := b.Get(t, "TB_NETWORK")
 	// off: ovnfwd manages neighbor_responder like LXD does (never sets it),
 	// so NB must stay byte-for-byte what LXD wrote and nothing is repaired.
-	d := b.StartDaemon(t, "--arp-responder", "off")
+	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
 	want := map[string]map[string]string{}
 	merge := func(m map[string]map[string]string) {
 		for k, v := range m {

@@ -277,10 +277,24 @@ TB_BFD_MS=$BFD_MS
 EOF
 }
 
+# A bed whose processes were killed without `down` (a stopped session, a
+# crashed CI run) leaves its namespaces, bridges and LXD's interfaces
+# behind; with no state of ours here, remove them before starting anew.
+clean_stale() {
+	[ -f "$STATE/env" ] && return 0
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^($NS_UL|$NS_PREFIX[0-9]+)\$" || true); do
+		log "removing stale namespace $ns"
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+		ip netns del "$ns" || true
+	done
+}
+
 cmd_up() {
 	[ "$(id -u)" = 0 ] || die "the test bed needs root (network namespaces, OVS)"
 	local t0=$SECONDS
 	cmd_install
+	clean_stale
 	mkdir -p "$STATE"
 	central_up
 	underlay_up
