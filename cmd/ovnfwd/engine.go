@@ -112,7 +112,21 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
 	}
+	prev := e.forwards
 	e.setLXD(st)
+	// A network whose listing failed (LXD going down, one call erroring):
+	// its forwards are missing from st, but nothing about them is known to
+	// have changed. Keep the last known copies so they are neither
+	// forgotten nor judged, and report them degraded below.
+	var kept []fwdsync.ForwardKey
+	for k, f := range prev {
+		if !st.Complete[fwdsync.NetworkRef{Project: k.Project, Name: k.Network}] {
+			if _, ok := e.forwards[k]; !ok {
+				e.forwards[k] = f
+				kept = append(kept, k)
+			}
+		}
+	}
 	res, err := e.planAll(ctx, st, nbs)
 	if err != nil {
 		return pr, err
@@ -140,6 +154,11 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 	}
 	pr.Statuses, pr.Findings = e.verify(res, nil)
 	e.mu.Lock()
+	for _, k := range kept {
+		s := fwdsync.ForwardStatus{Key: k, State: fwdsync.StateDegraded, Reason: "LXD listing of network " + k.Network + " did not complete: last known forward kept, nothing deleted"}
+		e.statuses[k] = s
+		pr.Statuses = append(pr.Statuses, s)
+	}
 	e.synced = true
 	e.mu.Unlock()
 	return pr, nil

@@ -370,3 +370,25 @@ func TestEngineBatchFallsBackToSingleChanges(t *testing.T) {
 		t.Fatalf("applied %d, failed %v, rows %d; want 3, none, 3", len(pr.Applied), pr.Failed, len(n.st.LoadBalancers))
 	}
 }
+
+// A network whose listing did not complete keeps its last known forwards,
+// reported degraded, and loses no row.
+func TestEngineIncompleteListingKeepsForwards(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.st.Forwards = nil
+	l.st.Complete = map[fwdsync.NetworkRef]bool{}
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := e.status(fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"})
+	if !ok || s.State != fwdsync.StateDegraded {
+		t.Fatalf("status %+v (known %v), want degraded", s, ok)
+	}
+	if len(n.st.LoadBalancers) != 1 {
+		t.Fatalf("%d rows left, want 1", len(n.st.LoadBalancers))
+	}
+}
