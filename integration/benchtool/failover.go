@@ -295,7 +295,7 @@ func strPtr(p *string) string {
 	return *p
 }
 
-var perfLine = regexp.MustCompile(`\s(\d+\.\d+):\s+\S+:(\w+):`)
+var perfLine = regexp.MustCompile(`(?:^|\s)(\d+\.\d+):\s+\S+:(\w+):`)
 
 // cmdFailoverJoin joins the claim changes recorded by failover with the
 // daemon's uprobe hits (perf script output): for each claim change, the

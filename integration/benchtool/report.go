@@ -258,6 +258,9 @@ func (r *report) section1(n float64) {
 		r.p("| %s | `%s` | %s | %s |\n", what, cmd, mmm(column(rows, k), dur), rs)
 	}
 	line("**ovnfwd check**", "ovnfwd check --format json", "check_s", "check_rss_kb")
+	if c := column(rows, "check_cpu_s"); len(c) > 0 {
+		r.p("| … its own CPU time (user + sys) | | %s | |\n", mmm(c, dur))
+	}
 	line("ovnfwd check --deep (adds SB)", "ovnfwd check --deep --format json", "deep_s", "deep_rss_kb")
 	line("floor: LXD listing (Go, same client)", "benchtool lxd-list  (lxdwatch.Connect + List)", "lxd_go_s", "lxd_go_rss_kb")
 	line("floor: LXD listing (CLI)", "lxc network forward list ovn0 --format json", "lxd_cli_s", "")
