@@ -160,9 +160,9 @@ func TestParseLBName(t *testing.T) {
 		{"lxd-net2-lb-nope-tcp", "", "", 0, false},
 	}
 	for _, tt := range tests {
-		prefix, addr, proto, ok := parseLBName("lxd-net", tt.name)
+		prefix, addr, proto, ok := ParseLBName("lxd-net", tt.name)
 		if prefix != tt.prefix || addr != tt.addr || proto != tt.proto || ok != tt.ok {
-			t.Errorf("parseLBName(%q) = %q %q %d %v", tt.name, prefix, addr, proto, ok)
+			t.Errorf("ParseLBName(%q) = %q %q %d %v", tt.name, prefix, addr, proto, ok)
 		}
 	}
 }

@@ -155,7 +155,7 @@ func (p *planner) groupRows() map[ForwardKey]rowGroup {
 	}
 	groups := make(map[ForwardKey]rowGroup, len(p.lxd.Forwards))
 	for name, rows := range p.idx.LBsByName {
-		prefix, addr, pi, ok := parseLBName(p.rules.Prefix, name)
+		prefix, addr, pi, ok := ParseLBName(p.rules.Prefix, name)
 		if !ok {
 			continue
 		}
@@ -343,7 +343,10 @@ func (p *planner) applyBudget() {
 // parseLBName splits "<family><digits>-lb-<addr>-<proto>" into the prefix,
 // the address and the protocol index. ok is false for any other name,
 // including non-canonical addresses.
-func parseLBName(family, name string) (prefix, addr string, protoIndex int, ok bool) {
+// ParseLBName splits a forward row name <family><digits>-lb-<canonical
+// listen>-(tcp|udp) into its prefix and listen address; protoIndex is 0 for
+// tcp, 1 for udp. ok is false for any other name (a foreign row).
+func ParseLBName(family, name string) (prefix, addr string, protoIndex int, ok bool) {
 	rest, found := strings.CutPrefix(name, family)
 	if !found {
 		return "", "", 0, false

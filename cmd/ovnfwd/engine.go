@@ -503,20 +503,19 @@ func (e *engine) cachedLXD() fwdsync.LXDState {
 // keyForLB maps a Load_Balancer name back to its forward, using the last
 // known prefix mappings; ok is false for foreign names.
 func (e *engine) keyForLB(name string) (fwdsync.ForwardKey, bool) {
-	i := strings.Index(name, "-lb-")
-	if i < 0 {
-		return fwdsync.ForwardKey{}, false
+	family := "lxd-net"
+	if e.lxdState.Server.Kind == "incus" {
+		family = "incus-net"
 	}
-	ref, ok := e.prefixes[name[:i]]
+	prefix, addr, _, ok := fwdsync.ParseLBName(family, name)
 	if !ok {
 		return fwdsync.ForwardKey{}, false
 	}
-	rest := name[i+4:]
-	j := strings.LastIndex(rest, "-")
-	if j < 0 || (rest[j+1:] != "tcp" && rest[j+1:] != "udp") {
+	ref, ok := e.prefixes[prefix]
+	if !ok {
 		return fwdsync.ForwardKey{}, false
 	}
-	return fwdsync.ForwardKey{Project: ref.Project, Network: ref.Name, ListenAddress: rest[:j]}, true
+	return fwdsync.ForwardKey{Project: ref.Project, Network: ref.Name, ListenAddress: addr}, true
 }
 
 func (e *engine) markAll(s fwdsync.State, reason string) {
