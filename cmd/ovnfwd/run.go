@@ -372,6 +372,10 @@ func (d *daemon) forward(ctx context.Context, it workItem) bool {
 	}
 	_, err := d.e.forward(ctx, it.key, it.fresh)
 	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
+	if _, exists := d.e.desired[it.key]; err == nil && !exists {
+		// Deleted: it will never be verified; a later re-create starts anew.
+		delete(d.pendingSince, it.key)
+	}
 	if errors.Is(err, errNeedsFullPass) {
 		d.q.addFull("unmapped-" + it.trigger)
 		return false
