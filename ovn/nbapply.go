@@ -484,6 +484,10 @@ func (t *txn) reflected(tc *cache.TableCache, res []ovsdb.OperationResult) bool 
 		return true // closed
 	}
 	lbs := tc.Table(nbdb.LoadBalancerTable)
+	// A router's or switch's load_balancer column holds every forward's
+	// rows (20,000 at 10,000 forwards) and the cache hands out deep
+	// copies: read each target once per call, not once per expectation.
+	sets := map[string]map[string]bool{}
 	for _, e := range t.expect {
 		lb := e.lb
 		if lb == "" && e.insert < len(res) {
@@ -500,8 +504,17 @@ func (t *txn) reflected(tc *cache.TableCache, res []ovsdb.OperationResult) bool 
 				return false
 			}
 		case expectInSet, expectNotInSet:
-			set, ok := lbColumn(tc, e.table, e.target)
-			if ok && slices.Contains(set, lb) != (e.kind == expectInSet) {
+			set, seen := sets[e.target]
+			if !seen {
+				if col, ok := lbColumn(tc, e.table, e.target); ok {
+					set = make(map[string]bool, len(col))
+					for _, u := range col {
+						set[u] = true
+					}
+				}
+				sets[e.target] = set // nil: the row is not in the replica
+			}
+			if set != nil && set[lb] != (e.kind == expectInSet) {
 				return false
 			}
 		}

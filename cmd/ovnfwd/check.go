@@ -220,6 +220,14 @@ func runOneShot(ctx context.Context, e *engine, o oneShotOpts) (oneShotResult, e
 	if err != nil {
 		return out, err
 	}
+	if p, ok := e.lxd.(*prefetchLXD); ok && p.overlapped() && len(pr.Findings) > 0 {
+		// The listing was read while NB was downloaded, not after: judge
+		// the findings again from reads in the pass's own order.
+		e.log.Debug("findings from overlapped reads; confirming with an ordered pass", zap.Int("findings", len(pr.Findings)))
+		if pr, err = e.pass(ctx, false); err != nil {
+			return out, err
+		}
+	}
 	if !o.repair {
 		out.report = buildReport(pr, o.scope, time.Since(start))
 		return out, nil
@@ -283,7 +291,13 @@ func oneShotAction(c *cli.Context, repair bool) error {
 	if c.Bool("quiet") {
 		log = log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))
 	}
-	cs, err := connectOneShot(c, log, connectOpts{readOnly: !repair || o.dryRun, needSB: o.deep || repair})
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	defer cancel()
+	copts := connectOpts{readOnly: !repair || o.dryRun, needSB: o.deep || repair}
+	if !repair {
+		copts.prefetchCtx = ctx // check: list LXD while OVN is dialed
+	}
+	cs, err := connectOneShot(c, log, copts)
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
@@ -292,11 +306,13 @@ func oneShotAction(c *cli.Context, repair bool) error {
 	if cs.sb != nil {
 		sb = cs.sb
 	}
-	e := newEngine(cs.lxd, cs.nb, sb, planOptions(c), log)
+	var src lxdSource = cs.lxd
+	if cs.prefetch != nil {
+		src = cs.prefetch
+	}
+	e := newEngine(src, cs.nb, sb, planOptions(c), log)
 	e.ha = ha // HA chassis group hygiene needs SB: check --deep and repair
 
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
 	res, err := runOneShot(ctx, e, o)
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)

@@ -21,6 +21,8 @@ type conns struct {
 	sb  *ovn.SB
 	// Endpoints, for messages.
 	nbEndpoints, sbEndpoints []string
+	// prefetch: the LXD listing started before the OVN dials (check).
+	prefetch *prefetchLXD
 }
 
 func (c *conns) Close() {
@@ -37,6 +39,9 @@ type connectOpts struct {
 	readOnly bool          // never write to NB (check, status, explain)
 	needSB   bool          // connect the southbound DB too
 	timeout  time.Duration // bound on each connection attempt; 0 = until ctx ends
+	// prefetchCtx, when set, starts listing LXD's forwards as soon as LXD
+	// is connected, under this context, while NB and SB are dialed.
+	prefetchCtx context.Context
 }
 
 // connect dials LXD, then NB (default: LXD's network.ovn.northbound_connection)
@@ -83,24 +88,39 @@ func connect(ctx context.Context, c *cli.Context, log *zap.Logger, o connectOpts
 	ovnLog := zapr.NewLogger(log.Named("libovsdb").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	base := ovn.Config{CA: c.String(flagOVNCA), Cert: c.String(flagOVNCert), Key: c.String(flagOVNKey), Logger: ovnLog, ConnectTimeout: o.timeout}
 
+	if o.prefetchCtx != nil {
+		out.prefetch = startPrefetch(o.prefetchCtx, l)
+	}
+	// NB and SB are dialed at once: each dial downloads its monitored
+	// tables, which takes most of a second at 10,000 forwards.
+	var sbErr error
+	sbDone := make(chan struct{})
+	go func() {
+		defer close(sbDone)
+		if !o.needSB {
+			return
+		}
+		sctx, scancel := withTimeout(ctx, o.timeout)
+		defer scancel()
+		sbCfg := base
+		sbCfg.Endpoints, sbCfg.ReadOnly = out.sbEndpoints, true
+		out.sb, sbErr = ovn.DialSB(sctx, sbCfg)
+	}()
 	nctx, ncancel := withTimeout(ctx, o.timeout)
 	defer ncancel()
 	nbCfg := base
 	nbCfg.Endpoints, nbCfg.ReadOnly = out.nbEndpoints, o.readOnly
 	out.nb, err = ovn.DialNB(nctx, nbCfg)
+	<-sbDone
 	if err != nil {
+		if out.sb != nil {
+			out.sb.Close()
+		}
 		return nil, fmt.Errorf("cannot reach OVN northbound DB at %s: %w (set --nb)", strings.Join(out.nbEndpoints, ","), err)
 	}
-	if o.needSB {
-		sctx, scancel := withTimeout(ctx, o.timeout)
-		defer scancel()
-		sbCfg := base
-		sbCfg.Endpoints, sbCfg.ReadOnly = out.sbEndpoints, true
-		out.sb, err = ovn.DialSB(sctx, sbCfg)
-		if err != nil {
-			out.nb.Close()
-			return nil, fmt.Errorf("cannot reach OVN southbound DB at %s: %w (set --sb)", strings.Join(out.sbEndpoints, ","), err)
-		}
+	if sbErr != nil {
+		out.nb.Close()
+		return nil, fmt.Errorf("cannot reach OVN southbound DB at %s: %w (set --sb)", strings.Join(out.sbEndpoints, ","), sbErr)
 	}
 	return out, nil
 }

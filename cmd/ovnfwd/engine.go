@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	gosync "sync"
@@ -169,17 +170,24 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 // (LXD events are hints); otherwise the cached copy is used. A concurrent
 // change (ErrConflict) re-reads and re-plans, up to three times.
 func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (applied bool, err error) {
+	applied, _, err = e.forwardClean(ctx, key, fresh)
+	return applied, err
+}
+
+// forwardClean is forward that also reports whether the last plan found the
+// forward's NB rows exactly as desired (no change, no finding).
+func (e *engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (applied, clean bool, err error) {
 	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
 	m, ok := e.mappings[ref]
 	if !ok || m.Err != "" {
-		return false, errNeedsFullPass
+		return false, false, errNeedsFullPass
 	}
 	names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
 	for attempt := 0; ; attempt++ {
 		if fresh || attempt > 0 {
 			f, exists, err := e.lxd.Forward(ctx, key.Project, key.Network, key.ListenAddress)
 			if err != nil {
-				return applied, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
+				return applied, false, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
 			}
 			if exists {
 				e.forwards[key] = *f
@@ -189,8 +197,9 @@ func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool
 		}
 		res, err := fwdsync.PlanForwards(e.scopedLXD(key), e.nb.SnapshotFor(names), e.opts, []fwdsync.ForwardKey{key})
 		if err != nil {
-			return applied, err
+			return applied, false, err
 		}
+		clean = len(res.Changes) == 0 && len(res.Findings) == 0
 		if e.metrics != nil {
 			e.metrics.observeFindings(res.Findings, true)
 		}
@@ -211,9 +220,9 @@ func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool
 					break
 				}
 				if errors.Is(err, errBusy) {
-					return applied, nil
+					return applied, false, nil
 				}
-				return applied, err
+				return applied, false, err
 			}
 			applied = true
 			if e.metrics != nil {
@@ -221,10 +230,10 @@ func (e *engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool
 			}
 		}
 		if conflict == nil {
-			return applied, nil
+			return applied, clean, nil
 		}
 		if attempt >= 3 {
-			return applied, conflict
+			return applied, false, conflict
 		}
 		e.log.Debug("concurrent change, re-planning", zap.String("forward", keyString(key)), zap.Error(conflict))
 	}
@@ -281,7 +290,7 @@ var errNeedsFullPass = errors.New("network not mapped yet: full pass needed")
 // applyBatchSize is how many forwards' changes share one transaction in a
 // pass: a restored NB needs thousands of creates, and one round trip and
 // replica wait per forward would take minutes.
-const applyBatchSize = 100
+const applyBatchSize = 500
 
 // applyAll applies a pass's changes: forward changes in batches (one
 // transaction each; a batch that fails is retried change by change, so a
@@ -552,6 +561,33 @@ func (e *engine) status(key fwdsync.ForwardKey) (fwdsync.ForwardStatus, bool) {
 	defer e.mu.Unlock()
 	s, ok := e.statuses[key]
 	return s, ok
+}
+
+// alreadyVerified reports whether the forward's last verification found it
+// ok against exactly the rows desired now: a trigger that changed nothing
+// (LXD's event for the write whose NB notification was handled already)
+// needs no new barrier.
+func (e *engine) alreadyVerified(key fwdsync.ForwardKey) bool {
+	d, ok := e.desired[key]
+	if !ok {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s, ok := e.statuses[key]; !ok || s.State != fwdsync.StateOK {
+		return false
+	}
+	rows := e.verified[key]
+	if len(rows) != len(d.LBs) {
+		return false
+	}
+	for _, lb := range d.LBs {
+		v, ok := rows[lb.Name]
+		if !ok || !maps.Equal(v, lb.VIPs) {
+			return false
+		}
+	}
+	return true
 }
 
 // verifiedRows returns the rows (name → VIPs) a forward's state was

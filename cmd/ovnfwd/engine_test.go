@@ -392,3 +392,35 @@ func TestEngineIncompleteListingKeepsForwards(t *testing.T) {
 		t.Fatalf("%d rows left, want 1", len(n.st.LoadBalancers))
 	}
 }
+
+// A trigger that changes nothing (LXD's event for a write already verified)
+// finds the forward clean and already verified: the daemon then skips the
+// barrier. A real change is neither, until it is verified again.
+func TestEngineAlreadyVerified(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	applied, clean, err := e.forwardClean(context.Background(), key, true)
+	if err != nil || applied || !clean || !e.alreadyVerified(key) {
+		t.Fatalf("unchanged forward: applied %v clean %v verified %v err %v; want false true true nil", applied, clean, e.alreadyVerified(key), err)
+	}
+	l.st.Forwards[0].Ports[0].ListenPort = "8080" // LXD changed the forward
+	applied, clean, err = e.forwardClean(context.Background(), key, true)
+	if err != nil || !applied || clean {
+		t.Fatalf("changed forward: applied %v clean %v err %v; want true false nil", applied, clean, err)
+	}
+	if e.alreadyVerified(key) {
+		t.Fatal("changed forward counts as verified before its verification")
+	}
+	if sts := e.verifyKeys([]fwdsync.ForwardKey{key}); len(sts) != 1 || sts[0].State != fwdsync.StateOK || !e.alreadyVerified(key) {
+		t.Fatalf("after verification: %+v, verified %v", sts, e.alreadyVerified(key))
+	}
+	// A row edited behind LXD's back: the plan is not clean.
+	n.st.LoadBalancers[0].VIPs = map[string]string{"198.51.100.10:1": "10.10.10.5:1"}
+	if _, clean, _ := e.forwardClean(context.Background(), key, false); clean {
+		t.Fatal("a drifted row planned clean")
+	}
+}

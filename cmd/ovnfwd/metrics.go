@@ -11,6 +11,7 @@ type metrics struct {
 	reg              *prometheus.Registry
 	reconcile        *prometheus.HistogramVec // by trigger
 	eventToVerified  prometheus.Histogram
+	changeToVerified prometheus.Histogram
 	driftFound       *prometheus.CounterVec // by category
 	driftRepaired    *prometheus.CounterVec // by category
 	forwards         *prometheus.GaugeVec   // by state
@@ -35,7 +36,11 @@ func newMetrics() *metrics {
 		}, []string{"trigger"}),
 		eventToVerified: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "ovnfwd", Name: "event_to_verified_seconds",
-			Help: "From an LXD event or NB change reaching ovnfwd to the forward verified ok.", Buckets: latency,
+			Help: "From an LXD forward event reaching ovnfwd to the forward verified ok down to the active chassis.", Buckets: latency,
+		}),
+		changeToVerified: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ovnfwd", Name: "change_to_verified_seconds",
+			Help: "From the first trigger of a forward (an NB change or an LXD event) reaching ovnfwd to the forward verified ok.", Buckets: latency,
 		}),
 		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ovnfwd", Name: "drift_found_total", Help: "Findings seen, by category.",
@@ -76,7 +81,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive)
-	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.driftFound, m.driftRepaired, m.forwards,
+	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.changeToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, s := range []fwdsync.State{fwdsync.StateOK, fwdsync.StatePending, fwdsync.StateDegraded, fwdsync.StateBroken} {

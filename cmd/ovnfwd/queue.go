@@ -12,7 +12,10 @@ type workItem struct {
 	key     fwdsync.ForwardKey
 	fresh   bool      // re-read the forward from LXD (an LXD event)
 	trigger string    // metrics label
-	since   time.Time // when the trigger reached ovnfwd (latency start)
+	since   time.Time // when the first trigger reached ovnfwd (latency start)
+	// eventAt is when an LXD event for the forward reached ovnfwd (zero:
+	// none), the start of event → verified.
+	eventAt time.Time
 	tries   int
 }
 
@@ -108,6 +111,7 @@ func (q *queue) add(it workItem) {
 		if it.since.Before(cur.since) {
 			cur.since = it.since
 		}
+		cur.eventAt = earliest(cur.eventAt, it.eventAt)
 		if it.tries > cur.tries {
 			cur.tries = it.tries
 		}
@@ -183,4 +187,12 @@ func backoff(n int) time.Duration {
 		d = 30 * time.Second
 	}
 	return d
+}
+
+// earliest of two times, a zero time meaning "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

@@ -203,7 +203,8 @@ type daemon struct {
 }
 
 type pendingTrigger struct {
-	since   time.Time
+	since   time.Time // first trigger (NB change or LXD event)
+	eventAt time.Time // first LXD event; zero if none yet
 	trigger string
 }
 
@@ -217,7 +218,7 @@ func (d *daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 		case ev := <-in:
 			switch ev.Kind {
 			case lxdwatch.KindForward:
-				d.q.add(workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received})
+				d.q.add(workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received})
 			case lxdwatch.KindResync:
 				d.q.addFull("lxd-connect")
 			default:
@@ -283,17 +284,27 @@ func (d *daemon) work(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if d.forward(ctx, it) {
+			ok, clean := d.forward(ctx, it)
+			switch {
+			case !ok:
+			case clean && d.e.alreadyVerified(it.key):
+				// Nothing changed since it was verified down to the
+				// chassis (typically LXD's event for a write whose NB
+				// notification was handled already): no new barrier.
+				if s, ok := d.e.status(it.key); ok {
+					d.observe([]fwdsync.ForwardStatus{s})
+				}
+			default:
 				done = append(done, it.key)
 			}
 		}
 		d.routes.FromEngine(d.e, b.full != "")
 		if b.reverifyAll {
-			// Claims first: a stable claim change gets a fresh barrier so
-			// the new chassis is checked against everything written.
-			if d.observeClaimsChanged(time.Now()) && len(done) == 0 {
-				d.e.barrier(ctx)
-			}
+			// A stable claim change needs no barrier: the forwards were
+			// verified against e.lastCfg, and the new holder is judged by
+			// its own Chassis_Private.nb_cfg against it (issue 5: "its
+			// nb_cfg ≥ the barrier of the forward's last change").
+			d.observeClaimsChanged(time.Now())
 		}
 		if len(done) > 0 {
 			d.e.barrier(ctx)
@@ -363,14 +374,20 @@ func (d *daemon) fullPass(ctx context.Context, trigger string) {
 	d.observe(pr.Statuses)
 }
 
-// forward reconciles one forward; false when it must be retried or needs a
-// full pass.
-func (d *daemon) forward(ctx context.Context, it workItem) bool {
+// forward reconciles one forward; ok is false when it must be retried or
+// needs a full pass. clean: nothing was applied and the forward's rows are
+// exactly as desired.
+func (d *daemon) forward(ctx context.Context, it workItem) (ok, clean bool) {
 	start := time.Now()
-	if _, ok := d.pendingSince[it.key]; !ok && !it.since.IsZero() {
-		d.pendingSince[it.key] = pendingTrigger{since: it.since, trigger: it.trigger}
+	if !it.since.IsZero() {
+		p, seen := d.pendingSince[it.key]
+		if !seen {
+			p = pendingTrigger{since: it.since, trigger: it.trigger}
+		}
+		p.eventAt = earliest(p.eventAt, it.eventAt)
+		d.pendingSince[it.key] = p
 	}
-	_, err := d.e.forward(ctx, it.key, it.fresh)
+	applied, clean, err := d.e.forwardClean(ctx, it.key, it.fresh)
 	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
 	if _, exists := d.e.desired[it.key]; err == nil && !exists {
 		// Deleted: it will never be verified; a later re-create starts anew.
@@ -378,18 +395,20 @@ func (d *daemon) forward(ctx context.Context, it workItem) bool {
 	}
 	if errors.Is(err, errNeedsFullPass) {
 		d.q.addFull("unmapped-" + it.trigger)
-		return false
+		return false, false
 	}
 	if err != nil {
 		it.tries++
 		d.log.Warn("reconcile failed; retrying", zap.String("forward", keyString(it.key)), zap.Int("try", it.tries), zap.Error(err))
 		d.q.addAfter(it, backoff(it.tries))
-		return false
+		return false, false
 	}
-	return true
+	return true, clean && !applied
 }
 
-// observe records event → verified latency for forwards that reached ok.
+// observe records the trigger → verified latencies of forwards that
+// reached ok: from the first trigger (change_to_verified) and from the LXD
+// event (event_to_verified), when there was one.
 func (d *daemon) observe(sts []fwdsync.ForwardStatus) {
 	if len(d.pendingSince) == 0 {
 		return
@@ -400,7 +419,10 @@ func (d *daemon) observe(sts []fwdsync.ForwardStatus) {
 		if !ok || s.State != fwdsync.StateOK {
 			continue
 		}
-		d.metrics.eventToVerified.Observe(now.Sub(p.since).Seconds())
+		d.metrics.changeToVerified.Observe(now.Sub(p.since).Seconds())
+		if !p.eventAt.IsZero() {
+			d.metrics.eventToVerified.Observe(now.Sub(p.eventAt).Seconds())
+		}
 		delete(d.pendingSince, s.Key)
 	}
 }
@@ -414,6 +436,7 @@ func dedupe(items []workItem) []workItem {
 			if it.since.Before(out[i].since) {
 				out[i].since = it.since
 			}
+			out[i].eventAt = earliest(out[i].eventAt, it.eventAt)
 			continue
 		}
 		seen[it.key] = len(out)

@@ -217,8 +217,11 @@ func cmdEvents(args []string) error {
 		if !idle {
 			logf("events: daemon not idle 30 s after %s %s", op, listen)
 		}
-		if d := last.delta(first, e2vCount); d == 1 {
-			e.EchoS = last.delta(first, e2vSum)
+		// LXD's own NB write (made inside the API call, before the event)
+		// is verified as an NB-triggered change: change_to_verified has
+		// its sample and the event's; the difference is the NB one.
+		if last.delta(before, c2vCount) == 2 && last.delta(before, e2vCount) == 1 {
+			e.EchoS = last.delta(before, c2vSum) - last.delta(before, e2vSum)
 		}
 		ops = append(ops, e)
 		if (i+1)%50 == 0 {

@@ -15,6 +15,8 @@ import (
 // Series of ovnfwd's /metrics that benchtool reads.
 const (
 	e2vCount      = "ovnfwd_event_to_verified_seconds_count"
+	c2vCount      = "ovnfwd_change_to_verified_seconds_count"
+	c2vSum        = "ovnfwd_change_to_verified_seconds_sum"
 	e2vSum        = "ovnfwd_event_to_verified_seconds_sum"
 	e2vBucket     = "ovnfwd_event_to_verified_seconds_bucket"
 	reconcileLXD  = `ovnfwd_reconcile_duration_seconds_count{trigger="lxd-event"}`
@@ -102,7 +104,7 @@ func (m *metricsClient) waitChange(before promSnapshot, timeout time.Duration, s
 // whose chassis is behind is verified once hv_cfg reaches it). It returns
 // the last scrape, false on timeout.
 func (m *metricsClient) waitIdle(w *nbWatch, quiet, timeout time.Duration) (promSnapshot, bool) {
-	keys := []string{e2vCount, reconcileLXD, reconcileNB, passesOK}
+	keys := []string{e2vCount, c2vCount, reconcileLXD, reconcileNB, passesOK}
 	deadline := time.Now().Add(timeout)
 	var last promSnapshot
 	lastChange := time.Now()

@@ -417,8 +417,8 @@ func cmdDrift(args []string) error {
 		// own write comes back as an NB change, another sample, but only
 		// after --nb-settle).
 		if mc != nil {
-			if first, ok := mc.waitChange(before, *timeout, e2vCount); ok && first.delta(before, e2vCount) == 1 {
-				e.DaemonS = first.delta(before, e2vSum)
+			if first, ok := mc.waitChange(before, *timeout, c2vCount); ok && first.delta(before, c2vCount) == 1 {
+				e.DaemonS = first.delta(before, c2vSum)
 			}
 			if _, ok := mc.waitIdle(w, 200*time.Millisecond, 30*time.Second); !ok {
 				logf("drift: daemon not idle 30 s after edit %d", i)

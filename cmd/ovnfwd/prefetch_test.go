@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"go.uber.org/zap"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// switchingLXD lists `first` once, then `later`: a forward created in LXD
+// between the early listing and the NB snapshot.
+type switchingLXD struct {
+	fakeLXD
+	first fwdsync.LXDState
+	lists int
+}
+
+func (s *switchingLXD) List(ctx context.Context) (fwdsync.LXDState, error) {
+	s.lists++
+	if s.lists == 1 {
+		return s.first, nil
+	}
+	return s.fakeLXD.List(ctx)
+}
+
+func TestPrefetchServesTheEarlyListingOnce(t *testing.T) {
+	l, _ := world(web("198.51.100.10", "80"))
+	p := startPrefetch(context.Background(), l)
+	if p.overlapped() {
+		t.Fatal("overlapped before any List")
+	}
+	st, err := p.List(context.Background())
+	if err != nil || len(st.Forwards) != 1 || !p.overlapped() {
+		t.Fatalf("first List: %d forwards, err %v, overlapped %v", len(st.Forwards), err, p.overlapped())
+	}
+	l.st.Forwards = nil // the second List must be live
+	if st, _ := p.List(context.Background()); len(st.Forwards) != 0 {
+		t.Fatalf("second List served the early listing again: %d forwards", len(st.Forwards))
+	}
+}
+
+// A forward LXD created after the early listing but before the NB
+// snapshot looks stale in the overlapped pass; check must not report it:
+// it confirms findings with an ordered pass.
+func TestCheckConfirmsOverlappedFindings(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"))
+	// NB holds both forwards' rows (repaired), as LXD would have them.
+	if _, err := testEngine(l, n).pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	early := l.st
+	early.Forwards = early.Forwards[:1] // listed before .11 was created
+	sw := &switchingLXD{fakeLXD: *l, first: early}
+	p := startPrefetch(context.Background(), sw)
+	e := newEngine(p, n, nil, fwdsync.Options{DeletionBudget: 100}, zap.NewNop())
+	res, err := runOneShot(context.Background(), e, oneShotOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.lists != 2 {
+		t.Fatalf("LXD listed %d times, want 2 (early, then ordered confirmation)", sw.lists)
+	}
+	if len(res.report.Findings) != 0 || res.report.Summary.Forwards != 2 {
+		t.Fatalf("report: %d forwards, findings %+v; want 2 and none", res.report.Summary.Forwards, res.report.Findings)
+	}
+}
+
+// A consistent world needs no second listing.
+func TestCheckOverlappedCleanListsOnce(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	if _, err := testEngine(l, n).pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	sw := &switchingLXD{fakeLXD: *l, first: l.st}
+	e := newEngine(startPrefetch(context.Background(), sw), n, nil, fwdsync.Options{DeletionBudget: 100}, zap.NewNop())
+	res, err := runOneShot(context.Background(), e, oneShotOpts{})
+	if err != nil || len(res.report.Findings) != 0 || sw.lists != 1 {
+		t.Fatalf("err %v, findings %v, lists %d; want nil, none, 1", err, res.report.Findings, sw.lists)
+	}
+}
