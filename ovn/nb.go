@@ -263,8 +263,10 @@ func (n *NB) Stats() Stats {
 
 // Snapshot returns everything ovnfwd reads from NB, from the local replica.
 // Rows are sorted by name, then UUID; set-valued columns (a router's load
-// balancers, a port's networks, ...) are in no particular order. Maps and
-// slices are copies: the caller may keep and change them.
+// balancers, a port's networks, ...) are in no particular order. Slices are
+// copies; the Load_Balancer rows' maps are the replica's own (libovsdb
+// replaces a cached row on update, it never changes one), shared to keep
+// a 20,000-row snapshot cheap: callers may keep them but never change them.
 func (n *NB) Snapshot() fwdsync.NBState {
 	tc := n.c.cache()
 	st := n.topology(tc)
@@ -381,9 +383,9 @@ func nbLoadBalancers(lbs []*nbdb.LoadBalancer) []fwdsync.NBLoadBalancer {
 		out[i] = fwdsync.NBLoadBalancer{
 			UUID:        lb.UUID,
 			Name:        lb.Name,
-			VIPs:        maps.Clone(lb.Vips),
-			Options:     maps.Clone(lb.Options),
-			ExternalIDs: maps.Clone(lb.ExternalIDs),
+			VIPs:        lb.Vips,
+			Options:     lb.Options,
+			ExternalIDs: lb.ExternalIDs,
 		}
 		if lb.Protocol != nil {
 			out[i].Protocol = *lb.Protocol

@@ -373,10 +373,24 @@ func TestSnapshotContents(t *testing.T) {
 		t.Errorf("HA chassis = %+v", st.HAChassis)
 	}
 
-	// A snapshot is a copy: changing it does not change the replica.
-	st.LoadBalancers[2].VIPs["x"] = "y"
-	if _, ok := nb.Snapshot().LoadBalancers[2].VIPs["x"]; ok {
-		t.Error("snapshot shares maps with the replica")
+	// A snapshot shares the replica's maps (read-only): an update of the
+	// row must replace them in the replica, never change the ones a
+	// snapshot already holds.
+	old := st.LoadBalancers[2]
+	before := maps.Clone(old.VIPs)
+	raw.transact(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: nbdb.LoadBalancerTable,
+		Where: []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(old.UUID))},
+		Row:   ovsdb.Row{"vips": ovsdb.OvsMap{GoMap: map[any]any{"203.0.113.99:1": "10.0.0.9:1"}}}})
+	eventually(t, "replica has the update", func() bool {
+		for _, lb := range nb.Snapshot().LoadBalancers {
+			if lb.UUID == old.UUID {
+				return lb.VIPs["203.0.113.99:1"] != ""
+			}
+		}
+		return false
+	})
+	if !maps.Equal(old.VIPs, before) {
+		t.Errorf("an update changed the map an earlier snapshot holds: %v, was %v", old.VIPs, before)
 	}
 
 	// SnapshotFor: same topology, only the named rows (both duplicates).

@@ -182,8 +182,9 @@ func (s *SB) Snapshot() fwdsync.SBState {
 		st.LoadBalancers = append(st.LoadBalancers, fwdsync.SBLoadBalancer{
 			UUID:        lb.UUID,
 			Name:        lb.Name,
-			VIPs:        maps.Clone(lb.Vips),
-			ExternalIDs: maps.Clone(lb.ExternalIDs),
+			// The replica's own maps, read-only (see NB.Snapshot).
+			VIPs:        lb.Vips,
+			ExternalIDs: lb.ExternalIDs,
 		})
 	}
 	slices.SortFunc(st.LoadBalancers, func(a, b fwdsync.SBLoadBalancer) int { return cmpNameUUID(a.Name, a.UUID, b.Name, b.UUID) })

@@ -200,23 +200,30 @@ func DesiredRows(r Rules, m Mapping, f Forward, o Options) (DesiredForward, erro
 }
 
 // desiredOptions returns the managed options of a row (see DesiredLB.Options).
+//
+// The maps returned are shared by every row (tens of thousands): read-only.
 func desiredOptions(mode string, listen netip.Addr, subnets []netip.Prefix) map[string]string {
 	switch mode {
 	case ARPResponderUnmanaged:
 		return nil
 	case ARPResponderAll:
-		return map[string]string{OptionNeighborResponder: "all"}
+		return optionsRespondAll
 	case ARPResponderAuto:
 		for _, s := range subnets {
 			if s.Contains(listen) {
-				return map[string]string{}
+				return optionsNone
 			}
 		}
-		return map[string]string{OptionNeighborResponder: "all"}
+		return optionsRespondAll
 	default:
-		return map[string]string{}
+		return optionsNone
 	}
 }
+
+var (
+	optionsRespondAll = map[string]string{OptionNeighborResponder: "all"}
+	optionsNone       = map[string]string{}
+)
 
 // parseHostAddr parses a plain IP address (no zone) the way LXD names it:
 // IPv4-mapped IPv6 becomes IPv4, as net.IP.String() prints it.
