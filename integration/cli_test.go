@@ -92,15 +92,7 @@ type cliReport struct {
 		ByCategory map[string]int `json:"by_category"`
 		Changes    int            `json:"changes"`
 	} `json:"summary"`
-	Findings []struct {
-		Project       *string `json:"project"`
-		Network       *string `json:"network"`
-		ListenAddress *string `json:"listen_address"`
-		Category      string  `json:"category"`
-		Severity      string  `json:"severity"`
-		Detail        string  `json:"detail"`
-		Repair        *string `json:"repair"`
-	} `json:"findings"`
+	Findings []cliFinding `json:"findings"`
 	NotOK []struct {
 		ListenAddress string `json:"listen_address"`
 		State         string `json:"state"`
@@ -110,6 +102,16 @@ type cliReport struct {
 		ListenAddress string   `json:"listen_address"`
 		Ops           []string `json:"ops"`
 	} `json:"changes"`
+}
+
+type cliFinding struct {
+	Project       *string `json:"project"`
+	Network       *string `json:"network"`
+	ListenAddress *string `json:"listen_address"`
+	Category      string  `json:"category"`
+	Severity      string  `json:"severity"`
+	Detail        string  `json:"detail"`
+	Repair        *string `json:"repair"`
 }
 
 // cats returns the categories per listen address ("" for network-wide and
@@ -624,6 +626,77 @@ func TestCheckRepairUnrepairable(t *testing.T) {
 		if got := b.report(t, 0, "check", "--network", net, "--listen", bad).cats(); len(got) != 0 {
 			t.Fatalf("after restoring the address: %v", got)
 		}
+	})
+
+	t.Run("incomplete-listing", func(t *testing.T) {
+		// A forward LXD cannot read back (ports that are not JSON) makes
+		// LXD fail the whole listing of the network: check must say so
+		// (not "consistent"), and repair must delete nothing, not even a
+		// row that looks stale.
+		good, staleAddr, broken := "198.51.100.245", "198.51.100.246", "198.51.100.247"
+		b.cleanupListen(t, net, prefix, good, staleAddr, broken)
+		b.CreateForward(t, net, fwdPost(good, port("tcp", "80", "10.10.10.5", "")))
+		b.report(t, 0, append([]string{"repair", "--yes"}, listenFlags(good)...)...)
+		su := b.createLB(t, prefix+"-lb-"+staleAddr+"-tcp", "tcp", staleAddr+":80", "10.10.10.7:80")
+		b.NBCtl(t, "lr-lb-add", prefix+"-lr", su)
+		b.LXDSQL(t, fmt.Sprintf("INSERT INTO networks_forwards (network_id, node_id, listen_address, description, ports) VALUES (%d, NULL, '%s', 'ovnfwd test: unreadable', 'not json')",
+			b.NetworkID(t, net), broken))
+		before := b.nbRows(t)
+
+		rep := b.report(t, 1, "check", "--network", net)
+		var inc *cliFinding
+		for i, f := range rep.Findings {
+			if f.Category == "incomplete-listing" && *f.ListenAddress == "" {
+				inc = &rep.Findings[i]
+			}
+		}
+		if inc == nil || inc.Severity != "error" || !strings.Contains(inc.Detail, "could not list the forwards of network default/"+net) {
+			t.Fatalf("findings %v, want a network incomplete-listing error", rep.cats())
+		}
+		if !slices.Contains(rep.cats()[staleAddr], "incomplete-listing") {
+			t.Errorf("the stale-looking row: %v, want held as incomplete-listing", rep.cats()[staleAddr])
+		}
+		rep = b.report(t, 1, "repair", "--yes", "--network", net)
+		if rep.Summary.Changes != 0 {
+			t.Fatalf("repair with an incomplete listing made %d changes", rep.Summary.Changes)
+		}
+		if fmt.Sprint(b.nbRows(t)) != fmt.Sprint(before) {
+			t.Fatal("repair changed NB although LXD's listing was incomplete")
+		}
+
+		b.LXDSQL(t, fmt.Sprintf("DELETE FROM networks_forwards WHERE listen_address='%s'", broken))
+		rep = b.report(t, 1, "check", "--network", net)
+		if got := rep.cats(); len(got[""]) != 0 || fmt.Sprint(got[staleAddr]) != "[stale]" {
+			t.Fatalf("after fixing LXD: %v, want only the stale row", got)
+		}
+		b.report(t, 0, append([]string{"repair", "--yes"}, listenFlags(staleAddr)...)...)
+		b.report(t, 0, append([]string{"check"}, listenFlags(good, staleAddr)...)...)
+	})
+
+	t.Run("options-mismatch", func(t *testing.T) {
+		// neighbor_responder is part of the desired row under
+		// --arp-responder all; a row with another value is repaired.
+		a := "198.51.100.248"
+		b.cleanupListen(t, net, prefix, a)
+		b.CreateForward(t, net, fwdPost(a, port("tcp", "80", "10.10.10.5", "")))
+		all := []string{"--arp-responder", "all", "--listen", a}
+		b.report(t, 0, append([]string{"repair", "--yes"}, all...)...)
+		u := b.rowUUIDs(t, prefix+"-lb-"+a+"-tcp")
+		if len(u) != 1 {
+			t.Fatalf("rows of %s: %v", a, u)
+		}
+		b.NBCtl(t, "set", "Load_Balancer", u[0], "options:neighbor_responder=none")
+		rep := b.report(t, 1, append([]string{"check"}, all...)...)
+		if fmt.Sprint(rep.cats()[a]) != "[options-mismatch]" {
+			t.Fatalf("findings %v, want options-mismatch", rep.cats())
+		}
+		if rep = b.report(t, 0, append([]string{"repair", "--yes"}, all...)...); rep.Summary.Changes != 1 {
+			t.Fatalf("repair: %d changes, want 1", rep.Summary.Changes)
+		}
+		if got := strings.TrimSpace(b.NBCtl(t, "get", "Load_Balancer", u[0], "options:neighbor_responder")); got != "all" {
+			t.Fatalf("after repair neighbor_responder=%s, want all", got)
+		}
+		b.report(t, 0, append([]string{"check"}, all...)...)
 	})
 
 	t.Run("deletion-budget", func(t *testing.T) {

@@ -71,6 +71,7 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 		forwards []fwdsync.Forward
 		lbs      []fwdsync.ForwardKey
 		ok       bool
+		err      error
 	}
 	results := make([]result, len(st.Networks))
 	work := make(chan int)
@@ -85,6 +86,7 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 				if err != nil {
 					c.log.Warn("cannot list LXD network forwards; network marked incomplete",
 						zap.String("project", ref.Project), zap.String("network", ref.Name), zap.Error(err))
+					results[i].err = fmt.Errorf("listing its forwards: %w", err)
 					continue
 				}
 				results[i].forwards = fwds
@@ -93,6 +95,7 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 					if err != nil {
 						c.log.Warn("cannot list LXD network load balancers; network marked incomplete",
 							zap.String("project", ref.Project), zap.String("network", ref.Name), zap.Error(err))
+						results[i].err = fmt.Errorf("listing its load balancers: %w", err)
 						continue
 					}
 					results[i].lbs = lbs
@@ -115,6 +118,11 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 		st.LoadBalancers = append(st.LoadBalancers, r.lbs...)
 		if r.ok {
 			st.Complete[st.Networks[i].Ref()] = true
+		} else if r.err != nil {
+			if st.ListErrors == nil {
+				st.ListErrors = map[fwdsync.NetworkRef]string{}
+			}
+			st.ListErrors[st.Networks[i].Ref()] = r.err.Error()
 		}
 	}
 	sort.Slice(st.Forwards, func(i, j int) bool { return keyLess(st.Forwards[i].Key(), st.Forwards[j].Key()) })

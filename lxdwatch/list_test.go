@@ -101,6 +101,10 @@ func TestListIsolatesFailingNetwork(t *testing.T) {
 			if len(st.Networks) != 3 {
 				t.Errorf("got %d networks, want 3 (the failing one is still listed)", len(st.Networks))
 			}
+			ovn2 := fwdsync.NetworkRef{Project: "default", Name: "ovn2"}
+			if len(st.ListErrors) != 1 || !strings.Contains(st.ListErrors[ovn2], "listing its "+strings.ReplaceAll(failing, "-", " ")) {
+				t.Errorf("ListErrors = %v, want one for ovn2 naming its %s", st.ListErrors, failing)
+			}
 			var got []string
 			for _, fw := range st.Forwards {
 				got = append(got, fw.ListenAddress)

@@ -127,8 +127,22 @@ func (p *planner) inScope(k ForwardKey) bool { return p.scope == nil || p.scope[
 
 func (p *planner) networkInScope(ref NetworkRef) bool { return p.scope == nil || p.scopeNets[ref] }
 
-// networkFindings reports every unmapped network in scope.
+// networkFindings reports every unmapped network in scope, and every
+// listed network whose forwards LXD could not list.
 func (p *planner) networkFindings() {
+	for ref, err := range p.lxd.ListErrors {
+		if p.lxd.Complete[ref] || !p.networkInScope(ref) {
+			continue
+		}
+		p.res.Findings = append(p.res.Findings, Finding{
+			Key:      ForwardKey{Project: ref.Project, Network: ref.Name},
+			Category: CatIncomplete,
+			Severity: SeverityError,
+			Detail: fmt.Sprintf("LXD could not list the forwards of network %s/%s (%s): none of them was checked, and no row of the network is deleted until a listing completes",
+				ref.Project, ref.Name, err),
+			Repair: "none: fix what makes LXD fail (see the error), then check again",
+		})
+	}
 	for ref, m := range p.res.Mappings {
 		if m.OK() || !p.networkInScope(ref) {
 			continue

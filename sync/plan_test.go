@@ -236,6 +236,27 @@ func TestPlan(t *testing.T) {
 					t.Errorf("finding %+v", f)
 				}
 			}},
+		{name: "network LXD could not list: one network finding, nothing deleted",
+			fx: func() *fixture {
+				fx := webWorld("5.0.2").
+					lb("s1", "lxd-net2-lb-198.51.100.99-tcp", "tcp", nil, "lr-2")
+				fx.lxd.Forwards = nil
+				ref := NetworkRef{Project: "default", Name: "ovn0"}
+				fx.lxd.Complete = map[NetworkRef]bool{}
+				fx.lxd.ListErrors = map[NetworkRef]string{ref: "listing its forwards: Failed unmarshalling ports"}
+				return fx
+			},
+			ops: nil, cats: []Category{CatIncomplete, CatIncomplete},
+			check: func(t *testing.T, res Result) {
+				f := res.Findings[0]
+				if f.Key != (ForwardKey{Project: "default", Network: "ovn0"}) || f.Severity != SeverityError ||
+					!strings.Contains(f.Detail, "Failed unmarshalling ports") || !strings.Contains(f.Detail, "none of them was checked") {
+					t.Errorf("network finding %+v", f)
+				}
+				if res.Deletes != 0 {
+					t.Errorf("deletes %d", res.Deletes)
+				}
+			}},
 		{name: "deletion budget exceeded: every delete held back",
 			fx: func() *fixture {
 				return webWorld("5.0.2").

@@ -79,6 +79,9 @@ type LXDState struct {
 	// Complete holds the networks whose forward (and load balancer) listing
 	// completed in this pass. Nothing is deleted for a network not in it.
 	Complete map[NetworkRef]bool
+	// ListErrors says why the listing of a network did not complete (the
+	// LXD error), for the incomplete-listing finding.
+	ListErrors map[NetworkRef]string
 }
 
 // ---------------------------------------------------------------------------

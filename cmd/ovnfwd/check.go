@@ -36,7 +36,8 @@ Output: one line per finding (forward, category, severity, detail, repair), the
 forwards that are not ok with their state, and a summary line. --format json
 prints {"summary": {"forwards", "ok", "findings", "by_category", "by_state",
 "duration_ms"}, "findings": [{"project", "network", "listen_address",
-"category", "severity", "detail", "repair"}], "forwards": [...not ok...]};
+"category", "severity", "detail", "repair"}], "not_ok": [{"project", "network",
+"listen_address", "state", "reason"}]};
 the category names are listed in the README.
 
 Exit codes: 0 every forward ok and no finding, 1 findings (or a forward not

@@ -36,6 +36,7 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 			statusCommand(),
 			explainCommand(),
 			versionCommand(),
+			completionCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
