@@ -93,7 +93,7 @@ type cliReport struct {
 		Changes    int            `json:"changes"`
 	} `json:"summary"`
 	Findings []cliFinding `json:"findings"`
-	NotOK []struct {
+	NotOK    []struct {
 		ListenAddress string `json:"listen_address"`
 		State         string `json:"state"`
 		Reason        string `json:"reason"`

@@ -180,8 +180,8 @@ func (s *SB) Snapshot() fwdsync.SBState {
 	for _, r := range rowsOf(tc, sbdb.LoadBalancerTable) {
 		lb := r.(*sbdb.LoadBalancer)
 		st.LoadBalancers = append(st.LoadBalancers, fwdsync.SBLoadBalancer{
-			UUID:        lb.UUID,
-			Name:        lb.Name,
+			UUID: lb.UUID,
+			Name: lb.Name,
 			// The replica's own maps, read-only (see NB.Snapshot).
 			VIPs:        lb.Vips,
 			ExternalIDs: lb.ExternalIDs,
