@@ -36,6 +36,19 @@ func EnvFile() string {
 	return filepath.Join(filepath.Dir(here), ".testbed", "env")
 }
 
+// LockFile is the machine-wide lock of the test bed (its namespaces are
+// global, so one bed and one test run at a time, whichever checkout):
+// $OVNFWD_TESTBED_LOCK, else TB_LOCK of the env file, else the default.
+func LockFile() string {
+	if p := os.Getenv("OVNFWD_TESTBED_LOCK"); p != "" {
+		return p
+	}
+	if env, err := LoadEnv(EnvFile()); err == nil && env["TB_LOCK"] != "" {
+		return env["TB_LOCK"]
+	}
+	return "/run/lock/ovnfwd-testbed.lock"
+}
+
 // LoadEnv parses the env file (KEY=VALUE lines, optional double quotes).
 func LoadEnv(path string) (map[string]string, error) {
 	f, err := os.Open(path)

@@ -5,8 +5,9 @@
 #   bench.sh quick PATH-TO-OVNFWD     1,000 forwards (make bench-quick, < 3 min);
 #                                     writes integration/.testbed/BENCHMARKS-quick.md
 #
-# Every measurement runs with the bed's exclusive lock (integration/.testbed/
-# tests.lock, the one the integration tests take) held for the whole run, and
+# Every measurement runs with the bed's exclusive lock (TB_LOCK of its env
+# file, /run/lock/ovnfwd-testbed.lock: the machine-wide lock the
+# integration tests and testbed.sh up/down take) held for the whole run, and
 # the bed is left as it was found: every forward and Load_Balancer row the
 # benchmark created is deleted and every chassis it killed is restarted, even
 # when a step fails. It only uses listen addresses in 198.18.0.0/16.
@@ -41,7 +42,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 ENVFILE=$HERE/.testbed/env
 [ -f "$ENVFILE" ] || { echo "bench.sh: no test bed ($ENVFILE); run make testbed-up" >&2; exit 2; }
-LOCK=$HERE/.testbed/tests.lock
+LOCK=${OVNFWD_TESTBED_LOCK:-$(sed -n 's/^TB_LOCK=//p' "$ENVFILE")}
+LOCK=${LOCK:-/run/lock/ovnfwd-testbed.lock}
 
 # Take the bed's lock for the whole run. flock -o: the lock is held by the
 # flock process only, so that nothing this script starts (a restarted

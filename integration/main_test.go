@@ -5,8 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
+		"runtime"
 	"syscall"
 	"testing"
 )
@@ -15,10 +14,10 @@ import (
 // create forwards, edit NB and kill chassis, so two runs at once would
 // disturb each other.
 func TestMain(m *testing.M) {
-	lock := filepath.Join(filepath.Dir(EnvFile()), "tests.lock")
+	lock := LockFile()
 	f, err := os.OpenFile(lock, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "test bed lock %s: %v (run `make testbed-up` first)\n", lock, err)
+		fmt.Fprintf(os.Stderr, "test bed lock %s: %v\n", lock, err)
 		os.Exit(2)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {

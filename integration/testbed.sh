@@ -29,6 +29,10 @@ LISTEN_RANGE2=198.18.0.0/16
 OVN_SUBNET=10.10.10.1/24
 UPLINK_ADDR=10.99.0.1/24
 
+# One bed per machine (its namespaces are global): up, down and every test
+# run take this lock, whichever checkout they run from.
+LOCK=${OVNFWD_TESTBED_LOCK:-/run/lock/ovnfwd-testbed.lock}
+
 CENTRAL=$STATE/central
 NB_SOCK=$CENTRAL/nb.sock
 SB_SOCK=$CENTRAL/sb.sock
@@ -251,6 +255,7 @@ write_env() {
 # Written by integration/testbed.sh up; read by tests and the demo.
 TB_STATE=$STATE
 TB_SCRIPT=$HERE/testbed.sh
+TB_LOCK=$LOCK
 LXD_DIR=$LXD_DIR_TB
 OVNFWD_LXD=$LXD_DIR_TB/unix.socket
 OVNFWD_NB=unix:$NB_SOCK
@@ -358,6 +363,17 @@ cmd_status() {
 
 main() {
 	local c=${1:-}; shift || true
+	case "$c" in
+	up | down)
+		if [ -z "${TB_LOCKED:-}" ]; then
+			# flock -o: the lock is the flock process's alone, so the
+			# daemons up starts do not inherit it.
+			mkdir -p "$(dirname "$LOCK")"
+			log "waiting for the test bed lock $LOCK"
+			TB_LOCKED=1 exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
+		fi
+		;;
+	esac
 	case "$c" in
 	install) cmd_install ;;
 	up) cmd_up ;;

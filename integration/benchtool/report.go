@@ -228,7 +228,7 @@ func (r *report) reproduce() string {
     make bench          # = bash integration/bench.sh full bin/ovnfwd   (< 20 min)
     make bench-quick    # 1,000 forwards, < 3 min; writes integration/.testbed/BENCHMARKS-quick.md
 
-The script takes the bed's lock (integration/.testbed/tests.lock) for its whole run, deletes every
+The script takes the bed's machine-wide lock (/run/lock/ovnfwd-testbed.lock) for its whole run, deletes every
 forward and row it created and restarts every chassis it killed, also when it fails. Knobs:
 BENCH_RUNS, BENCH_FORWARDS, BENCH_EVENTS, BENCH_DRIFT, BENCH_KILLS, BENCH_SAMPLE, BENCH_ONLY="m1 m2 …",
 BENCH_KEEP=1 (keep the raw results). Helpers: integration/benchtool (Go, build tag ` + "`bench`" + `) and
