@@ -35,23 +35,32 @@ with a warning) or – (does not apply), and the evidence it read:
    6. SB: the lr_in_dnat logical flows with ct_lb_mark for each VIP
    7. SB: the VIP in the gateway's nat_addresses (GARPs)
    8. SB: ARP/ND responder address set membership (_rtr_lb_*)
-   9. SB: the chassis claiming cr-<prefix>-lr-lrp-ext, LXD's own view
+   9. SB: the chassis claiming cr-<prefix>-lr-lrp-ext, LXD's own view, the HA
+      group's members with their liveness, and from the ovnfwd run daemons:
+      the network's last gateway failover and whether a daemon finds the
+      active chassis unresponsive
   10. that chassis's Chassis_Private.nb_cfg against NB_Global.nb_cfg
 
 The first failing step says what to do. explain is read-only: it writes no
 barrier, so step 10 compares with the last NB config anyone published.
+
+The daemons are asked as status asks them (--daemon, default the local
+daemon ` + defaultDaemon + `; --no-daemon): one that does not answer within
+--daemon-timeout is shown as unreachable in step 9 and changes nothing else.
 
 Exit codes: 0 the whole chain holds, 1 a step fails, 2 errors.
 
 Examples:
    ovnfwd explain ovn0 198.51.100.10
    ovnfwd explain --project web ovn0 2001:db8::10
-   ovnfwd explain ovn0 198.51.100.10 --format json | jq '.steps[] | select(.status=="fail")'`,
-		Flags: append([]cli.Flag{
+   ovnfwd explain ovn0 198.51.100.10 --format json | jq '.steps[] | select(.status=="fail")'
+   ovnfwd explain ovn0 198.51.100.10 --daemon node1:9478 --daemon node2:9478
+   ovnfwd explain ovn0 198.51.100.10 --format json | jq .last_failover`,
+		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "project", Value: "default", Usage: "LXD `PROJECT` of the network"},
 			formatFlag(),
 			timeoutFlag(),
-		}, planFlags()...), // judged with the same policy as check
+		}, daemonFlags()...), planFlags()...), // judged with the same policy as check
 		OnUsageError: usageError,
 		Action:       explainAction,
 	}
@@ -81,6 +90,11 @@ type explanation struct {
 	Next         string `json:"next,omitempty" yaml:"next,omitempty"`
 	// Findings are check's findings for this forward.
 	Findings []findingOut `json:"findings" yaml:"findings"`
+	// LastFailover is the network's newest gateway change the daemons
+	// recorded (step 9 shows it too).
+	LastFailover *failoverOut `json:"last_failover,omitempty" yaml:"last_failover,omitempty"`
+	// Daemons are the daemons asked (none with --no-daemon).
+	Daemons []memberStatus `json:"daemons,omitempty" yaml:"daemons,omitempty"`
 }
 
 type explainStep struct {
@@ -114,6 +128,8 @@ type explainInput struct {
 	FlowsErr string
 	// LXDChassis is LXD's view of the active chassis.
 	LXDChassis, LXDChassisErr string
+	// Daemons are the answers of the daemons asked (none: --no-daemon).
+	Daemons []daemonReport
 }
 
 // buildExplanation walks the chain over plain data (no I/O).
@@ -126,6 +142,11 @@ func buildExplanation(in explainInput) explanation {
 	}
 	if out.State == "" {
 		out.State, out.Reason = string(fwdsync.StateBroken), "not planned"
+	}
+	if len(in.Daemons) > 0 && x.mapped() {
+		out.LastFailover = x.lastFailover()
+		network := out.Project + "/" + out.Network
+		out.Daemons = memberStatuses(in.Daemons, func(p, n string) bool { return p+"/"+n == network })
 	}
 	for i, f := range []func() explainStep{
 		x.lxd, x.mapping, x.nbRows, x.northd, x.sbLoadBalancers, x.dnatFlows,
@@ -651,6 +672,8 @@ func (x *explainer) activeChassis() explainStep {
 	case pb.Chassis == "":
 		s.Status = stepFail
 		s.Evidence = append([]string{fmt.Sprintf("Port_Binding %s (%s) is claimed by no chassis: the forward is dark", cr, pb.UUID), lxdView}, members...)
+		daemonEv, _ := x.daemonEvidence("")
+		s.Evidence = append(s.Evidence, daemonEv...)
 		s.Action = "check the group's gateway chassis: ovn-controller running and registered (ovn-sbctl list Chassis), BFD up between them (ovs-appctl bfd/show)"
 		return s
 	}
@@ -662,7 +685,60 @@ func (x *explainer) activeChassis() explainStep {
 		s.Evidence[1] += " (disagrees with SB)"
 	}
 	s.Evidence = append(s.Evidence, members...)
+	daemonEv, unresponsive := x.daemonEvidence(pb.Chassis)
+	s.Evidence = append(s.Evidence, daemonEv...)
+	if unresponsive && s.Status == stepOK {
+		s.Status = stepWarn
+		s.Action = fmt.Sprintf("the active chassis %s does not follow nb_cfg pings: check ovn-controller and ovs-vswitchd on it; "+
+			"OVN moves the gateway only when BFD to it fails", pb.Chassis)
+	}
 	return s
+}
+
+// lastFailover is the network's newest gateway change the daemons recorded.
+func (x *explainer) lastFailover() *failoverOut {
+	return lastFailover(mergeFailovers(x.in.Daemons), x.cr(), projectName(x.in.Key.Project)+"/"+x.in.Key.Network, x.chassis)
+}
+
+// daemonEvidence is what the daemons add to step 9: unreachable daemons,
+// the last failover, and their liveness findings about the active chassis
+// (unresponsive reports whether any daemon finds it unresponsive).
+func (x *explainer) daemonEvidence(active string) (ev []string, unresponsive bool) {
+	ds := x.in.Daemons
+	if len(ds) == 0 {
+		return nil, false
+	}
+	var answered []string
+	for _, d := range ds {
+		if d.reachable() {
+			answered = append(answered, d.Address)
+		} else {
+			ev = append(ev, fmt.Sprintf("daemon %s unreachable: %s", d.Address, d.Unreachable))
+		}
+	}
+	switch f := x.lastFailover(); {
+	case f != nil:
+		ev = append(ev, "last gateway change, "+failoverLine(*f))
+	case len(answered) == 0:
+		ev = append(ev, "last gateway change unknown: no daemon answered")
+	default:
+		ev = append(ev, "no gateway change recorded by "+strings.Join(answered, ", ")+" (since they started)")
+	}
+	network := projectName(x.in.Key.Project) + "/" + x.in.Key.Network
+	for _, h := range collectHygiene(nil, ds) {
+		if h.Category != string(fwdsync.CatChassisUnresponsive) && h.Category != string(fwdsync.CatDarkEverywhere) {
+			continue
+		}
+		if h.Project+"/"+h.Network != network || (h.Chassis != "" && h.Chassis != active) {
+			continue
+		}
+		unresponsive = unresponsive || h.Chassis == active
+		ev = append(ev, fmt.Sprintf("%s (%s): %s", h.Category, strings.Join(h.Sources, ", "), h.Detail))
+	}
+	if active != "" && !unresponsive && len(answered) > 0 {
+		ev = append(ev, fmt.Sprintf("liveness: no daemon finds %s unresponsive", active))
+	}
+	return ev, unresponsive
 }
 
 // members describes the network's HA chassis group members.
@@ -813,6 +889,13 @@ func explainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The daemons are asked while explain reads LXD and OVN.
+	daemons := make(chan []daemonReport, 1)
+	addrs, err := daemonAddrs(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	go func() { daemons <- queryDaemons(c.Context, addrs, c.Duration("daemon-timeout")) }()
 	cs, err := connectOneShot(c, log, connectOpts{readOnly: true, needSB: true})
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
@@ -866,6 +949,7 @@ func explainAction(c *cli.Context) error {
 	if in.Flows, err = cs.sb.StageFlows(ctx, "lr_in_dnat", key.ListenAddress); err != nil {
 		in.FlowsErr = err.Error()
 	}
+	in.Daemons = <-daemons
 	x := buildExplanation(in)
 	if err := writeExplanation(os.Stdout, format, x); err != nil {
 		return cli.Exit(err.Error(), exitError)

@@ -34,21 +34,50 @@ Chassis_Private.nb_cfg has reached NB_Global.nb_cfg), "behind" (it has not),
 killed host keeps its rows and looks current until the next barrier (any
 ovn-nbctl --wait, ovnfwd repair) bumps nb_cfg. status itself writes nothing.
 
+Each network also lists its hygiene findings: HA chassis groups (ha-stale,
+ha-missing, ha-priority), liveness (chassis-unresponsive, dark-everywhere) and
+route state (vip-unanswered, lxd-bgp-also-announces, route-no-next-hop).
+
+The daemons: status asks the ` + "`ovnfwd run`" + ` daemons (one per LXD member) at their
+--metrics-address, all at once, for what only they see over time: the last
+gateway failover of each network (from, to, how long it was unclaimed, when its
+forwards were re-verified; the same change seen by several daemons is shown
+once), liveness findings, and in the members section each member's chassis,
+what it announces over BGP and its sessions. Without --daemon it asks the local
+daemon (` + defaultDaemon + `). A daemon that does not answer within --daemon-timeout is
+shown as "unreachable: <reason>"; that is not an error and does not change the
+exit code. --no-daemon asks none.
+
 Exit codes: 0 every gateway claimed and every forward ok, 1 otherwise, 2 errors.
 
 Examples:
    ovnfwd status
    ovnfwd status --network ovn0 --format yaml
-   ovnfwd status --format json | jq '.networks[] | {name, active: .gateway.active_chassis}'`,
-		Flags: append([]cli.Flag{
+   ovnfwd status --format json | jq '.networks[] | {name, active: .gateway.active_chassis}'
+   ovnfwd status --daemon node1:9478 --daemon node2:9478 --daemon node3:9478
+   OVNFWD_DAEMON=node1:9478,node2:9478 ovnfwd status --format json | jq '.networks[].last_failover'
+   ovnfwd status --no-daemon`,
+		Flags: append(append(append([]cli.Flag{
 			&cli.StringFlag{Name: "project", Usage: "only networks of this LXD `PROJECT`"},
 			&cli.StringFlag{Name: "network", Usage: "only this LXD `NETWORK`"},
 			formatFlag(),
 			timeoutFlag(),
-		}, planFlags()...), // judged with the same policy as check
+		}, daemonFlags()...), planFlags()...), statusHAFlags()...), // judged with the same policy as check --deep
 		OnUsageError: usageError,
 		Action:       statusAction,
 	}
+}
+
+// statusHAFlags are the HA flags that change how status judges the groups
+// (the others are about repairs).
+func statusHAFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range haFlags() {
+		if n := f.Names()[0]; n == "member-chassis" || n == "no-ha" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // statusReport is status's output; its JSON/YAML shape is a contract for
@@ -56,7 +85,12 @@ Examples:
 type statusReport struct {
 	Northd   northdStatus    `json:"northd" yaml:"northd"`
 	Networks []networkStatus `json:"networks" yaml:"networks"`
-	Summary  statusSummary   `json:"summary" yaml:"summary"`
+	// HygieneFindings are the hygiene findings of no network (LXD
+	// members whose chassis is unknown, ...).
+	HygieneFindings []hygieneFinding `json:"hygiene_findings" yaml:"hygiene_findings"`
+	// Members are the daemons asked (--daemon), in the order given.
+	Members []memberStatus `json:"members" yaml:"members"`
+	Summary statusSummary  `json:"summary" yaml:"summary"`
 }
 
 type northdStatus struct {
@@ -78,6 +112,11 @@ type networkStatus struct {
 	HAGroup      haGroupStatus  `json:"ha_group" yaml:"ha_group"`
 	Forwards     map[string]int `json:"forwards" yaml:"forwards"` // by state, every state present
 	Findings     int            `json:"findings" yaml:"findings"`
+	// LastFailover is the newest gateway change the daemons recorded
+	// (absent when none did, or none was asked or reachable).
+	LastFailover *failoverOut `json:"last_failover,omitempty" yaml:"last_failover,omitempty"`
+	// HygieneFindings are the network's HA, liveness and route findings.
+	HygieneFindings []hygieneFinding `json:"hygiene_findings" yaml:"hygiene_findings"`
 }
 
 type uplinkStatus struct {
@@ -125,6 +164,11 @@ type statusSummary struct {
 	ByState    map[string]int `json:"by_state" yaml:"by_state"`
 	Findings   int            `json:"findings" yaml:"findings"`
 	DurationMS int64          `json:"duration_ms" yaml:"duration_ms"`
+	// Hygiene counts the hygiene findings, of networks and of none.
+	Hygiene int `json:"hygiene_findings" yaml:"hygiene_findings"`
+	// Daemons asked, and how many of them did not answer.
+	Daemons            int `json:"daemons" yaml:"daemons"`
+	DaemonsUnreachable int `json:"daemons_unreachable" yaml:"daemons_unreachable"`
 }
 
 // Liveness values of an HA group member.
@@ -151,7 +195,9 @@ type statusInput struct {
 	// Uplinks by name; errors reading one in UplinkErr.
 	Uplinks   map[string]lxdwatch.Uplink
 	UplinkErr map[string]string
-	Took      time.Duration
+	// Daemons are the answers of the daemons asked (none: --no-daemon).
+	Daemons []daemonReport
+	Took    time.Duration
 }
 
 // buildStatus assembles the report from plain data (no I/O).
@@ -159,8 +205,9 @@ func buildStatus(in statusInput) statusReport {
 	r := statusReport{
 		Northd: northdStatus{NBCfg: in.NB.NBCfg, SBCfg: in.NB.SBCfg, HVCfg: in.NB.HVCfg, SBNBCfg: in.SB.NBCfg,
 			CaughtUp: in.NB.SBCfg >= in.NB.NBCfg && in.SB.NBCfg >= in.NB.NBCfg},
-		Networks: []networkStatus{},
-		Summary:  statusSummary{ByState: map[string]int{}},
+		Networks:        []networkStatus{},
+		HygieneFindings: []hygieneFinding{},
+		Summary:         statusSummary{ByState: map[string]int{}, Daemons: len(in.Daemons)},
 	}
 	for _, s := range allStates {
 		r.Summary.ByState[string(s)] = 0
@@ -173,13 +220,14 @@ func buildStatus(in statusInput) statusReport {
 	for _, c := range in.SB.Chassis {
 		chassis[c.Name] = c
 	}
+	failovers := mergeFailovers(in.Daemons)
 	nets := slices.Clone(in.Networks)
 	slices.SortFunc(nets, func(a, b fwdsync.Network) int {
 		return strings.Compare(a.Project+"/"+a.Name, b.Project+"/"+b.Name)
 	})
 	for _, n := range nets {
 		ref := n.Ref()
-		ns := networkStatus{Project: projectName(n.Project), Name: n.Name, Forwards: map[string]int{}}
+		ns := networkStatus{Project: projectName(n.Project), Name: n.Name, Forwards: map[string]int{}, HygieneFindings: []hygieneFinding{}}
 		for _, s := range allStates {
 			ns.Forwards[string(s)] = 0
 		}
@@ -212,6 +260,7 @@ func buildStatus(in statusInput) statusReport {
 				r.Summary.Unclaimed++
 			}
 		}
+		ns.LastFailover = lastFailover(failovers, ns.Gateway.Port, ns.Project+"/"+ns.Name, chassis)
 		r.Networks = append(r.Networks, ns)
 	}
 	index := map[fwdsync.NetworkRef]int{}
@@ -229,6 +278,32 @@ func buildStatus(in statusInput) statusReport {
 		r.Summary.Findings++
 		if i, ok := index[fwdsync.NetworkRef{Project: f.Key.Project, Name: f.Key.Network}]; ok && f.Key.Network != "" {
 			r.Networks[i].Findings++
+		}
+	}
+	for _, h := range collectHygiene(in.Findings, in.Daemons) {
+		i, ok := index[fwdsync.NetworkRef{Project: h.Project, Name: h.Network}]
+		if !ok && h.Project == "default" {
+			i, ok = index[fwdsync.NetworkRef{Name: h.Network}] // the default project may be ""
+		}
+		switch {
+		case h.Network == "":
+			r.HygieneFindings = append(r.HygieneFindings, h)
+		case ok:
+			r.Networks[i].HygieneFindings = append(r.Networks[i].HygieneFindings, h)
+		default:
+			continue // a daemon's finding of a network outside the scope
+		}
+		r.Summary.Hygiene++
+	}
+	keep := func(project, network string) bool {
+		_, ok := index[fwdsync.NetworkRef{Project: project, Name: network}]
+		_, okDefault := index[fwdsync.NetworkRef{Name: network}]
+		return ok || (project == "default" && okDefault)
+	}
+	r.Members = memberStatuses(in.Daemons, keep)
+	for _, m := range r.Members {
+		if !m.Reachable {
+			r.Summary.DaemonsUnreachable++
 		}
 	}
 	r.Summary.Networks = len(r.Networks)
@@ -322,6 +397,9 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 			line += ": " + c
 		}
 		fmt.Fprintf(tw, "forwards\t%s; %s\n", line, plural(n.Findings, "finding"))
+		if r.Summary.Daemons > 0 && n.Prefix != "" {
+			fmt.Fprintf(tw, "last failover\t%s\n", lastFailoverText(n.LastFailover, r.Summary))
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
@@ -339,6 +417,18 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 				return err
 			}
 		}
+		writeHygiene(w, n.HygieneFindings)
+	}
+	if len(r.HygieneFindings) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "LXD MEMBERS (findings of no network)")
+		writeHygiene(w, r.HygieneFindings)
+	}
+	if len(r.Members) > 0 {
+		fmt.Fprintln(w)
+		if err := writeMembers(w, r.Members); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w)
 	s := r.Summary
@@ -350,9 +440,45 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 	if c := countList(s.ByState); c != "" {
 		line += " (" + c + ")"
 	}
-	line += fmt.Sprintf(", %s in %d ms", plural(s.Findings, "finding"), s.DurationMS)
+	line += ", " + plural(s.Findings, "finding")
+	if s.Hygiene > 0 {
+		line += ", " + plural(s.Hygiene, "hygiene finding")
+	}
+	if s.Daemons > 0 {
+		line += fmt.Sprintf(", %s (%d unreachable)", plural(s.Daemons, "daemon"), s.DaemonsUnreachable)
+	}
+	line += fmt.Sprintf(" in %d ms", s.DurationMS)
 	_, err := fmt.Fprintln(w, line)
 	return err
+}
+
+// lastFailoverText is the table's "last failover" line.
+func lastFailoverText(f *failoverOut, s statusSummary) string {
+	switch {
+	case f != nil:
+		return failoverLine(*f)
+	case s.DaemonsUnreachable == s.Daemons:
+		return "unknown: no daemon answered"
+	}
+	return "none recorded by the daemons (since they started)"
+}
+
+// writeHygiene lists hygiene findings under a network.
+func writeHygiene(w io.Writer, fs []hygieneFinding) {
+	for _, f := range fs {
+		what := f.Category
+		if f.Chassis != "" {
+			what += " " + f.Chassis
+		}
+		if f.ListenAddress != "" {
+			what += " " + f.ListenAddress
+		}
+		fmt.Fprintf(w, "  %s [%s]: %s\n", what, f.Severity, f.Detail)
+		fmt.Fprintf(w, "      repair: %s\n", f.Repair)
+		if len(f.Sources) != 1 || f.Sources[0] != localSource {
+			fmt.Fprintf(w, "      seen by: %s\n", strings.Join(f.Sources, ", "))
+		}
+	}
 }
 
 func uplinkLine(u uplinkStatus) string {
@@ -428,13 +554,25 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	ha, err := haFromFlags(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
 	start := time.Now()
+	// The daemons are asked while status reads LXD and OVN.
+	daemons := make(chan []daemonReport, 1)
+	addrs, err := daemonAddrs(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	go func() { daemons <- queryDaemons(c.Context, addrs, c.Duration("daemon-timeout")) }()
 	cs, err := connectOneShot(c, log, connectOpts{readOnly: true, needSB: true})
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
 	defer cs.Close()
 	e := newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
+	e.ha = ha // judged as check --deep judges the groups; nothing is written
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
 	e.observeBarrier()
@@ -478,6 +616,8 @@ func statusAction(c *cli.Context) error {
 			in.Findings = append(in.Findings, f)
 		}
 	}
+	in.Daemons = <-daemons
+	scopeDaemonFindings(in.Daemons, sc)
 	in.Took = time.Since(start)
 	r := buildStatus(in)
 	if err := writeStatus(os.Stdout, format, r); err != nil {
