@@ -42,6 +42,28 @@ type VerifyInput struct {
 //     extra attachments or a wrong neighbor_responder;
 //   - ok otherwise.
 func Verify(res Result, in VerifyInput) ([]ForwardStatus, []Finding) {
+	sts, fs, _ := VerifyVerdicts(res, in)
+	return sts, fs
+}
+
+// Verdicts keep, per forward, the part of a verification that a change of
+// the gateway claim cannot alter: the NB rows, the SB Load_Balancer rows,
+// the NAT addresses and the ARP/ND responder sets. Regate re-judges only
+// the rest (who holds the gateway, and whether that chassis has processed
+// the barrier), so a failover re-verifies thousands of forwards in
+// milliseconds, as long as nothing else changed (the caller checks that).
+type Verdicts struct {
+	rules     Rules
+	keys      []ForwardKey
+	unplanned map[ForwardKey]string
+	rows      map[ForwardKey]*rowVerdict
+}
+
+// Len is the number of forwards the verdicts cover.
+func (vs Verdicts) Len() int { return len(vs.keys) }
+
+// VerifyVerdicts is Verify that also returns its verdicts for Regate.
+func VerifyVerdicts(res Result, in VerifyInput) ([]ForwardStatus, []Finding, Verdicts) {
 	v := newVerifier(res, in)
 	keys := make([]ForwardKey, 0, len(res.Desired)+len(res.Unplanned))
 	for k := range res.Desired {
@@ -53,16 +75,34 @@ func Verify(res Result, in VerifyInput) ([]ForwardStatus, []Finding) {
 		}
 	}
 	slices.SortFunc(keys, compareKey)
-
-	statuses := make([]ForwardStatus, 0, len(keys))
-	var findings []Finding
+	vs := Verdicts{rules: res.Rules, keys: keys, unplanned: res.Unplanned, rows: make(map[ForwardKey]*rowVerdict, len(keys))}
 	for _, k := range keys {
-		if reason, ok := res.Unplanned[k]; ok {
-			statuses = append(statuses, ForwardStatus{Key: k, State: StateBroken, Reason: reason})
+		if _, ok := res.Unplanned[k]; ok {
 			continue
 		}
 		d := res.Desired[k]
-		st, fs := v.forward(&d)
+		vs.rows[k] = v.rows(&d)
+	}
+	sts, fs := vs.judge(v)
+	return sts, fs, vs
+}
+
+// Regate re-judges the verdicts against fresh gateway facts: in needs only
+// NB's nb_cfg/sb_cfg, SB's nb_cfg, Port_Bindings and Chassis, and the
+// barrier.
+func (vs Verdicts) Regate(in VerifyInput) ([]ForwardStatus, []Finding) {
+	return vs.judge(newGateVerifier(vs.rules, in))
+}
+
+func (vs Verdicts) judge(v *verifier) ([]ForwardStatus, []Finding) {
+	statuses := make([]ForwardStatus, 0, len(vs.keys))
+	var findings []Finding
+	for _, k := range vs.keys {
+		if reason, ok := vs.unplanned[k]; ok {
+			statuses = append(statuses, ForwardStatus{Key: k, State: StateBroken, Reason: reason})
+			continue
+		}
+		st, fs := v.gate(vs.rows[k])
 		statuses = append(statuses, st)
 		findings = append(findings, fs...)
 	}
@@ -91,6 +131,24 @@ type verifier struct {
 // natAddress is one address of a nat_addresses entry.
 type natAddress struct {
 	port, guard, addr string
+}
+
+// newGateVerifier indexes only what gate needs: the gateway ports and the
+// chassis.
+func newGateVerifier(rules Rules, in VerifyInput) *verifier {
+	v := &verifier{
+		rules: rules, in: in,
+		northdBehind: realizedCfg(in) < in.NB.NBCfg || (in.Barrier > 0 && realizedCfg(in) < in.Barrier),
+		ports:        make(map[string]*SBPortBinding, len(in.SB.PortBindings)),
+		chassis:      make(map[string]*SBChassis, len(in.SB.Chassis)),
+	}
+	for i := range in.SB.PortBindings {
+		v.ports[in.SB.PortBindings[i].LogicalPort] = &in.SB.PortBindings[i]
+	}
+	for i := range in.SB.Chassis {
+		v.chassis[in.SB.Chassis[i].Name] = &in.SB.Chassis[i]
+	}
+	return v
 }
 
 func newVerifier(res Result, in VerifyInput) *verifier {
@@ -155,19 +213,36 @@ type issue struct {
 	catchingUp bool
 }
 
-// forward verifies one planned forward.
-func (v *verifier) forward(d *DesiredForward) (ForwardStatus, []Finding) {
+// rowVerdict is the part of one forward's verification a gateway claim
+// change cannot alter.
+type rowVerdict struct {
+	key    ForwardKey
+	prefix string
+	// final: decided before the gateway (NB broken, or the chain stops at
+	// NB), with findings.
+	final *ForwardStatus
+	// findings are the NB findings (all of them when final is set).
+	findings   []Finding
+	nbDegraded []Finding
+	// issues of the SB rows, NAT addresses and responder sets.
+	issues []issue
+}
+
+// rows verifies one planned forward up to the gateway.
+func (v *verifier) rows(d *DesiredForward) *rowVerdict {
 	key := d.Key
-	broken := func(f Finding, reason string) (ForwardStatus, []Finding) {
-		return ForwardStatus{Key: key, State: StateBroken, Reason: reason}, []Finding{f}
+	r := &rowVerdict{key: key, prefix: d.Prefix}
+	decide := func(st ForwardStatus, fs []Finding) *rowVerdict {
+		r.final, r.findings = &st, fs
+		return r
 	}
 
 	// NB: the rows, judged as Plan judges them.
 	t, missing := v.target(d)
 	if missing != "" {
-		return broken(Finding{Key: key, Category: CatUnmappedNetwork, Severity: SeverityError,
-			Detail: missing + " is missing from NB", Repair: "none: the network's OVN objects are gone"},
-			missing+" is missing from NB")
+		return decide(ForwardStatus{Key: key, State: StateBroken, Reason: missing + " is missing from NB"},
+			[]Finding{{Key: key, Category: CatUnmappedNetwork, Severity: SeverityError,
+				Detail: missing + " is missing from NB", Repair: "none: the network's OVN objects are gone"}})
 	}
 	fd := &forwardDiff{key: key}
 	for _, proto := range protocols {
@@ -178,51 +253,73 @@ func (v *verifier) forward(d *DesiredForward) (ForwardStatus, []Finding) {
 			v.x.deleteStale(fd, rows, "the forward has no "+proto+" VIPs")
 		}
 	}
-	var nbBroken, nbDegraded []Finding
+	var nbBroken []Finding
 	for _, f := range fd.findings {
 		switch f.Category {
 		case CatStale, CatExtraAttachment, CatOptionsMismatch:
-			nbDegraded = append(nbDegraded, f)
+			r.nbDegraded = append(r.nbDegraded, f)
 		default:
 			nbBroken = append(nbBroken, f)
 		}
 	}
+	r.findings = fd.findings
 	if len(nbBroken) > 0 {
-		return ForwardStatus{Key: key, State: StateBroken, Reason: nbReason(nbBroken[0])}, fd.findings
+		return decide(ForwardStatus{Key: key, State: StateBroken, Reason: nbReason(nbBroken[0])}, fd.findings)
 	}
 	if v.in.NBOnly {
-		if len(nbDegraded) > 0 {
-			return ForwardStatus{Key: key, State: StateDegraded, Reason: nbReason(nbDegraded[0])}, fd.findings
+		if len(r.nbDegraded) > 0 {
+			return decide(ForwardStatus{Key: key, State: StateDegraded, Reason: nbReason(r.nbDegraded[0])}, fd.findings)
 		}
-		return ForwardStatus{Key: key, State: StateOK, Reason: "NB rows agree (southbound not checked)"}, fd.findings
+		return decide(ForwardStatus{Key: key, State: StateOK, Reason: "NB rows agree (southbound not checked)"}, fd.findings)
+	}
+
+	// SB: realized by northd and advertised.
+	if len(d.LBs) > 0 {
+		cr := "cr-" + d.Prefix + "-lr-lrp-ext"
+		r.issues = append(r.issues, v.sbLoadBalancers(d)...)
+		r.issues = append(r.issues, v.natAddress(d, cr)...)
+		r.issues = append(r.issues, v.arpResponder(d)...)
+	}
+	return r
+}
+
+// forward verifies one planned forward.
+func (v *verifier) forward(d *DesiredForward) (ForwardStatus, []Finding) {
+	return v.gate(v.rows(d))
+}
+
+// gate finishes a forward's verification: someone must hold the gateway
+// and have processed the barrier.
+func (v *verifier) gate(r *rowVerdict) (ForwardStatus, []Finding) {
+	if r.final != nil {
+		return *r.final, r.findings
+	}
+	key := r.key
+	broken := func(f Finding, reason string) (ForwardStatus, []Finding) {
+		return ForwardStatus{Key: key, State: StateBroken, Reason: reason}, []Finding{f}
 	}
 
 	// The gateway: someone must hold cr-<prefix>-lr-lrp-ext.
-	cr := "cr-" + d.Prefix + "-lr-lrp-ext"
+	cr := "cr-" + r.prefix + "-lr-lrp-ext"
 	gw := v.ports[cr]
 	switch {
 	case gw == nil || gw.Type != "chassisredirect":
 		return broken(Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
 			Detail: fmt.Sprintf("SB has no chassisredirect Port_Binding %s", cr),
-			Repair: "none: check ovn-northd and the HA chassis group " + d.Prefix},
+			Repair: "none: check ovn-northd and the HA chassis group " + r.prefix},
 			"gateway port "+cr+" is not in SB")
 	case gw.Chassis == "":
 		return broken(Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
 			Detail: fmt.Sprintf("gateway Port_Binding %s (%s) is claimed by no chassis", cr, gw.UUID),
-			Repair: "none: check the gateway chassis of HA chassis group " + d.Prefix + " (BFD, ovn-controller)"},
+			Repair: "none: check the gateway chassis of HA chassis group " + r.prefix + " (BFD, ovn-controller)"},
 			"no chassis is active for gateway "+cr)
 	}
 
-	// SB: realized by northd, advertised, and processed by the active chassis.
-	var issues []issue
-	if len(d.LBs) > 0 {
-		issues = append(issues, v.sbLoadBalancers(d)...)
-		issues = append(issues, v.natAddress(d, cr)...)
-		issues = append(issues, v.arpResponder(d)...)
-	}
-	issues = append(issues, v.activeChassis(key, gw)...)
+	// Processed by the active chassis.
+	issues := append(slices.Clip(r.issues), v.activeChassis(key, gw)...)
+	nbDegraded := r.nbDegraded
 
-	findings := fd.findings
+	findings := slices.Clip(r.findings)
 	catchingUp := len(issues) > 0
 	for _, is := range issues {
 		catchingUp = catchingUp && is.catchingUp
