@@ -26,6 +26,11 @@ type Options struct {
 	// plan over budget deletes nothing. Negative means unlimited; note that
 	// the zero value allows no deletion at all.
 	DeletionBudget int
+	// Routes is the BGP route policy ovnfwd's members announce with (its
+	// Chassis may be empty); nil when ovnfwd announces nothing. The
+	// planner ignores it: the route findings (RouteFindings) are judged
+	// against it.
+	Routes *RoutePolicy
 }
 
 func (o Options) validate() error {

@@ -22,12 +22,15 @@ const (
 	// so no chassis answers ARP/ND for it; after the few GARPs that follow
 	// a claim the uplink loses it.
 	CatVIPUnanswered Category = "vip-unanswered"
-	// CatLXDBGPAlsoAnnounces: the uplink has bgp.peers.* config, so LXD's
-	// own BGP speaker announces the network's forwards from every member;
-	// announcing only from the active chassis is then ineffective.
+	// CatLXDBGPAlsoAnnounces: the uplink has BGP peers (bgp.peers.<name>.
+	// address and .asn), so LXD's own BGP speaker announces the network's
+	// forwards from every member; announcing only from the active chassis
+	// is then ineffective. Judged only where ovnfwd announces (a route
+	// policy is given): without ovnfwd's BGP, LXD's speaker is how the
+	// forwards are announced, which is no finding.
 	CatLXDBGPAlsoAnnounces Category = "lxd-bgp-also-announces"
 	// CatRouteNoNextHop: next-hop mode "router" but the network has no
-	// uplink address of the VIP's family: the VIP is not announced.
+	// uplink address of the VIP's family: no member announces the VIP.
 	CatRouteNoNextHop Category = "route-no-next-hop"
 )
 
@@ -67,6 +70,12 @@ func (p RoutePolicy) Validate() error {
 	if strings.TrimSpace(p.Chassis) == "" {
 		return fmt.Errorf("no chassis name: announcements follow the gateway claims of one chassis")
 	}
+	return p.validateShape()
+}
+
+// validateShape checks everything but the chassis: what RouteFindings
+// needs, which judges for every member at once.
+func (p RoutePolicy) validateShape() error {
 	switch p.NextHop {
 	case "", NextHopRouter, NextHopSelf:
 	default:
@@ -210,8 +219,8 @@ type RouteResult struct {
 // Routes computes the routes this instance must announce: a /32 or /128 per
 // listen address of every planned forward of every network in scope whose
 // gateway port cr-<prefix>-lr-lrp-ext is claimed by p.Chassis, with the
-// next hop of p.NextHop. It also reports the uplinks on which LXD's own BGP
-// speaker announces the same forwards from every member.
+// next hop of p.NextHop. Its findings are RouteFindings' for the same
+// input, whoever holds the gateways.
 func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 	var out RouteResult
 	if err := p.Validate(); err != nil {
@@ -270,16 +279,6 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 		keys := vips[ref]
 		slices.SortFunc(keys, compareKey)
 
-		if cfg := in.Uplinks[uplink]; len(keys) > 0 && hasBGPPeers(cfg) {
-			out.Findings = append(out.Findings, Finding{
-				Key:      ForwardKey{Project: ref.Project, Network: ref.Name},
-				Category: CatLXDBGPAlsoAnnounces, Severity: SeverityWarning,
-				Detail: fmt.Sprintf("uplink %s has %s: LXD's BGP speaker announces the forwards of %s/%s from every cluster member, so announcing only from the active chassis is ineffective",
-					uplink, strings.Join(bgpPeerKeys(cfg), ", "), projectOrDefault(ref.Project), ref.Name),
-				Repair: "none: remove the bgp.peers.* keys from uplink " + uplink + " (or do not peer the same routers with ovnfwd)",
-			})
-		}
-
 		switch {
 		case rn.Holder == "":
 			rn.Reason = "no chassis holds " + rn.Gateway
@@ -296,7 +295,6 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 			continue
 		}
 
-		var missingNH [2][]string // by family: v4, v6
 		for _, k := range keys {
 			addr, ok := parseHostAddr(k.ListenAddress)
 			if !ok {
@@ -306,12 +304,7 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 			if p.NextHop != NextHopSelf {
 				nh, ok := routerNextHop(n, addr.Is4())
 				if !ok {
-					fam := 0
-					if !addr.Is4() {
-						fam = 1
-					}
-					missingNH[fam] = append(missingNH[fam], k.ListenAddress)
-					continue
+					continue // route-no-next-hop, reported by networkFindings
 				}
 				r.NextHop = nh
 			}
@@ -324,27 +317,114 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 			out.Routes = append(out.Routes, r)
 			rn.Routes++
 		}
-		for fam, addrs := range missingNH {
-			if len(addrs) == 0 {
-				continue
-			}
-			key := "volatile.network.ipv4.address"
-			if fam == 1 {
-				key = "volatile.network.ipv6.address"
-			}
-			out.Findings = append(out.Findings, Finding{
-				Key:      ForwardKey{Project: ref.Project, Network: ref.Name},
-				Category: CatRouteNoNextHop, Severity: SeverityError,
-				Detail: fmt.Sprintf("next-hop mode router but network %s/%s has no %s: %d listen addresses are not announced (%s)",
-					projectOrDefault(ref.Project), ref.Name, key, len(addrs), strings.Join(addrs[:min(len(addrs), 4)], ", ")),
-				Repair: "none: give the network an uplink address of that family, or use next-hop mode self",
-			})
-		}
 		out.Networks = append(out.Networks, rn)
 	}
 	slices.SortFunc(out.Routes, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
-	sortFindings(out.Findings)
+	out.Findings, _ = RouteFindings(p, in) // the policy is valid
 	return out, nil
+}
+
+// RouteFindings reports what keeps the route policy from working, for every
+// mapped network in p's scope whatever chassis holds its gateway (so
+// p.Chassis may be empty, and in.SB and in.Settling are not used):
+//
+//   - CatLXDBGPAlsoAnnounces: the network has planned forwards and its
+//     uplink (in.Uplinks) has bgp.peers.* keys;
+//   - CatRouteNoNextHop: next-hop mode router and planned forwards of a
+//     family for which the network has no uplink address.
+//
+// `ovnfwd check` and `status` judge with it, without announcing anything;
+// Routes reports exactly these findings too.
+func RouteFindings(p RoutePolicy, in RouteInput) ([]Finding, error) {
+	if err := p.validateShape(); err != nil {
+		return nil, err
+	}
+	vips := make(map[NetworkRef][]ForwardKey)
+	for k := range in.Desired {
+		ref := NetworkRef{Project: k.Project, Name: k.Network}
+		vips[ref] = append(vips[ref], k)
+	}
+	var out []Finding
+	for _, n := range in.Networks {
+		ref := n.Ref()
+		uplink := strings.TrimSpace(n.Config["network"])
+		m, ok := in.Mappings[ref]
+		if !ok || !m.OK() || !p.networkInScope(ref, uplink) {
+			continue
+		}
+		keys := vips[ref]
+		slices.SortFunc(keys, compareKey)
+		out = append(out, p.networkFindings(n, GatewayPort(m.Prefix), keys, in.Uplinks[uplink])...)
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+// networkFindings are the route findings of one network in scope with
+// gateway port gateway, whose planned forwards are keys (sorted) and whose
+// uplink has config uplinkCfg (nil when unknown).
+func (p RoutePolicy) networkFindings(n Network, gateway string, keys []ForwardKey, uplinkCfg map[string]string) []Finding {
+	if len(keys) == 0 {
+		return nil
+	}
+	ref := n.Ref()
+	netKey := ForwardKey{Project: ref.Project, Network: ref.Name}
+	name := projectOrDefault(ref.Project) + "/" + ref.Name
+	uplink := strings.TrimSpace(n.Config["network"])
+	var out []Finding
+	if peers := bgpPeerKeys(uplinkCfg); len(peers) > 0 {
+		out = append(out, Finding{
+			Key: netKey, Category: CatLXDBGPAlsoAnnounces, Severity: SeverityWarning,
+			Detail: fmt.Sprintf("uplink %s of network %s has %s: LXD's own BGP speaker announces the network's %s from every cluster member that has core.bgp_address set, so ovnfwd announcing them only from the member whose chassis holds %s is ineffective",
+				uplink, name, strings.Join(peers, ", "), countOf(len(keys), "forward", "forwards"), gateway),
+			Repair: "none automatic: remove LXD's BGP peers from uplink " + uplink + " (lxc network unset " + uplink + " " + peers[0] + ".address, and so on for each peer), or leave this uplink to LXD's BGP (ovnfwd --bgp-uplinks without " + uplink + ")",
+		})
+	}
+	if p.NextHop == NextHopSelf {
+		return out
+	}
+	var missing [2][]string // by family: v4, v6
+	for _, k := range keys {
+		addr, ok := parseHostAddr(k.ListenAddress)
+		if !ok {
+			continue
+		}
+		if _, ok := routerNextHop(n, addr.Is4()); !ok {
+			fam := 0
+			if addr.Is6() {
+				fam = 1
+			}
+			missing[fam] = append(missing[fam], k.ListenAddress)
+		}
+	}
+	for fam, addrs := range missing {
+		if len(addrs) == 0 {
+			continue
+		}
+		key := "volatile.network.ipv4.address"
+		if fam == 1 {
+			key = "volatile.network.ipv6.address"
+		}
+		shown := strings.Join(addrs[:min(len(addrs), 4)], ", ")
+		if len(addrs) > 4 {
+			shown += ", …"
+		}
+		out = append(out, Finding{
+			Key: netKey, Category: CatRouteNoNextHop, Severity: SeverityError,
+			Detail: fmt.Sprintf("next-hop mode router but network %s has no %s (the OVN router's uplink address of that family): no member announces its %s of that family (%s)",
+				name, key, countOf(len(addrs), "listen address", "listen addresses"), shown),
+			Repair: "none automatic: give network " + name + " an uplink address of that family (an uplink subnet of that family, so LXD sets " + key + "), or announce with --bgp-next-hop self",
+		})
+	}
+	return out
+}
+
+// countOf is "1 forward", "2 forwards".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // networkInScope applies the Networks and Uplinks filters.
@@ -384,21 +464,22 @@ func routerNextHop(n Network, v4 bool) (netip.Addr, bool) {
 	return a, true
 }
 
-func hasBGPPeers(cfg map[string]string) bool { return len(bgpPeerKeys(cfg)) > 0 }
-
-// bgpPeerKeys lists the peers configured on an uplink ("bgp.peers.<name>"),
-// sorted.
+// bgpPeerKeys lists the BGP peers LXD has on an uplink ("bgp.peers.<name>"),
+// sorted: like LXD, a peer counts when both bgp.peers.<name>.address and
+// bgp.peers.<name>.asn are set.
 func bgpPeerKeys(cfg map[string]string) []string {
 	var out []string
-	for k, v := range cfg {
+	for k := range cfg {
 		rest, ok := strings.CutPrefix(k, "bgp.peers.")
-		if !ok || strings.TrimSpace(v) == "" {
+		if !ok {
 			continue
 		}
 		name, _, _ := strings.Cut(rest, ".")
-		if peer := "bgp.peers." + name; !slices.Contains(out, peer) {
-			out = append(out, peer)
+		peer := "bgp.peers." + name
+		if strings.TrimSpace(cfg[peer+".address"]) == "" || strings.TrimSpace(cfg[peer+".asn"]) == "" || slices.Contains(out, peer) {
+			continue
 		}
+		out = append(out, peer)
 	}
 	slices.Sort(out)
 	return out

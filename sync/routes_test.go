@@ -195,7 +195,10 @@ func TestRoutesLXDBGPAlsoAnnounces(t *testing.T) {
 	_, in := routeWorld(t, ARPResponderAuto, map[string]string{"cr-lxd-net2-lr-lrp-ext": "ch2"},
 		fwd("ovn1", "198.51.100.10"))
 	in.Uplinks = map[string]map[string]string{"UPLINK": {
-		"bgp.peers.tor1.address": "10.0.0.1", "bgp.peers.tor1.asn": "65000", "bgp.peers.tor2.address": "10.0.0.2",
+		"bgp.peers.tor1.address": "10.0.0.1", "bgp.peers.tor1.asn": "65000",
+		"bgp.peers.tor2.address": "10.0.0.2", "bgp.peers.tor2.asn": "65000", "bgp.peers.tor2.password": "x",
+		// LXD has no peer without both an address and an ASN.
+		"bgp.peers.half.address": "10.0.0.3", "bgp.peers.other.asn": "65000",
 		"ipv4.routes": "198.51.100.0/24",
 	}}
 	got, err := Routes(RoutePolicy{Chassis: "ch1"}, in)
@@ -208,13 +211,116 @@ func TestRoutesLXDBGPAlsoAnnounces(t *testing.T) {
 		t.Fatalf("findings %+v", got.Findings)
 	}
 	f := got.Findings[0]
-	if f.Key != (ForwardKey{Project: "default", Network: "ovn1"}) || !strings.Contains(f.Detail, "bgp.peers.tor1, bgp.peers.tor2") {
+	if f.Key != (ForwardKey{Project: "default", Network: "ovn1"}) || !strings.Contains(f.Detail, "has bgp.peers.tor1, bgp.peers.tor2: ") ||
+		!strings.Contains(f.Detail, "uplink UPLINK of network default/ovn1") || !strings.Contains(f.Detail, "cr-lxd-net2-lr-lrp-ext") ||
+		!strings.HasPrefix(f.Repair, "none automatic: ") || !strings.Contains(f.Repair, "lxc network unset UPLINK bgp.peers.tor1.address") {
 		t.Errorf("finding %+v", f)
 	}
 
-	in.Uplinks["UPLINK"] = map[string]string{"ipv4.routes": "198.51.100.0/24", "bgp.peers.old.address": ""}
-	if got, _ = Routes(RoutePolicy{Chassis: "ch1"}, in); len(got.Findings) != 0 {
-		t.Errorf("uplink without BGP peers: findings %+v", got.Findings)
+	for _, cfg := range []map[string]string{
+		{"ipv4.routes": "198.51.100.0/24", "bgp.peers.old.address": "", "bgp.peers.old.asn": "65000"},
+		{"bgp.peers.old.address": "10.0.0.1"},
+		nil,
+	} {
+		in.Uplinks["UPLINK"] = cfg
+		if got, _ = Routes(RoutePolicy{Chassis: "ch1"}, in); len(got.Findings) != 0 {
+			t.Errorf("uplink %v without a complete BGP peer: findings %+v", cfg, got.Findings)
+		}
+	}
+}
+
+// RouteFindings judges every network in scope whoever holds its gateway,
+// needs no chassis, and is what Routes reports for any chassis.
+func TestRouteFindings(t *testing.T) {
+	// ovn1: IPv4 and IPv6 forwards, no IPv6 uplink address; ovn3: IPv4 only.
+	fwds := []Forward{fwd("ovn1", "198.51.100.10"), fwd("ovn1", "2001:db8:1::10"), fwd("ovn1", "2001:db8:1::11"), fwd("ovn3", "198.51.100.30")}
+	claims := map[string]string{"cr-lxd-net2-lr-lrp-ext": "ch2", "cr-lxd-net3-lr-lrp-ext": ""}
+	_, in := routeWorld(t, ARPResponderAuto, claims, fwds...)
+	for i := range in.Networks {
+		if in.Networks[i].Name == "ovn1" {
+			in.Networks[i].Config["volatile.network.ipv6.address"] = "none"
+		}
+	}
+	peers := map[string]string{"bgp.peers.tor.address": "192.0.2.1", "bgp.peers.tor.asn": "65000"}
+	in.Uplinks = map[string]map[string]string{"UPLINK": peers}
+
+	type fnd struct {
+		network string
+		cat     Category
+	}
+	summary := func(fs []Finding) []fnd {
+		var out []fnd
+		for _, f := range fs {
+			if f.Key.ListenAddress != "" || f.Key.Project != "default" {
+				t.Errorf("route finding not keyed by network: %+v", f.Key)
+			}
+			out = append(out, fnd{f.Key.Network, f.Category})
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		policy RoutePolicy
+		want   []fnd
+	}{
+		{"router next hop, no chassis", RoutePolicy{},
+			[]fnd{{"ovn1", CatLXDBGPAlsoAnnounces}, {"ovn1", CatRouteNoNextHop}, {"ovn3", CatLXDBGPAlsoAnnounces}}},
+		{"next hop self needs no router address", RoutePolicy{NextHop: NextHopSelf},
+			[]fnd{{"ovn1", CatLXDBGPAlsoAnnounces}, {"ovn3", CatLXDBGPAlsoAnnounces}}},
+		{"network filter", RoutePolicy{Networks: []string{"ovn3"}}, []fnd{{"ovn3", CatLXDBGPAlsoAnnounces}}},
+		{"uplink filter", RoutePolicy{Uplinks: []string{"br9"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, err := RouteFindings(tt.policy, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(fs); !slices.Equal(got, tt.want) {
+				t.Fatalf("findings %v, want %v", got, tt.want)
+			}
+			// Routes reports the same findings on every member, holder or not.
+			for _, ch := range []string{"ch1", "ch2"} {
+				p := tt.policy
+				p.Chassis = ch
+				res, err := Routes(p, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.EqualFunc(res.Findings, fs, func(a, b Finding) bool { return a == b }) {
+					t.Errorf("Routes on %s: findings %+v, RouteFindings %+v", ch, res.Findings, fs)
+				}
+			}
+		})
+	}
+
+	fs, _ := RouteFindings(RoutePolicy{}, in)
+	var nh Finding
+	for _, f := range fs {
+		if f.Category == CatRouteNoNextHop {
+			nh = f
+		}
+	}
+	if nh.Severity != SeverityError || !strings.Contains(nh.Detail, "network default/ovn1 has no volatile.network.ipv6.address") ||
+		!strings.Contains(nh.Detail, "no member announces its 2 listen addresses of that family") || !strings.Contains(nh.Detail, "2001:db8:1::10, 2001:db8:1::11") ||
+		!strings.Contains(nh.Repair, "--bgp-next-hop self") {
+		t.Errorf("route-no-next-hop finding %+v", nh)
+	}
+	// The holder does not announce the addresses it has no next hop for.
+	res, _ := Routes(RoutePolicy{Chassis: "ch2"}, in)
+	if p := prefixes(res.Routes); !slices.Equal(p, []string{"198.51.100.10/32 via 203.0.113.2"}) {
+		t.Errorf("routes %q", p)
+	}
+
+	// Nothing for unmapped networks or networks without planned forwards.
+	in.Mappings = map[NetworkRef]Mapping{{Project: "default", Name: "ovn1"}: {Err: "ambiguous"}, {Project: "default", Name: "ovn3"}: in.Mappings[NetworkRef{Project: "default", Name: "ovn3"}]}
+	in.Desired = nil
+	if fs, _ := RouteFindings(RoutePolicy{}, in); len(fs) != 0 {
+		t.Errorf("findings without planned forwards: %+v", fs)
+	}
+	// A bad shape is refused; a missing chassis is not.
+	if _, err := RouteFindings(RoutePolicy{NextHop: "peer"}, in); err == nil {
+		t.Error("next-hop mode peer accepted")
 	}
 }
 

@@ -32,6 +32,19 @@ Load_Balancer row, the VIP in the gateway port's nat_addresses, a chassis
 holding the network's gateway port, and whether that chassis has processed the
 last NB config anyone published (NB_Global.nb_cfg).
 
+Route state is judged with the policy run uses, from the same flags or
+environment. --arp-responder: a VIP nobody answers ARP/ND for is
+vip-unanswered (not on an uplink with ovn.ingress_mode=routed, which routes to
+the router instead; check reads the uplinks' config from LXD). With --bgp-asn
+(OVNFWD_BGP_ASN), i.e. when run announces the forwards over BGP, check also
+reports, for every network in the scope of --bgp-networks/--bgp-uplinks and
+whichever member holds its gateway: lxd-bgp-also-announces (the uplink has
+bgp.peers.*: LXD's own speaker announces the forwards from every member) and,
+with --bgp-next-hop router (the default), route-no-next-hop (no
+volatile.network.ipv4/ipv6.address for a VIP's family). Without --bgp-asn
+neither is judged: LXD's own speaker is then how the forwards are announced.
+check opens no BGP session.
+
 Output: one line per finding (forward, category, severity, detail, repair), the
 forwards that are not ok with their state, and a summary line. --format json
 prints {"summary": {"forwards", "ok", "findings", "by_category", "by_state",
@@ -49,6 +62,7 @@ Examples:
    ovnfwd check --deep --format json | jq '.findings[] | select(.severity=="critical")'
    ovnfwd check --project web --network ovn0 --listen 198.51.100.10
    ovnfwd check --quiet --deep || echo "forwards need attention"
+   OVNFWD_BGP_ASN=65101 ovnfwd check --format json | jq '.findings[] | select(.category=="lxd-bgp-also-announces")'
    ovnfwd --nb tcp:10.0.0.2:6641 --sb tcp:10.0.0.2:6642 check --timeout 3s`,
 		Flags: append(append(append(scopeFlags(), planFlags()...), haFlags()...),
 			&cli.BoolFlag{Name: "deep", Usage: "also verify the southbound DB, the active gateway chassis and the HA chassis groups"},

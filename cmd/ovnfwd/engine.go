@@ -66,6 +66,11 @@ type engine struct {
 	mappings map[fwdsync.NetworkRef]fwdsync.Mapping
 	desired  map[fwdsync.ForwardKey]fwdsync.DesiredForward
 	lastCfg  int // nb_cfg of the last barrier
+	// uplinkCfg is the config of the listed networks' uplinks (default
+	// project) by name, re-read in every full pass when the LXD source can
+	// (uplinkSource): routed ingress and LXD's own BGP peers are judged
+	// from it, and route state takes it from here.
+	uplinkCfg map[string]map[string]string
 
 	mu         gosync.Mutex
 	statuses   map[fwdsync.ForwardKey]fwdsync.ForwardStatus
@@ -115,6 +120,7 @@ func (e *engine) pass(ctx context.Context, apply bool) (passResult, error) {
 	}
 	prev := e.forwards
 	e.setLXD(st)
+	e.readUplinks(ctx, st.Networks)
 	// A network whose listing failed (LXD going down, one call erroring):
 	// its forwards are missing from st, but nothing about them is known to
 	// have changed. Keep the last known copies so they are neither
@@ -427,7 +433,7 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 		in.NBOnly = true
 	}
 	sts, vf := fwdsync.Verify(res, in)
-	findings := mergeFindings(res.Findings, append(vf, fwdsync.UnansweredVIPs(res, e.lxdState.Networks, nil)...))
+	findings := mergeFindings(res.Findings, append(vf, e.routeFindings(res)...))
 	e.mu.Lock()
 	if only == nil {
 		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))
@@ -447,6 +453,62 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 		e.metrics.setStates(e.stateCounts())
 	}
 	return sts, findings
+}
+
+// routeFindings judges how the uplinks reach the plan's forwards, with the
+// uplinks' config of the last full pass: vip-unanswered (L2; a routed
+// uplink needs no ARP/ND answers) and, when ovnfwd announces over BGP
+// (opts.Routes), lxd-bgp-also-announces and route-no-next-hop for every
+// network in the route policy's scope, whichever chassis holds it.
+func (e *engine) routeFindings(res fwdsync.Result) []fwdsync.Finding {
+	fs := fwdsync.UnansweredVIPs(res, e.lxdState.Networks, e.uplinkCfg)
+	if e.opts.Routes == nil {
+		return fs
+	}
+	rf, err := fwdsync.RouteFindings(*e.opts.Routes, fwdsync.RouteInput{
+		Desired: res.Desired, Mappings: res.Mappings, Networks: e.lxdState.Networks, Uplinks: e.uplinkCfg})
+	if err != nil { // the flags were validated: never
+		e.log.Error("route findings", zap.Error(err))
+		return fs
+	}
+	return append(fs, rf...)
+}
+
+// uplinkSource is implemented by lxdwatch.Client.
+type uplinkSource interface {
+	NetworkConfig(ctx context.Context, project, name string) (map[string]string, bool, error)
+}
+
+// readUplinks re-reads the config of every uplink of nets (read-only);
+// an uplink that cannot be read keeps its last known config, one that no
+// longer exists has none.
+func (e *engine) readUplinks(ctx context.Context, nets []fwdsync.Network) {
+	src, ok := e.lxd.(uplinkSource)
+	if !ok {
+		return
+	}
+	out := map[string]map[string]string{}
+	seen := map[string]bool{}
+	for _, n := range nets {
+		name := strings.TrimSpace(n.Config["network"])
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cfg, exists, err := src.NetworkConfig(cctx, "default", name)
+		cancel()
+		switch {
+		case err != nil:
+			e.log.Warn("cannot read uplink config; judging routes with the last known one", zap.String("uplink", name), zap.Error(err))
+			if c, ok := e.uplinkCfg[name]; ok {
+				out[name] = c
+			}
+		case exists:
+			out[name] = cfg
+		}
+	}
+	e.uplinkCfg = out
 }
 
 // reverify recomputes every known forward's state from current snapshots

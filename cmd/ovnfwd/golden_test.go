@@ -100,6 +100,27 @@ func TestGoldenCheck(t *testing.T) {
 	}
 }
 
+// check with ovnfwd's BGP on (router next hop) where LXD's own BGP peers
+// with the routers too and the network has no IPv6 uplink address for its
+// IPv6 forwards: the two network-wide route findings.
+func TestGoldenCheckRoutes(t *testing.T) {
+	e, l, _ := routeEngine(fwdsync.Options{Routes: &fwdsync.RoutePolicy{NextHop: fwdsync.NextHopRouter}},
+		map[string]map[string]string{"br0": lxdBGP})
+	l.st.Forwards = append(l.st.Forwards, fwdsync.Forward{Project: "default", Network: "ovn0", ListenAddress: "2001:db8:60::10",
+		Ports: []fwdsync.ForwardPort{fxPort("tcp", "80", "fd42:60::5", "")}})
+	res := oneShot(t, e, oneShotOpts{deep: true, scope: scope{network: "ovn0", listen: map[string]bool{"198.51.100.10": true, "2001:db8:60::10": true}}})
+	res.report.Summary.DurationMS = 12
+	for _, f := range []string{"table", "json"} {
+		var buf bytes.Buffer
+		if err := writeReport(&buf, f, res.report, "applied"); err != nil {
+			t.Fatal(err)
+		}
+		var back report
+		checkStructured(t, f, buf.Bytes(), &back)
+		golden(t, "check-routes."+f+".golden", buf.Bytes())
+	}
+}
+
 func TestGoldenRepair(t *testing.T) {
 	res, _ := fxOneShot(t, oneShotOpts{repair: true, deep: true}, true)
 	for _, f := range formats {

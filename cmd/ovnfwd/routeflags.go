@@ -42,18 +42,23 @@ const (
 	envBGPPeers = "OVNFWD_BGP_PEERS"
 )
 
+// flagActionError is what a flag's Action returns for a bad value:
+// urfave/cli returns flag-action errors without handling them, so it is
+// printed and exits 2 the way every other error does.
+func flagActionError(c *cli.Context, err error) error {
+	if err != nil && c.App != nil && c.App.ExitErrHandler != nil {
+		c.App.ExitErrHandler(c, cli.Exit(err.Error(), exitError))
+	}
+	return err
+}
+
 // arpResponderFlag is the L2 route-state policy, shared by run, check and
 // repair (it is part of the desired row state).
 func arpResponderFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagARPResponder, Value: fwdsync.ARPResponderAuto, EnvVars: []string{"OVNFWD_ARP_RESPONDER"},
 		Action: func(c *cli.Context, _ string) error {
 			_, err := arpResponderMode(c)
-			if err != nil && c.App != nil && c.App.ExitErrHandler != nil {
-				// urfave/cli returns flag-action errors without handling
-				// them: print and exit the way every other error does.
-				c.App.ExitErrHandler(c, cli.Exit(err.Error(), exitError))
-			}
-			return err
+			return flagActionError(c, err)
 		},
 		Usage: "options:neighbor_responder of forward rows: auto (=all when the listen address is outside every router subnet, so the active gateway answers ARP/ND for it), all, off (keep it unset; such VIPs go dark ~30 s after a failover on l2proxy uplinks), or unmanaged (never compare or change it: exactly what LXD alone does)"}
 }
@@ -71,16 +76,68 @@ func arpResponderMode(c *cli.Context) (string, error) {
 	}
 }
 
-// bgpFlags are `ovnfwd run`'s L3 route-state flags: the embedded BGP
-// speaker announces a host route per forward VIP of every network whose
-// gateway this member's chassis holds. It is off unless --bgp-asn is set.
+const bgpCategory = "Route state (BGP)"
+
+// routePolicyFlags are the L3 route-state flags run shares with check,
+// repair and status (through planFlags): whether ovnfwd announces over BGP
+// at all (--bgp-asn), with which next hop, and which networks. The one-shot
+// commands read them, with the same environment variables, to judge the
+// route findings (lxd-bgp-also-announces, route-no-next-hop) of the policy
+// run announces with; they open no BGP session.
+func routePolicyFlags() []cli.Flag {
+	const cat = bgpCategory
+	validate := func(c *cli.Context) error {
+		_, err := routePolicyFromFlags(c)
+		return flagActionError(c, err)
+	}
+	return []cli.Flag{
+		&cli.UintFlag{Name: flagBGPASN, EnvVars: []string{"OVNFWD_BGP_ASN"}, Category: cat,
+			Action: func(c *cli.Context, _ uint) error { return validate(c) },
+			Usage:  "local AS `NUMBER` of ovnfwd's BGP speaker; 0 (the default) disables it: run announces nothing, and check, repair and status judge no BGP route finding"},
+		&cli.StringFlag{Name: flagBGPNextHop, Value: fwdsync.NextHopRouter, EnvVars: []string{"OVNFWD_BGP_NEXT_HOP"}, Category: cat,
+			Action: func(c *cli.Context, _ string) error { return validate(c) },
+			Usage:  "next hop of the routes: router (the OVN router's uplink address, volatile.network.ipv4/ipv6.address) or self (the session's local address)"},
+		&cli.StringSliceFlag{Name: flagBGPNetworks, EnvVars: []string{"OVNFWD_BGP_NETWORKS"}, Category: cat,
+			Usage: "announce only these LXD networks (`[PROJECT/]NAME`; default: all)"},
+		&cli.StringSliceFlag{Name: flagBGPUplinks, EnvVars: []string{"OVNFWD_BGP_UPLINKS"}, Category: cat,
+			Usage: "announce only networks on these uplink `NETWORK`s (default: all)"},
+	}
+}
+
+// routePolicyFromFlags reads the route policy of routePolicyFlags: nil
+// when --bgp-asn is 0 (ovnfwd's BGP is off). Its Chassis is empty: run
+// fills it in (parseRouteConfig), the one-shot commands judge for every
+// member at once.
+func routePolicyFromFlags(c *cli.Context) (*fwdsync.RoutePolicy, error) {
+	asn := c.Uint(flagBGPASN)
+	if asn == 0 {
+		return nil, nil
+	}
+	if asn > 1<<32-1 {
+		return nil, fmt.Errorf("--%s %d: not a 32-bit AS number", flagBGPASN, asn)
+	}
+	pol := &fwdsync.RoutePolicy{
+		NextHop:  strings.ToLower(strings.TrimSpace(c.String(flagBGPNextHop))),
+		Networks: c.StringSlice(flagBGPNetworks),
+		Uplinks:  c.StringSlice(flagBGPUplinks),
+	}
+	switch pol.NextHop {
+	case fwdsync.NextHopRouter, fwdsync.NextHopSelf:
+	default:
+		return nil, fmt.Errorf("--%s %q: unknown next-hop mode (want router or self)", flagBGPNextHop, c.String(flagBGPNextHop))
+	}
+	return pol, nil
+}
+
+// bgpFlags are `ovnfwd run`'s own L3 route-state flags (with
+// routePolicyFlags, which come with planFlags): the embedded BGP speaker
+// announces a host route per forward VIP of every network whose gateway
+// this member's chassis holds. It is off unless --bgp-asn is set.
 func bgpFlags() []cli.Flag {
-	const cat = "Route state (BGP)"
+	const cat = bgpCategory
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagChassis, EnvVars: []string{"OVNFWD_CHASSIS"}, Category: cat,
 			Usage: "this member's OVN chassis `NAME` (default: the local OVS external_ids:system-id, from ovs-vsctl)"},
-		&cli.UintFlag{Name: flagBGPASN, EnvVars: []string{"OVNFWD_BGP_ASN"}, Category: cat,
-			Usage: "local AS `NUMBER`; 0 (the default) disables the BGP speaker"},
 		&cli.StringFlag{Name: flagBGPRouterID, EnvVars: []string{"OVNFWD_BGP_ROUTER_ID"}, Category: cat,
 			Usage: "BGP router `ID` (an IPv4 address; default: --bgp-local-address when it is IPv4)"},
 		&cli.GenericFlag{Name: flagBGPPeer, Value: &peerList{}, EnvVars: []string{envBGPPeers}, Category: cat,
@@ -97,16 +154,10 @@ func bgpFlags() []cli.Flag {
 			Usage: "pause between connection attempts to a peer, also after a session reset"},
 		&cli.UintFlag{Name: flagBGPMultihop, EnvVars: []string{"OVNFWD_BGP_EBGP_MULTIHOP"}, Category: cat,
 			Usage: "`TTL` of eBGP sessions to peers that are not directly connected (0: single hop)"},
-		&cli.StringFlag{Name: flagBGPNextHop, Value: fwdsync.NextHopRouter, EnvVars: []string{"OVNFWD_BGP_NEXT_HOP"}, Category: cat,
-			Usage: "next hop of the routes: router (the OVN router's uplink address, volatile.network.ipv4/ipv6.address) or self (the session's local address)"},
 		&cli.StringSliceFlag{Name: flagBGPCommunity, EnvVars: []string{"OVNFWD_BGP_COMMUNITIES"}, Category: cat,
 			Usage: "attach this `COMMUNITY` to every route: ASN:VALUE, GLOBAL:LOCAL1:LOCAL2, or no-export, no-advertise, …; repeatable"},
 		&cli.Int64Flag{Name: flagBGPMED, Value: -1, EnvVars: []string{"OVNFWD_BGP_MED"}, Category: cat,
 			Usage: "MULTI_EXIT_DISC of every route (-1: none)"},
-		&cli.StringSliceFlag{Name: flagBGPNetworks, EnvVars: []string{"OVNFWD_BGP_NETWORKS"}, Category: cat,
-			Usage: "announce only these LXD networks (`[PROJECT/]NAME`; default: all)"},
-		&cli.StringSliceFlag{Name: flagBGPUplinks, EnvVars: []string{"OVNFWD_BGP_UPLINKS"}, Category: cat,
-			Usage: "announce only networks on these uplink `NETWORK`s (default: all)"},
 		&cli.DurationFlag{Name: flagBGPAnnDelay, Value: 0, EnvVars: []string{"OVNFWD_BGP_ANNOUNCE_DELAY"}, Category: cat,
 			Usage: "announce a network only once this chassis has held its gateway this long (filters the few-ms holders OVN shows during pre-emption; delays every failover by as much); withdrawals are immediate"},
 		&cli.DurationFlag{Name: flagBGPSBGrace, Value: 3 * time.Second, EnvVars: []string{"OVNFWD_BGP_SB_GRACE"}, Category: cat,
@@ -120,24 +171,27 @@ type routeConfig struct {
 	speaker       speakerConfig
 	sbGrace       time.Duration
 	announceDelay time.Duration
+	// dryRun (`run --dry-run`): compute and log the routes, open no BGP
+	// session and announce nothing.
+	dryRun bool
 }
 
 // parseRouteConfig reads the BGP flags; ok is false when BGP is off.
 // chassisID resolves the default chassis name (the local OVS system-id).
 func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, error)) (routeConfig, bool, error) {
 	var rc routeConfig
-	asn := c.Uint(flagBGPASN)
-	if asn == 0 {
+	shared, err := routePolicyFromFlags(c)
+	if err != nil {
+		return rc, false, err
+	}
+	if shared == nil {
 		if len(peerSpecs(c)) > 0 {
 			return rc, false, fmt.Errorf("--%s given without --%s", flagBGPPeer, flagBGPASN)
 		}
 		return rc, false, nil
 	}
-	if asn > 1<<32-1 {
-		return rc, false, fmt.Errorf("--%s %d: not a 32-bit AS number", flagBGPASN, asn)
-	}
 	sc := speakerConfig{
-		ASN:             uint32(asn),
+		ASN:             uint32(c.Uint(flagBGPASN)),
 		ListenPort:      int32(c.Int(flagBGPListenPort)),
 		HoldTime:        c.Duration(flagBGPHoldTime),
 		Keepalive:       c.Duration(flagBGPKeepalive),
@@ -184,13 +238,9 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 		return rc, false, fmt.Errorf("--%s %q: want an IPv4 address", flagBGPRouterID, sc.RouterID)
 	}
 
-	pol := fwdsync.RoutePolicy{
-		Chassis:     strings.TrimSpace(c.String(flagChassis)),
-		NextHop:     strings.ToLower(strings.TrimSpace(c.String(flagBGPNextHop))),
-		Communities: c.StringSlice(flagBGPCommunity),
-		Networks:    c.StringSlice(flagBGPNetworks),
-		Uplinks:     c.StringSlice(flagBGPUplinks),
-	}
+	pol := *shared
+	pol.Chassis = strings.TrimSpace(c.String(flagChassis))
+	pol.Communities = c.StringSlice(flagBGPCommunity)
 	if med := c.Int64(flagBGPMED); med >= 0 {
 		if med > 1<<32-1 {
 			return rc, false, fmt.Errorf("--%s %d: too large", flagBGPMED, med)
@@ -323,13 +373,17 @@ func ovsSystemID(ctx context.Context) (string, error) {
 }
 
 // newRouteState builds the route state of `ovnfwd run` from its flags: nil
-// (and no error) when BGP is off. reg receives the route metrics.
+// (and no error) when BGP is off. reg receives the route metrics. With
+// --dry-run no BGP speaker is even built: nothing can be announced.
 func newRouteState(c *cli.Context, log *zap.Logger, reg prometheus.Registerer) (*routeState, error) {
 	rc, on, err := parseRouteConfig(c, ovsSystemID)
 	if err != nil || !on {
 		return nil, err
 	}
-	sp := newSpeaker(rc.speaker, log.Named("bgp"))
-	rs := newRouteStateWith(rc, sp, log.Named("routes"), reg)
-	return rs, nil
+	rc.dryRun = c.Bool("dry-run")
+	var sp routeSpeaker
+	if !rc.dryRun {
+		sp = newSpeaker(rc.speaker, log.Named("bgp"))
+	}
+	return newRouteStateWith(rc, sp, log.Named("routes"), reg), nil
 }

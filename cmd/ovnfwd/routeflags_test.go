@@ -24,7 +24,7 @@ func parseFlags(t *testing.T, chassisID func(context.Context) (string, error), a
 	var arp string
 	var perr error
 	app := &cli.App{Name: "t", Commands: []*cli.Command{{
-		Name: "run", Flags: append(bgpFlags(), arpResponderFlag()),
+		Name: "run", Flags: append(bgpFlags(), planFlags()...),
 		Action: func(c *cli.Context) error {
 			rc, on, perr = parseRouteConfig(c, chassisID)
 			if perr == nil {

@@ -29,6 +29,10 @@ import (
 //	SB claim / reconnect callbacks ── Kick ─┼─► loop: Routes → speaker.Sync
 //	ticker (SB-down grace, retries) ────────┘
 //
+// In a dry run (routeConfig.dryRun) the speaker is never used: no session
+// is opened and nothing is announced; route state logs what it would
+// announce and withdraw, and Status shows it, marked dry_run.
+//
 // All methods are safe for concurrent use, and on a nil *routeState (BGP
 // off) they do nothing.
 type routeState struct {
@@ -41,16 +45,14 @@ type routeState struct {
 	kick chan struct{}
 	done chan struct{}
 
-	mu      gosync.Mutex
-	sb      claimSource
-	uplinks uplinkSource
+	mu gosync.Mutex
+	sb claimSource
 	// plan is the engine's last plan (copied); nothing is announced
 	// before the first one.
 	plan     routePlan
 	havePlan bool
-	// refreshUplinks asks the loop to re-read the uplinks' config.
-	refreshUplinks bool
-	uplinkCfg      map[string]map[string]string
+	// wouldAnnounce is, in a dry run, what would be announced now.
+	wouldAnnounce []fwdsync.Route
 	// claimAt is when the first claim event not yet acted on arrived.
 	claimAt time.Time
 	// sbDownSince is when the SB connection was first seen down.
@@ -71,6 +73,8 @@ type routePlan struct {
 	desired  map[fwdsync.ForwardKey]fwdsync.DesiredForward
 	mappings map[fwdsync.NetworkRef]fwdsync.Mapping
 	networks []fwdsync.Network
+	// uplinks is the uplinks' config (engine.uplinkCfg).
+	uplinks map[string]map[string]string
 }
 
 // routeSpeaker is what route state needs from the BGP speaker.
@@ -96,11 +100,6 @@ type claimNotifier interface {
 	OnReconnect(f func())
 }
 
-// uplinkSource is implemented by lxdwatch.Client.
-type uplinkSource interface {
-	NetworkConfig(ctx context.Context, project, name string) (map[string]string, bool, error)
-}
-
 func newRouteStateWith(rc routeConfig, sp routeSpeaker, log *zap.Logger, reg prometheus.Registerer) *routeState {
 	rs := &routeState{policy: rc.policy, cfg: rc, sp: sp, log: log, metrics: newRouteMetrics(reg),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
@@ -113,18 +112,20 @@ func newRouteStateWith(rc routeConfig, sp routeSpeaker, log *zap.Logger, reg pro
 	return rs
 }
 
-// Start starts the speaker and the loop. sb provides the claims (and, if it
-// implements claimNotifier, their changes); uplinks may be nil. The loop
+// Start starts the speaker (not in a dry run) and the loop. sb provides the
+// claims (and, if it implements claimNotifier, their changes). The loop
 // runs until ctx ends; Shutdown then withdraws everything.
-func (rs *routeState) Start(ctx context.Context, sb claimSource, uplinks uplinkSource) error {
+func (rs *routeState) Start(ctx context.Context, sb claimSource) error {
 	if rs == nil {
 		return nil
 	}
-	if err := rs.sp.Start(ctx); err != nil {
-		return err
+	if !rs.cfg.dryRun {
+		if err := rs.sp.Start(ctx); err != nil {
+			return err
+		}
 	}
 	rs.mu.Lock()
-	rs.sb, rs.uplinks, rs.started = sb, uplinks, true
+	rs.sb, rs.started = sb, true
 	lctx, cancel := context.WithCancel(ctx)
 	rs.cancel = cancel
 	rs.mu.Unlock()
@@ -132,7 +133,11 @@ func (rs *routeState) Start(ctx context.Context, sb claimSource, uplinks uplinkS
 		n.OnClaimChange(func(string, string) { rs.claimed(time.Now()) })
 		n.OnReconnect(rs.Kick)
 	}
-	rs.log.Info("BGP route state started", zap.String("chassis", rs.policy.Chassis), zap.Uint32("asn", rs.cfg.speaker.ASN),
+	msg := "BGP route state started"
+	if rs.cfg.dryRun {
+		msg = "BGP route state started in a dry run: no BGP session is opened and nothing is announced"
+	}
+	rs.log.Info(msg, zap.String("chassis", rs.policy.Chassis), zap.Uint32("asn", rs.cfg.speaker.ASN),
 		zap.String("router-id", rs.cfg.speaker.RouterID), zap.String("next-hop", nextHopMode(rs.policy)),
 		zap.Stringers("peers", rs.cfg.speaker.Peers))
 	go rs.loop(lctx)
@@ -140,27 +145,28 @@ func (rs *routeState) Start(ctx context.Context, sb claimSource, uplinks uplinkS
 }
 
 // SetPlan hands route state the engine's current plan (desired forwards,
-// mappings, LXD networks); full marks a full pass, after which the uplinks'
-// config is re-read. It copies what it keeps: call it from the worker.
-func (rs *routeState) SetPlan(desired map[fwdsync.ForwardKey]fwdsync.DesiredForward, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, networks []fwdsync.Network, full bool) {
+// mappings, LXD networks, the uplinks' config as of the last full pass).
+// It copies what it keeps (the uplink configs are replaced, never changed,
+// by the engine): call it from the worker.
+func (rs *routeState) SetPlan(desired map[fwdsync.ForwardKey]fwdsync.DesiredForward, mappings map[fwdsync.NetworkRef]fwdsync.Mapping,
+	networks []fwdsync.Network, uplinks map[string]map[string]string) {
 	if rs == nil {
 		return
 	}
-	p := routePlan{desired: maps.Clone(desired), mappings: maps.Clone(mappings), networks: slices.Clone(networks)}
+	p := routePlan{desired: maps.Clone(desired), mappings: maps.Clone(mappings), networks: slices.Clone(networks), uplinks: maps.Clone(uplinks)}
 	rs.mu.Lock()
 	rs.plan, rs.havePlan = p, true
-	rs.refreshUplinks = rs.refreshUplinks || full
 	rs.mu.Unlock()
 	rs.Kick()
 }
 
 // FromEngine hands route state the engine's current plan: call it from the
-// worker after every batch (full: the batch ran a full pass). Nil-safe.
-func (rs *routeState) FromEngine(e *engine, full bool) {
+// worker after every batch. Nil-safe.
+func (rs *routeState) FromEngine(e *engine) {
 	if rs == nil || e == nil {
 		return
 	}
-	rs.SetPlan(e.desired, e.mappings, e.lxdState.Networks, full)
+	rs.SetPlan(e.desired, e.mappings, e.lxdState.Networks, e.uplinkCfg)
 }
 
 // Kick asks the loop to recompute and sync; it never blocks.
@@ -198,6 +204,14 @@ func (rs *routeState) Shutdown() {
 	}
 	cancel()
 	<-rs.done
+	if rs.cfg.dryRun {
+		rs.mu.Lock()
+		n := len(rs.wouldAnnounce)
+		rs.wouldAnnounce = nil
+		rs.mu.Unlock()
+		rs.log.Info("BGP route state stopped (dry run: nothing was announced)", zap.Int("would-withdraw", n))
+		return
+	}
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	n := len(rs.sp.Announced())
@@ -231,15 +245,8 @@ func (rs *routeState) reconcile(ctx context.Context, now time.Time) {
 		rs.mu.Unlock()
 		return
 	}
-	plan, refresh, claimAt, sb := rs.plan, rs.refreshUplinks, rs.claimAt, rs.sb
-	rs.refreshUplinks, rs.claimAt = false, time.Time{}
-	rs.mu.Unlock()
-
-	if refresh {
-		rs.readUplinks(ctx, plan.networks)
-	}
-	rs.mu.Lock()
-	uplinks := rs.uplinkCfg
+	plan, claimAt, sb := rs.plan, rs.claimAt, rs.sb
+	rs.claimAt = time.Time{}
 	rs.mu.Unlock()
 
 	var res fwdsync.RouteResult
@@ -268,7 +275,7 @@ func (rs *routeState) reconcile(ctx context.Context, now time.Time) {
 		snap := sb.Snapshot()
 		var err error
 		res, err = fwdsync.Routes(rs.policy, fwdsync.RouteInput{
-			Desired: plan.desired, Mappings: plan.mappings, Networks: plan.networks, Uplinks: uplinks, SB: snap,
+			Desired: plan.desired, Mappings: plan.mappings, Networks: plan.networks, Uplinks: plan.uplinks, SB: snap,
 			Settling: rs.settling(snap, now),
 		})
 		if err != nil { // the policy was validated at start: never
@@ -277,6 +284,10 @@ func (rs *routeState) reconcile(ctx context.Context, now time.Time) {
 		}
 	}
 
+	if rs.cfg.dryRun {
+		rs.dryRunSync(res, now)
+		return
+	}
 	r, err := rs.sp.Sync(ctx, res.Routes)
 	done := time.Now()
 	if len(r.Withdrawn) > 0 {
@@ -343,38 +354,64 @@ func (rs *routeState) settling(snap fwdsync.SBState, now time.Time) map[string]b
 	return out
 }
 
-// readUplinks re-reads the config of every uplink of the plan's networks;
-// an uplink that cannot be read keeps its last known config.
-func (rs *routeState) readUplinks(ctx context.Context, nets []fwdsync.Network) {
+// dryRunSync is reconcile's end in a dry run: it logs what would be
+// announced and withdrawn instead of telling the speaker, and keeps it for
+// Status.
+func (rs *routeState) dryRunSync(res fwdsync.RouteResult, now time.Time) {
 	rs.mu.Lock()
-	src := rs.uplinks
-	old := rs.uplinkCfg
+	old := rs.wouldAnnounce
 	rs.mu.Unlock()
-	if src == nil {
-		return
+	announce, withdraw := routeDiff(old, res.Routes)
+	if len(withdraw) > 0 {
+		rs.log.Info("dry run: would withdraw BGP routes", zap.Int("routes", len(withdraw)), zap.Stringers("prefixes", withdraw),
+			zap.String("why", networkReasons(res, false)))
 	}
-	out := map[string]map[string]string{}
-	for _, n := range nets {
-		name := strings.TrimSpace(n.Config["network"])
-		if name == "" || out[name] != nil {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cfg, ok, err := src.NetworkConfig(cctx, "default", name)
-		cancel()
-		switch {
-		case err != nil:
-			rs.log.Warn("cannot read uplink config", zap.String("uplink", name), zap.Error(err))
-			if c, ok := old[name]; ok {
-				out[name] = c
-			}
-		case ok:
-			out[name] = cfg
+	if len(announce) > 0 {
+		rs.log.Info("dry run: would announce BGP routes", zap.Int("routes", len(announce)), zap.Stringers("prefixes", announce),
+			zap.String("why", networkReasons(res, true)))
+	}
+	rs.logFindings(res.Findings)
+	for i := range res.Networks {
+		if res.Networks[i].Announced {
+			res.Networks[i].Reason += " (dry run: would be announced; nothing is sent)"
 		}
 	}
 	rs.mu.Lock()
-	rs.uplinkCfg = out
+	rs.wouldAnnounce = slices.Clone(res.Routes)
+	rs.last, rs.lastSync, rs.lastErr = res, now, ""
 	rs.mu.Unlock()
+}
+
+// routeDiff returns the prefixes of want that are new or changed against
+// have, and those of have that want no longer has.
+func routeDiff(have, want []fwdsync.Route) (announce, withdraw []netip.Prefix) {
+	old := make(map[netip.Prefix]fwdsync.Route, len(have))
+	for _, r := range have {
+		old[r.Prefix] = r
+	}
+	keep := make(map[netip.Prefix]bool, len(want))
+	for _, r := range want {
+		keep[r.Prefix] = true
+		if o, ok := old[r.Prefix]; !ok || !o.Equal(r) {
+			announce = append(announce, r.Prefix)
+		}
+	}
+	for _, r := range have {
+		if !keep[r.Prefix] {
+			withdraw = append(withdraw, r.Prefix)
+		}
+	}
+	return announce, withdraw
+}
+
+// announced is what this member announces now, or in a dry run would.
+func (rs *routeState) announced() []fwdsync.Route {
+	if rs.cfg.dryRun {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return slices.Clone(rs.wouldAnnounce)
+	}
+	return rs.sp.Announced()
 }
 
 // logFindings logs route findings when they change.
@@ -427,7 +464,10 @@ func nextHopMode(p fwdsync.RoutePolicy) string {
 
 // routeStatus is the JSON of /routes (and of `ovnfwd status`'s route part).
 type routeStatus struct {
-	Enabled  bool                 `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// DryRun: `run --dry-run`: no BGP session is open and Routes are what
+	// this member would announce; nothing is.
+	DryRun   bool                 `json:"dry_run,omitempty"`
 	Chassis  string               `json:"chassis,omitempty"`
 	ASN      uint32               `json:"asn,omitempty"`
 	RouterID string               `json:"router_id,omitempty"`
@@ -478,10 +518,12 @@ func (rs *routeState) Status(ctx context.Context) routeStatus {
 	if rs == nil {
 		return routeStatus{Sessions: []peerSession{}, Networks: []routeNetworkStatus{}, Routes: []routeEntry{}, Findings: []routeFinding{}}
 	}
-	st := routeStatus{Enabled: true, Chassis: rs.policy.Chassis, ASN: rs.cfg.speaker.ASN, RouterID: rs.cfg.speaker.RouterID,
-		NextHop: nextHopMode(rs.policy), Sessions: rs.sp.Sessions(ctx), Counters: rs.sp.Counters(),
-		Networks: []routeNetworkStatus{}, Routes: []routeEntry{}}
-	for _, r := range rs.sp.Announced() {
+	st := routeStatus{Enabled: true, DryRun: rs.cfg.dryRun, Chassis: rs.policy.Chassis, ASN: rs.cfg.speaker.ASN, RouterID: rs.cfg.speaker.RouterID,
+		NextHop: nextHopMode(rs.policy), Sessions: []peerSession{}, Networks: []routeNetworkStatus{}, Routes: []routeEntry{}}
+	if !rs.cfg.dryRun {
+		st.Sessions, st.Counters = rs.sp.Sessions(ctx), rs.sp.Counters()
+	}
+	for _, r := range rs.announced() {
 		e := routeEntry{Prefix: r.Prefix.String(), NextHop: "self", MED: r.MED, Project: projectName(r.Network.Project), Network: r.Network.Name}
 		if r.NextHop.IsValid() {
 			e.NextHop = r.NextHop.String()
@@ -516,10 +558,11 @@ func (rs *routeState) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(rs.Status(r.Context()))
 }
 
-// announcedPrefixes lists the announced prefixes (tests, logs).
+// announcedPrefixes lists the announced (dry run: would-be announced)
+// prefixes (tests, logs).
 func (rs *routeState) announcedPrefixes() []netip.Prefix {
 	var out []netip.Prefix
-	for _, r := range rs.sp.Announced() {
+	for _, r := range rs.announced() {
 		out = append(out, r.Prefix)
 	}
 	return out

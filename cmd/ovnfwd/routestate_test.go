@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
@@ -132,13 +135,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) *dto.Metric {
 	return nil
 }
 
-type fakeUplinks map[string]map[string]string
-
-func (f fakeUplinks) NetworkConfig(_ context.Context, _, name string) (map[string]string, bool, error) {
-	c, ok := f[name]
-	return c, ok, nil
-}
-
 // routeFixture: LXD network default/ovn0 (prefix lxd-net2, uplink br0,
 // router uplink address 10.99.0.100) with two forwards.
 func routeFixture() routePlan {
@@ -175,7 +171,7 @@ func TestRouteStateFollowsPlanAndClaims(t *testing.T) {
 		t.Fatal("synced before the first plan: would withdraw nothing but announce nothing either")
 	}
 	p := routeFixture()
-	rs.SetPlan(p.desired, p.mappings, p.networks, true)
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	rs.reconcile(ctx, now)
 	if got := sp.prefixes(); !slices.Equal(got, []string{"198.51.100.10/32 via 10.99.0.100", "198.51.100.11/32 via 10.99.0.100"}) {
 		t.Fatalf("announced %q", got)
@@ -188,7 +184,7 @@ func TestRouteStateFollowsPlanAndClaims(t *testing.T) {
 		t.Fatal("route state shares the engine's map")
 	}
 	// The engine deleted a forward: withdrawn.
-	rs.SetPlan(p.desired, p.mappings, p.networks, false)
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	rs.reconcile(ctx, now)
 	if got := sp.prefixes(); !slices.Equal(got, []string{"198.51.100.10/32 via 10.99.0.100"}) {
 		t.Fatalf("after forward delete: %q", got)
@@ -215,7 +211,7 @@ func TestRouteStateFollowsPlanAndClaims(t *testing.T) {
 	// Network deleted in LXD (gone from the plan): nothing, even when the
 	// claim comes back.
 	sb.claim("cr-lxd-net2-lr-lrp-ext", "ch1")
-	rs.SetPlan(nil, nil, nil, true)
+	rs.SetPlan(nil, nil, nil, nil)
 	rs.reconcile(ctx, time.Now())
 	if got := sp.prefixes(); len(got) != 0 {
 		t.Fatalf("deleted network announced: %q", got)
@@ -226,7 +222,7 @@ func TestRouteStateSBDownGrace(t *testing.T) {
 	rs, sp, sb, _ := newTestRouteState(t, "ch1")
 	ctx := context.Background()
 	p := routeFixture()
-	rs.SetPlan(p.desired, p.mappings, p.networks, false)
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	t0 := time.Now()
 	rs.reconcile(ctx, t0)
 	if len(sp.Announced()) != 2 {
@@ -259,12 +255,12 @@ func TestRouteStateSBDownGrace(t *testing.T) {
 func TestRouteStateLoopUplinksAndShutdown(t *testing.T) {
 	rs, sp, sb, _ := newTestRouteState(t, "ch1")
 	ctx, cancel := context.WithCancel(context.Background())
-	ups := fakeUplinks{"br0": {"bgp.peers.tor.address": "10.99.0.1", "bgp.peers.tor.asn": "65000"}}
-	if err := rs.Start(ctx, sb, ups); err != nil {
+	ups := map[string]map[string]string{"br0": {"bgp.peers.tor.address": "10.99.0.1", "bgp.peers.tor.asn": "65000"}}
+	if err := rs.Start(ctx, sb); err != nil {
 		t.Fatal(err)
 	}
 	p := routeFixture()
-	rs.FromEngine(&engine{desired: p.desired, mappings: p.mappings, lxdState: fwdsync.LXDState{Networks: p.networks}}, true)
+	rs.FromEngine(&engine{desired: p.desired, mappings: p.mappings, lxdState: fwdsync.LXDState{Networks: p.networks}, uplinkCfg: ups})
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -310,11 +306,11 @@ func TestRouteStateLoopUplinksAndShutdown(t *testing.T) {
 
 func TestRouteStateNil(t *testing.T) {
 	var rs *routeState
-	rs.SetPlan(nil, nil, nil, true)
-	rs.FromEngine(nil, true)
+	rs.SetPlan(nil, nil, nil, nil)
+	rs.FromEngine(nil)
 	rs.Kick()
 	rs.Shutdown()
-	if err := rs.Start(context.Background(), &fakeSB{}, nil); err != nil {
+	if err := rs.Start(context.Background(), &fakeSB{}); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
@@ -329,7 +325,7 @@ func TestRouteStateAnnounceDelay(t *testing.T) {
 	rs.cfg.announceDelay = 200 * time.Millisecond
 	ctx := context.Background()
 	p := routeFixture()
-	rs.SetPlan(p.desired, p.mappings, p.networks, false)
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	t0 := time.Now()
 	rs.reconcile(ctx, t0)
 	if len(sp.Announced()) != 0 {
@@ -367,7 +363,7 @@ func TestRouteStateAnnounceDelay(t *testing.T) {
 func TestFetchAndWriteRouteStatus(t *testing.T) {
 	rs, _, _, _ := newTestRouteState(t, "ch1")
 	p := routeFixture()
-	rs.SetPlan(p.desired, p.mappings, p.networks, false)
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	rs.reconcile(context.Background(), time.Now())
 	srv := httptest.NewServer(rs)
 	defer srv.Close()
@@ -394,6 +390,115 @@ func TestFetchAndWriteRouteStatus(t *testing.T) {
 	for _, want := range []string{"ch1      default/ovn0  ch1             true       2", "BGP off", "127.0.0.1:1179  65000  established"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// callRecorder is a speaker that only records that it was called.
+type callRecorder struct {
+	mu    gosync.Mutex
+	calls []string
+}
+
+func (r *callRecorder) record(m string) {
+	r.mu.Lock()
+	r.calls = append(r.calls, m)
+	r.mu.Unlock()
+}
+func (r *callRecorder) Start(context.Context) error { r.record("Start"); return nil }
+func (r *callRecorder) Sync(context.Context, []fwdsync.Route) (syncResult, error) {
+	r.record("Sync")
+	return syncResult{}, nil
+}
+func (r *callRecorder) Shutdown(context.Context)               { r.record("Shutdown") }
+func (r *callRecorder) Announced() []fwdsync.Route             { r.record("Announced"); return nil }
+func (r *callRecorder) Sessions(context.Context) []peerSession { r.record("Sessions"); return nil }
+func (r *callRecorder) Counters() speakerCounters              { r.record("Counters"); return speakerCounters{} }
+
+// A dry run never touches the speaker (no session, no announcement, no
+// withdrawal): it logs what it would announce and withdraw, and /routes
+// shows it, marked dry_run.
+func TestRouteStateDryRunAnnouncesNothing(t *testing.T) {
+	sp := &callRecorder{}
+	core, logs := observer.New(zap.InfoLevel)
+	reg := prometheus.NewRegistry()
+	rs := newRouteStateWith(routeConfig{policy: fwdsync.RoutePolicy{Chassis: "ch1"}, sbGrace: 3 * time.Second, dryRun: true,
+		speaker: speakerConfig{ASN: 65101, RouterID: "127.0.0.11"}}, sp, zap.New(core), reg)
+	sb := &fakeSB{claims: map[string]string{"cr-lxd-net2-lr-lrp-ext": "ch1"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := rs.Start(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	p := routeFixture()
+	ups := map[string]map[string]string{"br0": {"bgp.peers.tor.address": "10.99.0.1", "bgp.peers.tor.asn": "65000"}}
+	rs.FromEngine(&engine{desired: p.desired, mappings: p.mappings, lxdState: fwdsync.LXDState{Networks: p.networks}, uplinkCfg: ups})
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("would-be announcements computed", func() bool { return len(rs.announcedPrefixes()) == 2 })
+
+	rec := httptest.NewRecorder()
+	rs.ServeHTTP(rec, httptest.NewRequest("GET", "/routes", nil))
+	var st routeStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Enabled || !st.DryRun || len(st.Routes) != 2 || st.Routes[0].NextHop != "10.99.0.100" || len(st.Sessions) != 0 ||
+		len(st.Networks) != 1 || !strings.Contains(st.Networks[0].Reason, "dry run") ||
+		len(st.Findings) != 1 || st.Findings[0].Category != "lxd-bgp-also-announces" {
+		t.Errorf("/routes %s", rec.Body.String())
+	}
+	if !strings.Contains(rec.Body.String(), `"dry_run":true`) {
+		t.Errorf("/routes does not say dry_run: %s", rec.Body.String())
+	}
+	if e := logs.FilterMessage("dry run: would announce BGP routes").All(); len(e) != 1 ||
+		!strings.Contains(fmt.Sprint(e[0].ContextMap()["prefixes"]), "198.51.100.10/32") {
+		t.Errorf("would-announce log: %+v", e)
+	}
+
+	sb.claim("cr-lxd-net2-lr-lrp-ext", "ch2")
+	waitFor("would-be withdrawal after the claim moved", func() bool { return len(rs.announcedPrefixes()) == 0 })
+	if e := logs.FilterMessage("dry run: would withdraw BGP routes").All(); len(e) != 1 {
+		t.Errorf("would-withdraw log: %+v", e)
+	}
+	cancel()
+	rs.Shutdown()
+	if len(sp.calls) != 0 {
+		t.Errorf("dry run called the speaker: %v", sp.calls)
+	}
+	for _, m := range []string{"ovnfwd_bgp_routes_announced", "ovnfwd_bgp_announcements_total", "ovnfwd_bgp_withdrawals_total"} {
+		if v := metric(t, reg, m); v != nil && v.GetGauge().GetValue()+v.GetCounter().GetValue() != 0 {
+			t.Errorf("%s = %v in a dry run", m, v)
+		}
+	}
+}
+
+// `run --dry-run --bgp-asn …` builds no BGP speaker at all.
+func TestNewRouteStateDryRunHasNoSpeaker(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		var rs *routeState
+		var rerr error
+		app := &cli.App{Name: "t", Commands: []*cli.Command{{Name: "run", Flags: runCommand().Flags,
+			Action: func(c *cli.Context) error {
+				rs, rerr = newRouteState(c, zap.NewNop(), prometheus.NewRegistry())
+				return nil
+			}}}}
+		args := []string{"t", "run", "--chassis", "ch1", "--bgp-asn", "65101", "--bgp-router-id", "192.0.2.1", "--bgp-peer", "127.0.0.1:1179,65000"}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		if err := app.Run(args); err != nil || rerr != nil {
+			t.Fatal(err, rerr)
+		}
+		if rs == nil || rs.cfg.dryRun != dry || (rs.sp == nil) != dry {
+			t.Errorf("dry-run %v: route state %+v", dry, rs)
 		}
 	}
 }

@@ -51,7 +51,7 @@ Examples:
 				Usage: "serve /metrics, /healthz and /readyz on this `ADDRESS` (\"\" disables)"},
 			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
 				Usage: "full resync period (0 disables periodic resyncs)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing; with --bgp-asn, open no BGP session and announce nothing (/routes shows what would be announced)"},
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
@@ -60,18 +60,23 @@ Examples:
 	}
 }
 
-// planFlags are the planning policy flags shared by run, check and repair.
+// planFlags are the planning and judging policy flags shared by run,
+// check, repair, status and explain: the deletion budget, the ARP responder
+// policy and the BGP route policy (routePolicyFlags), so that every command
+// judges forwards the way the daemon, given the same flags or environment,
+// keeps them.
 func planFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.IntFlag{Name: "deletion-budget", Value: 100, EnvVars: []string{"OVNFWD_DELETION_BUDGET"},
 			Usage: "most Load_Balancer rows one pass may delete; a pass that needs more deletes none and reports it (-1: no limit)"},
 		arpResponderFlag(),
-	}
+	}, routePolicyFlags()...)
 }
 
 func planOptions(c *cli.Context) fwdsync.Options {
-	mode, _ := arpResponderMode(c) // the flag validates itself
-	return fwdsync.Options{DeletionBudget: c.Int("deletion-budget"), ARPResponder: mode}
+	mode, _ := arpResponderMode(c)       // the flag validates itself
+	routes, _ := routePolicyFromFlags(c) // so do the route policy flags
+	return fwdsync.Options{DeletionBudget: c.Int("deletion-budget"), ARPResponder: mode, Routes: routes}
 }
 
 func runDaemon(c *cli.Context) error {
@@ -128,7 +133,7 @@ func runDaemon(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitError)
 	}
 	d.gw = newGateways(log, m, c.Duration("claim-debounce"))
-	if err := d.routes.Start(ctx, cs.sb, cs.lxd); err != nil {
+	if err := d.routes.Start(ctx, cs.sb); err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
 	defer d.routes.Shutdown()
@@ -299,7 +304,7 @@ func (d *daemon) work(ctx context.Context) {
 				done = append(done, it.key)
 			}
 		}
-		d.routes.FromEngine(d.e, b.full != "")
+		d.routes.FromEngine(d.e)
 		if b.reverifyAll {
 			// A stable claim change needs no barrier: the forwards were
 			// verified against e.lastCfg, and the new holder is judged by
