@@ -68,7 +68,16 @@ type NB struct {
 	conflict atomic.Uint64
 	failed   atomic.Uint64
 	cacheLag atomic.Uint64
+	// rowsGen counts changes of Load_Balancer rows and of the topology
+	// they hang on (routers, their ports, switches).
+	rowsGen atomic.Uint64
 }
+
+// RowsGeneration changes whenever a Load_Balancer, Logical_Router,
+// Logical_Router_Port or Logical_Switch row of the replica changes
+// (reconnects included); NB_Global (nb_cfg pings) and HA groups do not
+// change it.
+func (n *NB) RowsGeneration() uint64 { return n.rowsGen.Load() }
 
 // Stats counts what a client has done since it was opened.
 type Stats struct {
@@ -121,6 +130,10 @@ func DialNB(ctx context.Context, cfg Config) (*NB, error) {
 // topology change: every forward attach would otherwise re-verify all.
 func (n *NB) event(c *conn, table string, old, m model.Model) {
 	defer c.signal()
+	switch table {
+	case nbdb.LoadBalancerTable, nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable, nbdb.LogicalSwitchTable:
+		n.rowsGen.Add(1)
+	}
 	if c.initialEvent() {
 		return
 	}

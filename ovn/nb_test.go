@@ -373,6 +373,16 @@ func TestSnapshotContents(t *testing.T) {
 		t.Errorf("HA chassis = %+v", st.HAChassis)
 	}
 
+	// nb_cfg pings do not move the rows generation; a row change does.
+	gen := nb.RowsGeneration()
+	raw.transact(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: nbdb.NBGlobalTable,
+		Where:     []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(tp.global))},
+		Mutations: []ovsdb.Mutation{{Column: "nb_cfg", Mutator: ovsdb.MutateOperationAdd, Value: 1}}})
+	eventually(t, "nb_cfg ping in replica", func() bool { return nb.Snapshot().NBCfg == st.NBCfg+1 })
+	if g := nb.RowsGeneration(); g != gen {
+		t.Errorf("an nb_cfg ping moved the rows generation %d → %d", gen, g)
+	}
+
 	// A snapshot shares the replica's maps (read-only): an update of the
 	// row must replace them in the replica, never change the ones a
 	// snapshot already holds.
@@ -389,6 +399,9 @@ func TestSnapshotContents(t *testing.T) {
 		}
 		return false
 	})
+	if nb.RowsGeneration() == gen {
+		t.Error("a Load_Balancer update did not move the rows generation")
+	}
 	if !maps.Equal(old.VIPs, before) {
 		t.Errorf("an update changed the map an earlier snapshot holds: %v, was %v", old.VIPs, before)
 	}
@@ -401,7 +414,7 @@ func TestSnapshotContents(t *testing.T) {
 	if len(sf.LoadBalancers) != 2 || !slices.Equal(got, want) {
 		t.Errorf("SnapshotFor(a-lb) = %+v, want rows %v", sf.LoadBalancers, want)
 	}
-	if len(sf.Routers) != 1 || len(sf.RouterPorts) != 1 || len(sf.HAChassis) != 1 || sf.NBCfg != 7 {
+	if len(sf.Routers) != 1 || len(sf.RouterPorts) != 1 || len(sf.HAChassis) != 1 || sf.NBCfg != 8 {
 		t.Errorf("SnapshotFor topology = %+v", sf)
 	}
 	if n := len(nb.SnapshotFor(nil).LoadBalancers); n != 0 {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -67,7 +68,15 @@ type SB struct {
 	cbMu     sync.Mutex
 	onChange []func(table string)
 	onClaim  []func(port, chassisUUID string)
+	// rowsGen counts changes of what a gateway claim change leaves alone
+	// (Load_Balancer, Address_Set, non-gateway Port_Binding rows).
+	rowsGen atomic.Uint64
 }
+
+// RowsGeneration changes whenever a Load_Balancer, Address_Set or
+// non-gateway Port_Binding row of the replica changes (reconnects
+// included); gateway claims and chassis do not change it.
+func (s *SB) RowsGeneration() uint64 { return s.rowsGen.Load() }
 
 // DialSB connects to the southbound database, retrying until ctx is done,
 // and starts the monitor. It reads from any cluster member unless
@@ -95,10 +104,14 @@ func DialSB(ctx context.Context, cfg Config) (*SB, error) {
 
 func (s *SB) event(c *conn, table string, m model.Model) {
 	defer c.signal()
+	pb, isPB := m.(*sbdb.PortBinding)
+	switch {
+	case table == sbdb.LoadBalancerTable, table == sbdb.AddressSetTable, isPB && pb.Type != "chassisredirect":
+		s.rowsGen.Add(1)
+	}
 	if c.initialEvent() {
 		return
 	}
-	pb, isPB := m.(*sbdb.PortBinding)
 	if isPB && !slices.Contains(sbPortTypes, pb.Type) {
 		return
 	}
@@ -189,6 +202,30 @@ func (s *SB) Snapshot() fwdsync.SBState {
 	}
 	slices.SortFunc(st.LoadBalancers, func(a, b fwdsync.SBLoadBalancer) int { return cmpNameUUID(a.Name, a.UUID, b.Name, b.UUID) })
 
+	snapshotGateways(tc, &st)
+
+	for _, r := range rowsOf(tc, sbdb.AddressSetTable) {
+		as := r.(*sbdb.AddressSet)
+		// The replica's own slice, read-only (see NB.Snapshot): a router's
+		// responder set holds every VIP.
+		st.AddressSets = append(st.AddressSets, fwdsync.SBAddressSet{Name: as.Name, Addresses: as.Addresses})
+	}
+	slices.SortFunc(st.AddressSets, func(a, b fwdsync.SBAddressSet) int { return cmpNameUUID(a.Name, "", b.Name, "") })
+	st.NBCfg = s.NBCfg()
+	return st
+}
+
+// GatewaySnapshot is Snapshot without the Load_Balancer and Address_Set
+// rows: the Port_Bindings (gateway claims, nat_addresses), the chassis
+// and SB_Global.nb_cfg, what judging a claim change needs.
+func (s *SB) GatewaySnapshot() fwdsync.SBState {
+	var st fwdsync.SBState
+	snapshotGateways(s.c.cache(), &st)
+	st.NBCfg = s.NBCfg()
+	return st
+}
+
+func snapshotGateways(tc *cache.TableCache, st *fwdsync.SBState) {
 	chassisRows := rowsOf(tc, sbdb.ChassisTable)
 	chassisName := make(map[string]string, len(chassisRows))
 	for u, r := range chassisRows {
@@ -203,7 +240,7 @@ func (s *SB) Snapshot() fwdsync.SBState {
 			UUID:         pb.UUID,
 			LogicalPort:  pb.LogicalPort,
 			Type:         pb.Type,
-			NatAddresses: setCopy(pb.NatAddresses),
+			NatAddresses: pb.NatAddresses,
 		}
 		if pb.Chassis != nil {
 			// A weak reference: a deleted chassis empties it. A name not
@@ -241,11 +278,4 @@ func (s *SB) Snapshot() fwdsync.SBState {
 		st.Chassis = append(st.Chassis, *byName[name])
 	}
 
-	for _, r := range rowsOf(tc, sbdb.AddressSetTable) {
-		as := r.(*sbdb.AddressSet)
-		st.AddressSets = append(st.AddressSets, fwdsync.SBAddressSet{Name: as.Name, Addresses: setCopy(as.Addresses)})
-	}
-	slices.SortFunc(st.AddressSets, func(a, b fwdsync.SBAddressSet) int { return cmpNameUUID(a.Name, "", b.Name, "") })
-	st.NBCfg = s.NBCfg()
-	return st
 }

@@ -99,7 +99,16 @@ func TestSBSnapshot(t *testing.T) {
 			}
 		}
 
-		// Failover: the claim moves, the callback reports Port_Binding.
+		// GatewaySnapshot: the same gateway facts, no rows.
+		gs := sb.GatewaySnapshot()
+		if !slices.EqualFunc(gs.PortBindings, wantPB, equalPB) || !slices.Equal(gs.Chassis, wantCh) ||
+			gs.NBCfg != st.NBCfg || gs.LoadBalancers != nil || gs.AddressSets != nil {
+			t.Errorf("gateway snapshot = %+v", gs)
+		}
+
+		// Failover: the claim moves, the callback reports Port_Binding;
+		// the rows generation stays (no row a verdict rests on changed).
+		gen := sb.RowsGeneration()
 		var mu sync.Mutex
 		var tables, claims []string
 		sb.OnChange(func(table string) { mu.Lock(); tables = append(tables, table); mu.Unlock() })
@@ -125,6 +134,14 @@ func TestSBSnapshot(t *testing.T) {
 			defer mu.Unlock()
 			return slices.Contains(claims, "cr-lxd-net1-lr-lrp-ext=")
 		})
+		if g := sb.RowsGeneration(); g != gen {
+			t.Errorf("a claim change moved the rows generation %d → %d", gen, g)
+		}
+		// A load balancer change does move it.
+		raw.transact(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: sbdb.LoadBalancerTable,
+			Where: []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(seed.lb))},
+			Row:   ovsdb.Row{"vips": ovsMap(map[string]string{"198.51.100.1:81": "10.0.0.2:81"})}})
+		eventually(t, "rows generation moves on a Load_Balancer change", func() bool { return sb.RowsGeneration() != gen })
 		if sb.Stats().Transactions != 0 {
 			t.Error("SB client sent a transaction")
 		}

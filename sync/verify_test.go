@@ -166,6 +166,12 @@ func TestVerify(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("statuses\n got %+v\nwant %+v", got, tt.want)
 			}
+			// The verdicts are lossless: re-judging them against the same
+			// gateway facts gives exactly Verify's answer.
+			_, _, vs := VerifyVerdicts(w.res, w.in)
+			if rg, rf := vs.Regate(w.in); !reflect.DeepEqual(rg, got) || !reflect.DeepEqual(rf, findings) {
+				t.Errorf("Regate differs from Verify:\n got %+v %v\nwant %+v %v", rg, categories(rf), got, categories(findings))
+			}
 			if cats := categories(findings); !reflect.DeepEqual(cats, tt.cats) && !(len(cats) == 0 && len(tt.cats) == 0) {
 				t.Errorf("findings %v, want %v\n%s", cats, tt.cats, describeFindings(findings))
 			}
@@ -202,5 +208,54 @@ func TestVerifyMany(t *testing.T) {
 	}
 	if len(findings) != 1 || findings[0].Key.Network != "ovn3" {
 		t.Errorf("findings %+v", findings)
+	}
+}
+
+// After a gateway claim or chassis change (nothing else), Regate of the
+// verdicts taken before it equals a full Verify after it.
+func TestRegateAfterClaimChange(t *testing.T) {
+	fx := webWorld("5.0.2")
+	res := mustPlan(t, fx.lxd, fx.nb, unlimited)
+	nb := converges(t, fx, unlimited, res)
+	nb.NBCfg, nb.SBCfg = 7, 7
+	before := VerifyInput{NB: nb, SB: realizedSB(res, 7), Barrier: 7}
+	_, _, vs := VerifyVerdicts(res, before)
+	if vs.Len() != 1 {
+		t.Fatalf("verdicts cover %d forwards", vs.Len())
+	}
+	after := func(mutate func(in *VerifyInput)) VerifyInput {
+		in := before
+		in.SB.PortBindings = append([]SBPortBinding(nil), before.SB.PortBindings...)
+		in.SB.Chassis = append([]SBChassis(nil), before.SB.Chassis...)
+		mutate(&in)
+		return in
+	}
+	cases := map[string]VerifyInput{
+		"claim moves to a chassis that is current": after(func(in *VerifyInput) {
+			in.SB.Chassis = append(in.SB.Chassis, SBChassis{Name: "ch2", HasChassisRow: true, NBCfg: 7})
+			in.SB.PortBindings[0].Chassis = "ch2"
+		}),
+		"claim moves to a chassis behind the barrier": after(func(in *VerifyInput) {
+			in.SB.Chassis = append(in.SB.Chassis, SBChassis{Name: "ch2", HasChassisRow: true, NBCfg: 6})
+			in.SB.PortBindings[0].Chassis = "ch2"
+		}),
+		"claim moves to a chassis with no SB row": after(func(in *VerifyInput) { in.SB.PortBindings[0].Chassis = "ch9" }),
+		"claim lost":                              after(func(in *VerifyInput) { in.SB.PortBindings[0].Chassis = "" }),
+		"nb_cfg pinged since (northd behind)":     after(func(in *VerifyInput) { in.NB.NBCfg = 9 }),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			want, wantF := Verify(res, in)
+			got, gotF := vs.Regate(in)
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotF, wantF) {
+				t.Errorf("Regate\n got %+v %v\nwant %+v %v", got, categories(gotF), want, categories(wantF))
+			}
+			if name == "claim moves to a chassis that is current" && got[0].State != StateOK {
+				t.Errorf("state %s: %s", got[0].State, got[0].Reason)
+			}
+			if name == "claim moves to a chassis behind the barrier" && got[0].State != StatePending {
+				t.Errorf("state %s: %s", got[0].State, got[0].Reason)
+			}
+		})
 	}
 }

@@ -52,3 +52,15 @@ func BenchmarkBedReverify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBedRegate: the same after a claim change with nothing else
+// changed (the verdicts re-judged).
+func BenchmarkBedRegate(b *testing.B) {
+	e := bedEngine(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if sts, ok := e.regate(); !ok || len(sts) == 0 {
+			b.Fatal("no regate")
+		}
+	}
+}

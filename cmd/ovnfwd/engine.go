@@ -72,6 +72,14 @@ type engine struct {
 	// from it, and route state takes it from here.
 	uplinkCfg map[string]map[string]string
 
+	// verdicts of the last full verification, with what it saw: a claim
+	// change re-judges only the gateway part while the rows generations
+	// are unchanged (regate).
+	verdicts     *fwdsync.Verdicts
+	verdictGen   [2]uint64 // NB, SB rows generations before its snapshots
+	verdictPlanF []fwdsync.Finding
+	verdictRoute []fwdsync.Finding
+
 	mu         gosync.Mutex
 	statuses   map[fwdsync.ForwardKey]fwdsync.ForwardStatus
 	verified   map[fwdsync.ForwardKey]map[string]map[string]string // rows behind each status
@@ -415,6 +423,7 @@ func (e *engine) barrier(ctx context.Context) int {
 // verify runs the SB part of the chain for the plan's forwards (only: a
 // subset) and records their states.
 func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsync.ForwardStatus, []fwdsync.Finding) {
+	gen, genOK := e.rowsGenerations() // before the snapshots: a later change shows
 	in := fwdsync.VerifyInput{NB: e.nb.Snapshot(), Barrier: e.lastCfg}
 	if only != nil {
 		names := make([]string, 0, 2*len(only))
@@ -432,8 +441,12 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 	} else {
 		in.NBOnly = true
 	}
-	sts, vf := fwdsync.Verify(res, in)
-	findings := mergeFindings(res.Findings, append(vf, e.routeFindings(res)...))
+	sts, vf, vs := fwdsync.VerifyVerdicts(res, in)
+	rf := e.routeFindings(res)
+	findings := mergeFindings(res.Findings, append(vf, rf...))
+	if only == nil && genOK && !in.NBOnly {
+		e.verdicts, e.verdictGen, e.verdictPlanF, e.verdictRoute = &vs, gen, res.Findings, rf
+	}
 	e.mu.Lock()
 	if only == nil {
 		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))
@@ -509,6 +522,58 @@ func (e *engine) readUplinks(ctx context.Context, nets []fwdsync.Network) {
 		}
 	}
 	e.uplinkCfg = out
+}
+
+// rowsGenerator is implemented by ovn.NB and ovn.SB.
+type rowsGenerator interface{ RowsGeneration() uint64 }
+
+// gatewaySnapshotter is implemented by ovn.SB.
+type gatewaySnapshotter interface{ GatewaySnapshot() fwdsync.SBState }
+
+// rowsGenerations returns the NB and SB rows generations; false when the
+// stores do not count them (then regate never applies).
+func (e *engine) rowsGenerations() ([2]uint64, bool) {
+	n, ok1 := e.nb.(rowsGenerator)
+	s, ok2 := e.sb.(rowsGenerator)
+	if !ok1 || !ok2 {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{n.RowsGeneration(), s.RowsGeneration()}, true
+}
+
+// verdictsCurrent reports whether the last full verification's verdicts
+// still describe the rows: no NB or SB row they rest on changed since.
+func (e *engine) verdictsCurrent() bool {
+	gen, ok := e.rowsGenerations()
+	return ok && e.verdicts != nil && gen == e.verdictGen
+}
+
+// regate re-verifies every forward after a gateway claim or chassis change
+// when nothing else changed: the rows verdicts of the last full
+// verification are re-judged against the current claims, chassis and
+// barrier (issue 5: the new holder's nb_cfg must have reached the barrier
+// of the forwards' last change; the SB rows are known unchanged). false:
+// something else changed, use reverify.
+func (e *engine) regate() ([]fwdsync.ForwardStatus, bool) {
+	gs, ok := e.sb.(gatewaySnapshotter)
+	if !ok || !e.verdictsCurrent() {
+		return nil, false
+	}
+	nbs := e.nb.SnapshotFor(nil) // nb_cfg, sb_cfg
+	in := fwdsync.VerifyInput{NB: fwdsync.NBState{NBCfg: nbs.NBCfg, SBCfg: nbs.SBCfg, HVCfg: nbs.HVCfg},
+		SB: gs.GatewaySnapshot(), Barrier: e.lastCfg}
+	sts, vf := e.verdicts.Regate(in)
+	findings := mergeFindings(e.verdictPlanF, append(vf, e.verdictRoute...))
+	e.mu.Lock()
+	for _, s := range sts {
+		e.statuses[s.Key] = s
+	}
+	e.findings = findings
+	e.mu.Unlock()
+	if e.metrics != nil {
+		e.metrics.setStates(e.stateCounts())
+	}
+	return sts, true
 }
 
 // reverify recomputes every known forward's state from current snapshots

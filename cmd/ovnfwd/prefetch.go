@@ -50,3 +50,12 @@ func (p *prefetchLXD) List(ctx context.Context) (fwdsync.LXDState, error) {
 // overlapped reports whether the last List served the early listing, not
 // one taken after the NB snapshot.
 func (p *prefetchLXD) overlapped() bool { return p.used }
+
+// NetworkConfig passes uplink reads through to the LXD client.
+func (p *prefetchLXD) NetworkConfig(ctx context.Context, project, name string) (map[string]string, bool, error) {
+	src, ok := p.lxdSource.(uplinkSource)
+	if !ok {
+		return nil, false, nil
+	}
+	return src.NetworkConfig(ctx, project, name)
+}

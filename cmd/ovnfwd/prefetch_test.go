@@ -80,3 +80,23 @@ func TestCheckOverlappedCleanListsOnce(t *testing.T) {
 		t.Fatalf("err %v, findings %v, lists %d; want nil, none, 1", err, res.report.Findings, sw.lists)
 	}
 }
+
+type netcfgLXD struct{ *fakeLXD }
+
+func (netcfgLXD) NetworkConfig(_ context.Context, project, name string) (map[string]string, bool, error) {
+	return map[string]string{"ovn.ingress_mode": "routed"}, name == "br0", nil
+}
+
+// The early listing does not hide the uplink reads route findings need.
+func TestPrefetchPassesUplinkReads(t *testing.T) {
+	l, _ := world()
+	var src lxdSource = startPrefetch(context.Background(), netcfgLXD{l})
+	up, ok := src.(uplinkSource)
+	if !ok {
+		t.Fatal("prefetchLXD is not an uplinkSource")
+	}
+	cfg, exists, err := up.NetworkConfig(context.Background(), "default", "br0")
+	if err != nil || !exists || cfg["ovn.ingress_mode"] != "routed" {
+		t.Fatalf("NetworkConfig = %v %v %v", cfg, exists, err)
+	}
+}

@@ -319,7 +319,11 @@ func (d *daemon) work(ctx context.Context) {
 		switch {
 		case b.full != "":
 		case b.reverifyAll:
-			d.observe(d.e.reverify())
+			if sts, ok := d.e.regate(); ok {
+				d.observe(sts)
+			} else {
+				d.observe(d.e.reverify())
+			}
 		case b.reverifyPending:
 			if keys := d.e.pendingKeys(); len(keys) > 0 {
 				d.observe(d.e.verifyKeys(keys))
@@ -330,6 +334,11 @@ func (d *daemon) work(ctx context.Context) {
 			// even if a claim event was missed.
 			d.observeClaims(time.Now())
 			d.e.haPass(ctx, !d.dryRun)
+			if !d.e.verdictsCurrent() && d.e.isSynced() {
+				// Keep the verdicts fresh while idle, so that the next
+				// failover is re-judged in milliseconds (regate).
+				d.observe(d.e.reverify())
+			}
 		}
 		d.checkReverified()
 	}
