@@ -240,8 +240,8 @@ func TestRegateAfterClaimChange(t *testing.T) {
 			in.SB.PortBindings[0].Chassis = "ch2"
 		}),
 		"claim moves to a chassis with no SB row": after(func(in *VerifyInput) { in.SB.PortBindings[0].Chassis = "ch9" }),
-		"claim lost":                              after(func(in *VerifyInput) { in.SB.PortBindings[0].Chassis = "" }),
-		"nb_cfg pinged since (northd behind)":     after(func(in *VerifyInput) { in.NB.NBCfg = 9 }),
+		"claim lost":                          after(func(in *VerifyInput) { in.SB.PortBindings[0].Chassis = "" }),
+		"nb_cfg pinged since (northd behind)": after(func(in *VerifyInput) { in.NB.NBCfg = 9 }),
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {

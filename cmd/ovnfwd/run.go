@@ -53,6 +53,8 @@ Examples:
 				Usage: "full resync period (0 disables periodic resyncs)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing; with --bgp-asn, open no BGP session and announce nothing (/routes shows what would be announced)"},
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
+			&cli.StringFlag{Name: "memory-limit", Value: "off", EnvVars: []string{"OVNFWD_MEMORY_LIMIT"},
+				Usage: "Go soft memory limit: off, a size such as 256MiB, or auto (a quarter above the live heap after each full pass, at least 64MiB: lowest RSS, but the collector then works hard during full passes); GOMEMLIMIT overrides it"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 		),
@@ -89,8 +91,13 @@ func runDaemon(c *cli.Context) error {
 	defer stop()
 
 	m := newMetrics()
+	memLimit, err := parseMemoryLimit(c.String("memory-limit"))
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	memLimit.apply()
 	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"), pprof: c.Bool("pprof"),
-		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}}
+		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: memLimit}
 	if d.routes, err = newRouteState(c, log, m.reg); err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
@@ -191,16 +198,17 @@ func runDaemon(c *cli.Context) error {
 
 // daemon is the run loop: triggers in, one worker out.
 type daemon struct {
-	log     *zap.Logger
-	metrics *metrics
-	q       *queue
-	cs      *conns
-	e       *engine
-	gw      *gateways
-	ready   atomic.Pointer[string] // "" once connected; read by /readyz
-	dryRun  bool
-	pprof   bool
-	routes  *routeState // nil: BGP off
+	memLimit memoryLimit
+	log      *zap.Logger
+	metrics  *metrics
+	q        *queue
+	cs       *conns
+	e        *engine
+	gw       *gateways
+	ready    atomic.Pointer[string] // "" once connected; read by /readyz
+	dryRun   bool
+	pprof    bool
+	routes   *routeState // nil: BGP off
 	// nbSettle delays reconciles triggered by NB changes.
 	nbSettle time.Duration
 	// pendingSince: forwards triggered but not yet verified ok, with the
@@ -322,6 +330,9 @@ func (d *daemon) work(ctx context.Context) {
 			if sts, ok := d.e.regate(); ok {
 				d.observe(sts)
 			} else {
+				gen, _ := d.e.rowsGenerations()
+				d.log.Debug("re-verifying every forward: rows changed since the last full verification",
+					zap.Uint64s("generations", gen[:]), zap.Uint64s("verified_at", d.e.verdictGen[:]))
 				d.observe(d.e.reverify())
 			}
 		case b.reverifyPending:
@@ -393,6 +404,9 @@ func (d *daemon) fullPass(ctx context.Context, trigger string) {
 	// (start, resync, reconnect), so pay one GC to keep the steady RSS
 	// near the live heap.
 	debug.FreeOSMemory()
+	if limit := d.memLimit.afterFullPass(); limit > 0 {
+		d.log.Debug("memory limit follows the live heap", zap.Int64("limit_bytes", limit))
+	}
 }
 
 // forward reconciles one forward; ok is false when it must be retried or
