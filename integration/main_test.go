@@ -5,7 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
-		"runtime"
+	"runtime"
 	"syscall"
 	"testing"
 )
