@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
@@ -50,6 +52,28 @@ func (p *prefetchLXD) List(ctx context.Context) (fwdsync.LXDState, error) {
 // overlapped reports whether the last List served the early listing, not
 // one taken after the NB snapshot.
 func (p *prefetchLXD) overlapped() bool { return p.used }
+
+// The engine finds optional LXD reads (cluster members for HA hygiene,
+// uplink config for route findings) by type assertion: the wrapper must
+// offer every one the client has.
+var (
+	_ memberLister = (*prefetchLXD)(nil)
+	_ uplinkSource = (*prefetchLXD)(nil)
+	_ memberLister = (*lxdwatch.Client)(nil)
+	_ uplinkSource = (*lxdwatch.Client)(nil)
+)
+
+// errNoMembers: the wrapped source cannot list cluster members.
+var errNoMembers = errors.New("LXD source cannot list cluster members")
+
+// Members passes the cluster member listing through to the LXD client.
+func (p *prefetchLXD) Members(ctx context.Context) ([]lxdwatch.Member, error) {
+	src, ok := p.lxdSource.(memberLister)
+	if !ok {
+		return nil, errNoMembers
+	}
+	return src.Members(ctx)
+}
 
 // NetworkConfig passes uplink reads through to the LXD client.
 func (p *prefetchLXD) NetworkConfig(ctx context.Context, project, name string) (map[string]string, bool, error) {

@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
+
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
@@ -98,5 +100,29 @@ func TestPrefetchPassesUplinkReads(t *testing.T) {
 	cfg, exists, err := up.NetworkConfig(context.Background(), "default", "br0")
 	if err != nil || !exists || cfg["ovn.ingress_mode"] != "routed" {
 		t.Fatalf("NetworkConfig = %v %v %v", cfg, exists, err)
+	}
+}
+
+type membersLXD struct{ *fakeLXD }
+
+func (membersLXD) Members(context.Context) ([]lxdwatch.Member, error) {
+	return []lxdwatch.Member{{Name: "node1", Roles: []string{"ovn-chassis"}}}, nil
+}
+
+// The early listing does not hide the member listing HA hygiene needs
+// (ha-missing went unreported by check when it did).
+func TestPrefetchPassesMembers(t *testing.T) {
+	l, _ := world()
+	var src lxdSource = startPrefetch(context.Background(), membersLXD{l})
+	ml, ok := src.(memberLister)
+	if !ok {
+		t.Fatal("prefetchLXD is not a memberLister")
+	}
+	ms, err := ml.Members(context.Background())
+	if err != nil || len(ms) != 1 || ms[0].Name != "node1" {
+		t.Fatalf("Members = %v, %v", ms, err)
+	}
+	if _, err := startPrefetch(context.Background(), l).Members(context.Background()); err == nil {
+		t.Error("a source without members listed some")
 	}
 }
