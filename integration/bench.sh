@@ -639,7 +639,11 @@ phase m7 m7
 log "writing $OUT"
 mkdir -p "$(dirname "$OUT")"
 how="bash integration/bench.sh $MODE ${BIN#"$ROOT"/}"
-[ "${BIN#"$ROOT"/}" = bin/ovnfwd ] && how="make bench$([ "$MODE" = quick ] && echo -quick) (= $how)"
+if [ "${BIN#"$ROOT"/}" = bin/ovnfwd ]; then
+	target=bench
+	[ "$MODE" != quick ] || target=bench-quick
+	how="make $target (= $how)"
+fi
 "$BT" report -dir "$R" -out "$OUT" -cmd "$how" -analysis "$HERE/benchtool/analysis.md" || die "report"
 [ -z "$FAILED" ] || die "phases failed:$FAILED"
 exit 0

@@ -34,7 +34,7 @@ func (e *engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwd
 	if e.ha == nil || e.sb == nil {
 		return nil, nil
 	}
-	sb := e.sb.Snapshot()
+	sb := e.gatewaySnapshot() // claims and chassis: HA needs no SB rows
 	in := fwdsync.HAInput{NB: nb, SB: sb, Networks: fwdsync.HANetworks(mappings), MemberChassis: e.ha.memberChassis}
 	if ml, ok := e.lxd.(memberLister); ok {
 		ms, err := ml.Members(ctx)
@@ -64,7 +64,7 @@ func (e *engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
 	if e.mappings == nil {
 		return nil
 	}
-	changes, findings := e.planHA(ctx, e.mappings, e.nb.Snapshot())
+	changes, findings := e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
 	if apply {
 		for _, ch := range changes {
 			if err := e.applyChange(ctx, ch); err != nil && !errors.Is(err, errBusy) {
@@ -76,7 +76,7 @@ func (e *engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
 			}
 		}
 		if len(changes) > 0 {
-			_, findings = e.planHA(ctx, e.mappings, e.nb.Snapshot())
+			_, findings = e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
 		}
 	}
 	e.mu.Lock()

@@ -101,7 +101,7 @@ func (g *gateways) live(now time.Time, nb fwdsync.NBState, sb fwdsync.SBState) (
 // changes; it returns whether some change awaits its debounce window.
 func (d *daemon) observeClaims(now time.Time) {
 	g := d.gw
-	evs := g.tracker.ObserveSB(now, d.cs.sb.Snapshot())
+	evs := g.tracker.ObserveSB(now, d.cs.sb.GatewaySnapshot())
 	evs = append(evs, g.tracker.Tick(now)...)
 	for _, ev := range evs {
 		d.claimEvent(ev)
@@ -113,7 +113,7 @@ func (d *daemon) observeClaims(now time.Time) {
 			g.mu.Lock()
 			if !g.tickPending {
 				g.tickPending = true
-				time.AfterFunc(g.debounce+10*time.Millisecond, func() {
+				time.AfterFunc(g.debounce+2*time.Millisecond, func() {
 					g.mu.Lock()
 					g.tickPending = false
 					g.mu.Unlock()
@@ -140,7 +140,7 @@ func (d *daemon) claimEvent(ev fwdsync.ClaimEvent) {
 	case fwdsync.ClaimLost:
 		d.log.Error("gateway lost: no chassis claims it; forwards are dark", fields...)
 		// Dark everywhere once it has lasted the BFD detection time.
-		darkAfter := fwdsync.BFDDetectionTime(d.cs.nb.Snapshot().NBGlobalOptions)
+		darkAfter := fwdsync.BFDDetectionTime(d.cs.nb.SnapshotFor(nil).NBGlobalOptions)
 		time.AfterFunc(darkAfter, func() { d.q.addHA() })
 	case fwdsync.ClaimAcquired:
 		d.log.Info("gateway claimed", fields...)
@@ -245,7 +245,7 @@ func (d *daemon) pingLiveness(ctx context.Context, interval, timeout time.Durati
 		var behind map[string]bool
 		for {
 			behind = map[string]bool{}
-			for _, c := range d.cs.sb.Snapshot().Chassis {
+			for _, c := range d.cs.sb.GatewaySnapshot().Chassis {
 				if c.NBCfg < cfg {
 					behind[c.Name] = true
 				}
