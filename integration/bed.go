@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -149,6 +150,18 @@ func (b *Bed) LXDSQL(t testing.TB, query string) string {
 func (b *Bed) Script(t testing.TB, args ...string) string {
 	t.Helper()
 	return b.must(t, nil, "bash", append([]string{b.Env["TB_SCRIPT"]}, args...)...)
+}
+
+// KillChassis kill -9s chassis n (its ovs-vswitchd and ovn-controller) and
+// returns the function that starts it again; if the test does not call it,
+// cleanup does, so a failing test never leaves the bed a chassis short.
+func (b *Bed) KillChassis(t testing.TB, n int) (start func()) {
+	t.Helper()
+	b.Script(t, "chassis-kill", fmt.Sprint(n))
+	var once gosync.Once
+	start = func() { once.Do(func() { b.Script(t, "chassis-start", fmt.Sprint(n)) }) }
+	t.Cleanup(start)
+	return start
 }
 
 // NetworkID returns the LXD database ID of a network (its OVN prefix is

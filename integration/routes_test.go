@@ -628,13 +628,7 @@ func TestBGPFailover(t *testing.T) {
 
 		// Kill -9 the active chassis (ovs-vswitchd + ovn-controller).
 		killed := time.Now()
-		b.Script(t, "chassis-kill", fmt.Sprint(h.n))
-		restarted := false
-		t.Cleanup(func() {
-			if !restarted {
-				b.Script(t, "chassis-start", fmt.Sprint(h.n))
-			}
-		})
+		startChassis := b.KillChassis(t, h.n)
 		var claim claimChange
 		Eventually(t, 20*time.Second, 5*time.Millisecond, "OVN moves the claim", func() string {
 			for _, c := range sbw.claimsAfter(gw, killed) {
@@ -663,8 +657,7 @@ func TestBGPFailover(t *testing.T) {
 		restartedAt := time.Now()
 		stop := make(chan struct{})
 		samples := br.Sample(inRange, stop)
-		b.Script(t, "chassis-start", fmt.Sprint(h.n))
-		restarted = true
+		startChassis()
 		last := settledClaim(t, sbw, gw, restartedAt)
 		close(stop)
 		cur := holder(t, b, prefix, ms)

@@ -104,13 +104,7 @@ func TestStatusDaemonFailover(t *testing.T) {
 
 	// Kill -9 the active chassis; OVN moves the claim.
 	killed := time.Now()
-	b.Script(t, "chassis-kill", fmt.Sprint(h.n))
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			b.Script(t, "chassis-start", fmt.Sprint(h.n))
-		}
-	})
+	startChassis := b.KillChassis(t, h.n)
 	var next string
 	Eventually(t, 20*time.Second, 20*time.Millisecond, "OVN moves the claim", func() string {
 		if next = b.GatewayChassis(t, prefix); next == "" || next == h.chassis() {
@@ -235,8 +229,7 @@ func TestStatusDaemonFailover(t *testing.T) {
 
 	// Restore: the chassis returns and takes the gateway back.
 	back := time.Now()
-	b.Script(t, "chassis-start", fmt.Sprint(h.n))
-	restarted = true
+	startChassis()
 	for _, m := range ms {
 		m.d.waitFailover(t, back, h.chassis(), 40*time.Second)
 	}
