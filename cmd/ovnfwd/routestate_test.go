@@ -502,3 +502,15 @@ func TestNewRouteStateDryRunHasNoSpeaker(t *testing.T) {
 		}
 	}
 }
+
+// With BGP off, /routes still names the member's chassis (--chassis), so
+// status can tell the members apart.
+func TestRoutesNameTheChassisWithBGPOff(t *testing.T) {
+	d := &daemon{chassis: "ch7"}
+	rec := httptest.NewRecorder()
+	d.serveRoutes(rec, httptest.NewRequest("GET", "/routes", nil))
+	var st routeStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Enabled || st.Chassis != "ch7" {
+		t.Fatalf("/routes with BGP off = %s (%v)", rec.Body.String(), err)
+	}
+}

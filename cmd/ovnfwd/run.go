@@ -97,7 +97,7 @@ func runDaemon(c *cli.Context) error {
 	}
 	memLimit.apply()
 	d := &daemon{log: log, metrics: m, q: newQueue(), dryRun: c.Bool("dry-run"), nbSettle: c.Duration("nb-settle"), pprof: c.Bool("pprof"),
-		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: memLimit}
+		pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: memLimit, chassis: c.String(flagChassis)}
 	if d.routes, err = newRouteState(c, log, m.reg); err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
@@ -199,16 +199,18 @@ func runDaemon(c *cli.Context) error {
 // daemon is the run loop: triggers in, one worker out.
 type daemon struct {
 	memLimit memoryLimit
-	log      *zap.Logger
-	metrics  *metrics
-	q        *queue
-	cs       *conns
-	e        *engine
-	gw       *gateways
-	ready    atomic.Pointer[string] // "" once connected; read by /readyz
-	dryRun   bool
-	pprof    bool
-	routes   *routeState // nil: BGP off
+	// chassis is --chassis as given (BGP resolves its own default).
+	chassis string
+	log     *zap.Logger
+	metrics *metrics
+	q       *queue
+	cs      *conns
+	e       *engine
+	gw      *gateways
+	ready   atomic.Pointer[string] // "" once connected; read by /readyz
+	dryRun  bool
+	pprof   bool
+	routes  *routeState // nil: BGP off
 	// nbSettle delays reconciles triggered by NB changes.
 	nbSettle time.Duration
 	// pendingSince: forwards triggered but not yet verified ok, with the
@@ -478,6 +480,17 @@ func dedupe(items []workItem) []workItem {
 		out = append(out, it)
 	}
 	return out
+}
+
+// serveRoutes is /routes: the route state, and which member this is even
+// with BGP off (status shows it per member).
+func (d *daemon) serveRoutes(w http.ResponseWriter, r *http.Request) {
+	st := d.routes.Status(r.Context())
+	if st.Chassis == "" {
+		st.Chassis = d.chassis
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
