@@ -50,7 +50,15 @@ func sbClientModel() (model.ClientDBModel, error) {
 	for _, t := range sbColumns {
 		models[t.table] = t.model
 	}
-	return model.NewClientDBModel("OVN_Southbound", models)
+	m, err := model.NewClientDBModel("OVN_Southbound", models)
+	if err != nil {
+		return m, err
+	}
+	// Verifying a few forwards reads their rows by name, not all 20,000.
+	m.SetIndexes(map[string][]model.ClientIndex{
+		sbdb.LoadBalancerTable: {{Columns: []model.ColumnKey{{Column: "name"}}}},
+	})
+	return m, nil
 }
 
 func sbMonitor(cl client.Client) *client.Monitor {
@@ -204,13 +212,39 @@ func (s *SB) Snapshot() fwdsync.SBState {
 
 	snapshotGateways(tc, &st)
 
-	for _, r := range rowsOf(tc, sbdb.AddressSetTable) {
-		as := r.(*sbdb.AddressSet)
-		// The replica's own slice, read-only (see NB.Snapshot): a router's
-		// responder set holds every VIP.
-		st.AddressSets = append(st.AddressSets, fwdsync.SBAddressSet{Name: as.Name, Addresses: as.Addresses})
+	st.AddressSets = addressSets(tc)
+	st.NBCfg = s.NBCfg()
+	return st
+}
+
+// SnapshotFor is Snapshot with only the Load_Balancer rows of the given
+// names (found through the name index): what verifying a few forwards
+// needs.
+func (s *SB) SnapshotFor(lbNames []string) fwdsync.SBState {
+	tc := s.c.cache()
+	var st fwdsync.SBState
+	if tc == nil {
+		return st
 	}
-	slices.SortFunc(st.AddressSets, func(a, b fwdsync.SBAddressSet) int { return cmpNameUUID(a.Name, "", b.Name, "") })
+	t := tc.Table(sbdb.LoadBalancerTable)
+	seen := make(map[string]bool, len(lbNames))
+	for _, name := range lbNames {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		rows, err := t.RowsByModels([]model.Model{&sbdb.LoadBalancer{Name: name}})
+		if err != nil {
+			continue
+		}
+		for _, r := range rows {
+			lb := r.(*sbdb.LoadBalancer)
+			st.LoadBalancers = append(st.LoadBalancers, fwdsync.SBLoadBalancer{UUID: lb.UUID, Name: lb.Name, VIPs: lb.Vips, ExternalIDs: lb.ExternalIDs})
+		}
+	}
+	slices.SortFunc(st.LoadBalancers, func(a, b fwdsync.SBLoadBalancer) int { return cmpNameUUID(a.Name, a.UUID, b.Name, b.UUID) })
+	snapshotGateways(tc, &st)
+	st.AddressSets = addressSets(tc)
 	st.NBCfg = s.NBCfg()
 	return st
 }
@@ -223,6 +257,19 @@ func (s *SB) GatewaySnapshot() fwdsync.SBState {
 	snapshotGateways(s.c.cache(), &st)
 	st.NBCfg = s.NBCfg()
 	return st
+}
+
+// addressSets returns the Address_Set rows, sorted by name.
+func addressSets(tc *cache.TableCache) []fwdsync.SBAddressSet {
+	var out []fwdsync.SBAddressSet
+	for _, r := range rowsOf(tc, sbdb.AddressSetTable) {
+		as := r.(*sbdb.AddressSet)
+		// The replica's own slice, read-only (see NB.Snapshot): a router's
+		// responder set holds every VIP.
+		out = append(out, fwdsync.SBAddressSet{Name: as.Name, Addresses: as.Addresses})
+	}
+	slices.SortFunc(out, func(a, b fwdsync.SBAddressSet) int { return cmpNameUUID(a.Name, "", b.Name, "") })
+	return out
 }
 
 func snapshotGateways(tc *cache.TableCache, st *fwdsync.SBState) {

@@ -99,6 +99,17 @@ func TestSBSnapshot(t *testing.T) {
 			}
 		}
 
+		// SnapshotFor: the named rows only, through the name index, and
+		// everything else as Snapshot has it.
+		sf := sb.SnapshotFor([]string{lbName, "no-such-lb", lbName})
+		if len(sf.LoadBalancers) != 1 || sf.LoadBalancers[0].UUID != seed.lb || !slices.EqualFunc(sf.PortBindings, wantPB, equalPB) ||
+			!slices.Equal(sf.Chassis, wantCh) || len(sf.AddressSets) != 1 || sf.NBCfg != st.NBCfg {
+			t.Errorf("SnapshotFor = %+v", sf)
+		}
+		if n := len(sb.SnapshotFor([]string{"no-such-lb"}).LoadBalancers); n != 0 {
+			t.Errorf("SnapshotFor(no-such-lb) has %d rows", n)
+		}
+
 		// GatewaySnapshot: the same gateway facts, no rows.
 		gs := sb.GatewaySnapshot()
 		if !slices.EqualFunc(gs.PortBindings, wantPB, equalPB) || !slices.Equal(gs.Chassis, wantCh) ||

@@ -424,9 +424,12 @@ func (e *engine) barrier(ctx context.Context) int {
 // subset) and records their states.
 func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsync.ForwardStatus, []fwdsync.Finding) {
 	gen, genOK := e.rowsGenerations() // before the snapshots: a later change shows
-	in := fwdsync.VerifyInput{NB: e.nb.Snapshot(), Barrier: e.lastCfg}
-	if only != nil {
-		names := make([]string, 0, 2*len(only))
+	in := fwdsync.VerifyInput{Barrier: e.lastCfg}
+	var names []string // only: the rows of those forwards, not all 20,000
+	if only == nil {
+		in.NB = e.nb.Snapshot()
+	} else {
+		names = make([]string, 0, 2*len(only))
 		for _, k := range only {
 			if d, ok := res.Desired[k]; ok {
 				for _, lb := range d.LBs {
@@ -436,10 +439,13 @@ func (e *engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 		}
 		in.NB = e.nb.SnapshotFor(names)
 	}
-	if e.sb != nil {
-		in.SB = e.sb.Snapshot()
-	} else {
+	switch sf, ok := e.sb.(sbSnapshotFor); {
+	case e.sb == nil:
 		in.NBOnly = true
+	case only != nil && ok:
+		in.SB = sf.SnapshotFor(names)
+	default:
+		in.SB = e.sb.Snapshot()
 	}
 	sts, vf, vs := fwdsync.VerifyVerdicts(res, in)
 	rf := e.routeFindings(res)
@@ -526,6 +532,11 @@ func (e *engine) readUplinks(ctx context.Context, nets []fwdsync.Network) {
 
 // rowsGenerator is implemented by ovn.NB and ovn.SB.
 type rowsGenerator interface{ RowsGeneration() uint64 }
+
+// sbSnapshotFor is implemented by ovn.SB.
+type sbSnapshotFor interface {
+	SnapshotFor(lbNames []string) fwdsync.SBState
+}
 
 // gatewaySnapshotter is implemented by ovn.SB.
 type gatewaySnapshotter interface{ GatewaySnapshot() fwdsync.SBState }

@@ -349,8 +349,10 @@ func (d *daemon) work(ctx context.Context) {
 			d.e.haPass(ctx, !d.dryRun)
 			if !d.e.verdictsCurrent() && d.e.isSynced() {
 				// Keep the verdicts fresh while idle, so that the next
-				// failover is re-judged in milliseconds (regate).
+				// failover is re-judged in milliseconds (regate); then
+				// give the pass's garbage back, as after a full pass.
 				d.observe(d.e.reverify())
+				debug.FreeOSMemory()
 			}
 		}
 		d.checkReverified()
