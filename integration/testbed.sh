@@ -386,7 +386,14 @@ main() {
 	underlay-restore) ip netns exec "$NS_UL" ip link set "ul-ch$1" up ;;
 	lxd-stop) lxd_stop ;;
 	lxd-start) lxd_start ;;
-	nb-kill) kill -KILL "$(cat "$CENTRAL/nb.pid")"; rm -f "$CENTRAL/nb.pid" ;;
+	nb-kill)
+		# Wait until it is gone: its lock on nb.db lasts as long as it does
+		# (a test edits the file offline next).
+		p=$(cat "$CENTRAL/nb.pid")
+		kill -KILL "$p"
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		rm -f "$CENTRAL/nb.pid"
+		;;
 	nb-start) central_up ;;
 	northd-stop) stop_pidfile "$CENTRAL/northd.pid" ;;
 	northd-start) northd_up ;;
