@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -889,26 +888,12 @@ func explainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// The daemons are asked while explain reads LXD and OVN.
-	daemons := make(chan []daemonReport, 1)
-	addrs, err := daemonAddrs(c)
+	v, err := readOnlyPass(c, log, nil)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return err
 	}
-	go func() { daemons <- queryDaemons(c.Context, addrs, c.Duration("daemon-timeout")) }()
-	cs, err := connectOneShot(c, log, connectOpts{readOnly: true, needSB: true})
-	if err != nil {
-		return cli.Exit(err.Error(), exitError)
-	}
-	defer cs.Close()
-	e := newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
-	e.observeBarrier()
-	pr, err := e.pass(ctx, false)
-	if err != nil {
-		return cli.Exit(err.Error(), exitError)
-	}
+	defer v.close()
+	cs, e, pr, ctx, daemons := v.cs, v.e, v.pr, v.ctx, v.daemons
 	in := explainInput{Key: key, NB: cs.nb.Snapshot(), SB: cs.sb.Snapshot(), Rules: pr.Plan.Rules}
 	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
 	for _, n := range e.lxdState.Networks {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -559,27 +558,13 @@ func statusAction(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitError)
 	}
 	start := time.Now()
-	// The daemons are asked while status reads LXD and OVN.
-	daemons := make(chan []daemonReport, 1)
-	addrs, err := daemonAddrs(c)
+	// HA groups are judged as check --deep judges them; nothing is written.
+	v, err := readOnlyPass(c, log, ha)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return err
 	}
-	go func() { daemons <- queryDaemons(c.Context, addrs, c.Duration("daemon-timeout")) }()
-	cs, err := connectOneShot(c, log, connectOpts{readOnly: true, needSB: true})
-	if err != nil {
-		return cli.Exit(err.Error(), exitError)
-	}
-	defer cs.Close()
-	e := newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
-	e.ha = ha // judged as check --deep judges the groups; nothing is written
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
-	e.observeBarrier()
-	pr, err := e.pass(ctx, false)
-	if err != nil {
-		return cli.Exit(err.Error(), exitError)
-	}
+	defer v.close()
+	cs, e, pr, ctx, daemons := v.cs, v.e, v.pr, v.ctx, v.daemons
 	in := statusInput{
 		Mappings: pr.Plan.Mappings, NB: cs.nb.SnapshotFor(nil), SB: cs.sb.Snapshot(),
 		LXDChassis: map[fwdsync.NetworkRef]string{}, LXDChassisErr: map[fwdsync.NetworkRef]string{},

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
 
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
@@ -662,4 +663,42 @@ func writeMembers(w io.Writer, ms []memberStatus) error {
 	}
 	fmt.Fprintln(w)
 	return writeRouteTable(w, routes)
+}
+
+// readOnlyView is what status and explain read before they judge: the
+// daemons' reports (asked meanwhile), read-only connections to LXD, NB and
+// SB, and one read-only pass of the engine.
+type readOnlyView struct {
+	cs      *conns
+	e       *engine
+	pr      passResult
+	ctx     context.Context
+	daemons <-chan []daemonReport
+	close   func()
+}
+
+// readOnlyPass asks the daemons in the background, connects read-only and
+// runs one pass that writes nothing; ha, when set, judges the HA groups as
+// check --deep does. Errors are ready to return from a cli Action.
+func readOnlyPass(c *cli.Context, log *zap.Logger, ha *haConfig) (*readOnlyView, error) {
+	addrs, err := daemonAddrs(c)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitError)
+	}
+	daemons := make(chan []daemonReport, 1)
+	go func() { daemons <- queryDaemons(c.Context, addrs, c.Duration("daemon-timeout")) }()
+	cs, err := connectOneShot(c, log, connectOpts{readOnly: true, needSB: true})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitError)
+	}
+	e := newEngine(cs.lxd, cs.nb, cs.sb, planOptions(c), log)
+	e.ha = ha
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	v := &readOnlyView{cs: cs, e: e, ctx: ctx, daemons: daemons, close: func() { cancel(); cs.Close() }}
+	e.observeBarrier()
+	if v.pr, err = e.pass(ctx, false); err != nil {
+		v.close()
+		return nil, cli.Exit(err.Error(), exitError)
+	}
+	return v, nil
 }
