@@ -205,7 +205,7 @@ func TestApplyHASetPriorityGuard(t *testing.T) {
 func TestApplyHAEqualsNbctl(t *testing.T) {
 	nbctl := findBinary("ovn-nbctl")
 	if nbctl == "" {
-		t.Skip("ovn-nbctl not installed")
+		missingTool(t, "ovn-nbctl not installed")
 	}
 	s := startRealServer(t, nbSchemaFile())
 	raw := rawNB(t, s.endpoint())

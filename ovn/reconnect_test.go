@@ -45,7 +45,7 @@ func (s *realServer) appctl(args ...string) string {
 	s.t.Helper()
 	bin := findBinary("ovs-appctl")
 	if bin == "" {
-		s.t.Skip("ovs-appctl not installed")
+		missingTool(s.t, "ovs-appctl not installed")
 	}
 	out, err := exec.Command(bin, append([]string{"-t", filepath.Join(s.dir, "ctl")}, args...)...).CombinedOutput()
 	if err != nil {
