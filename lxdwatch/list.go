@@ -248,21 +248,9 @@ func (c *Client) NetworkState(ctx context.Context, project, name string) (string
 }
 
 // Member is one LXD cluster member.
-type Member struct {
-	Name string
-	// Roles as LXD reports them, e.g. "database", "ovn-chassis".
-	Roles  []string
-	Status string // "Online", "Offline", "Evacuated", …
-	URL    string
-	// Order is the member's position in LXD's list, which LXD returns in
-	// ascending database ID order (the order HA chassis priorities are drawn
-	// in). The ID itself is not exposed by the API.
-	Order int
-}
-
 // Members lists the cluster members. A server that is not clustered returns
 // one member named after the server.
-func (c *Client) Members(ctx context.Context) ([]Member, error) {
+func (c *Client) Members(ctx context.Context) ([]fwdsync.Member, error) {
 	s := c.cachedServer()
 	if s == nil || !s.Environment.ServerClustered {
 		var err error
@@ -271,7 +259,7 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 		}
 	}
 	if !s.Environment.ServerClustered {
-		return []Member{{Name: s.Environment.ServerName, Status: "Online"}}, nil
+		return []fwdsync.Member{{Name: s.Environment.ServerName, Status: "Online"}}, nil
 	}
 	p, cancel := c.api(ctx, "")
 	defer cancel()
@@ -279,9 +267,9 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list LXD cluster members at %s: %w", c.endpoint, err)
 	}
-	out := make([]Member, 0, len(ms))
+	out := make([]fwdsync.Member, 0, len(ms))
 	for i, m := range ms {
-		out = append(out, Member{Name: m.ServerName, Roles: m.Roles, Status: m.Status, URL: m.URL, Order: i})
+		out = append(out, fwdsync.Member{Name: m.ServerName, Roles: m.Roles, Status: m.Status, ID: int64(i)})
 	}
 	return out, nil
 }

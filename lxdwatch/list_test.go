@@ -237,7 +237,7 @@ func TestMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Member{{Name: "node1", Status: "Online"}}; !reflect.DeepEqual(ms, want) {
+	if want := []fwdsync.Member{{Name: "node1", Status: "Online"}}; !reflect.DeepEqual(ms, want) {
 		t.Errorf("standalone Members = %+v, want %+v", ms, want)
 	}
 
@@ -252,9 +252,9 @@ func TestMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Member{
-		{Name: "b", Status: "Online", Roles: []string{"database"}, URL: "https://10.0.0.2:8443", Order: 0},
-		{Name: "a", Status: "Evacuated", Roles: []string{"ovn-chassis"}, URL: "https://10.0.0.1:8443", Order: 1},
+	want := []fwdsync.Member{
+		{Name: "b", Status: "Online", Roles: []string{"database"}, ID: 0},
+		{Name: "a", Status: "Evacuated", Roles: []string{"ovn-chassis"}, ID: 1},
 	}
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("Members = %+v, want %+v", ms, want)

@@ -2,6 +2,7 @@ package lxdwatch
 
 import (
 	"context"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 	"testing"
 )
 
@@ -15,11 +16,11 @@ func TestUplink(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		want Uplink
+		want fwdsync.Uplink
 	}{
-		{"UPLINK", Uplink{Name: "UPLINK", Type: "physical", IngressMode: "l2proxy", IPv4Routes: "198.51.100.0/24"}},
-		{"routed", Uplink{Name: "routed", Type: "physical", IngressMode: "routed"}},
-		{"br0", Uplink{Name: "br0", Type: "bridge", IPv4Routes: "198.18.0.0/16"}},
+		{"UPLINK", fwdsync.Uplink{Name: "UPLINK", Type: "physical", IngressMode: "l2proxy", IPv4Routes: "198.51.100.0/24"}},
+		{"routed", fwdsync.Uplink{Name: "routed", Type: "physical", IngressMode: "routed"}},
+		{"br0", fwdsync.Uplink{Name: "br0", Type: "bridge", IPv4Routes: "198.18.0.0/16"}},
 	} {
 		got, err := c.Uplink(ctx, tc.name)
 		if err != nil || got != tc.want {

@@ -6,27 +6,17 @@ import (
 	"slices"
 	"strings"
 
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
-
-// LogicalFlow is one SB Logical_Flow row, as `ovnfwd explain` shows it.
-type LogicalFlow struct {
-	UUID     string
-	Priority int
-	Match    string
-	Actions  string
-	// Datapath is the name (external_ids:name) of the flow's logical
-	// datapath, or its UUID when it has no name; "" for a flow of a
-	// datapath group.
-	Datapath string
-}
 
 // StageFlows reads, in one-off selects (the SB replica does not monitor
 // Logical_Flow), the logical flows of pipeline stage (e.g. "lr_in_dnat")
 // whose match mentions address as a whole word. The stage is filtered on
 // the server (external_ids includes stage-name), the address here. Flows
 // are sorted by datapath, priority (highest first) and match.
-func (s *SB) StageFlows(ctx context.Context, stage, address string) ([]LogicalFlow, error) {
+func (s *SB) StageFlows(ctx context.Context, stage, address string) ([]fwdsync.LogicalFlow, error) {
 	cl := s.c.cl
 	res, err := cl.Transact(ctx, ovsdb.Operation{
 		Op:    ovsdb.OperationSelect,
@@ -45,10 +35,10 @@ func (s *SB) StageFlows(ctx context.Context, stage, address string) ([]LogicalFl
 	if err != nil {
 		return nil, fmt.Errorf("select Logical_Flow of stage %s: %w", stage, err)
 	}
-	var out []LogicalFlow
+	var out []fwdsync.LogicalFlow
 	datapaths := map[string]bool{}
 	for _, r := range rows {
-		f := LogicalFlow{
+		f := fwdsync.LogicalFlow{
 			UUID:     rowUUID(r["_uuid"]),
 			Priority: rowInt(r["priority"]),
 			Match:    rowString(r["match"]),
@@ -74,7 +64,7 @@ func (s *SB) StageFlows(ctx context.Context, stage, address string) ([]LogicalFl
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b LogicalFlow) int {
+	slices.SortFunc(out, func(a, b fwdsync.LogicalFlow) int {
 		switch {
 		case a.Datapath != b.Datapath:
 			return strings.Compare(a.Datapath, b.Datapath)

@@ -31,7 +31,7 @@ type Member struct {
 	Name string
 	// ID orders the members as LXD's database IDs do. Only the order
 	// matters to LXDPriorities, so the position in LXD's member list
-	// (lxdwatch.Member.Order: LXD lists members by ascending ID) will do.
+	// (LXD lists members by ascending ID; lxdwatch uses that position) will do.
 	// IDs must be distinct.
 	ID     int64
 	Roles  []string

@@ -338,3 +338,28 @@ const (
 	StateDegraded State = "degraded"
 	StateBroken   State = "broken"
 )
+
+// Uplink is the uplink network of an OVN network (default project), as far
+// as forwards depend on it.
+type Uplink struct {
+	Name string
+	// Type is the LXD network type: "physical" or "bridge".
+	Type string
+	// IngressMode is ovn.ingress_mode of a physical uplink ("l2proxy" when
+	// unset); "" for other types.
+	IngressMode string
+	// IPv4Routes is ipv4.routes: where forward listen addresses may come from.
+	IPv4Routes string
+}
+
+// LogicalFlow is one SB Logical_Flow row, as `ovnfwd explain` shows it.
+type LogicalFlow struct {
+	UUID     string
+	Priority int
+	Match    string
+	Actions  string
+	// Datapath is the name (external_ids:name) of the flow's logical
+	// datapath, or its UUID when it has no name; "" for a flow of a
+	// datapath group.
+	Datapath string
+}

@@ -112,3 +112,12 @@ func shortList(items []string, limit int) string {
 	}
 	return fmt.Sprintf("%s, … %d more", strings.Join(items[:limit], ", "), len(items)-limit)
 }
+
+// SplitVIP splits a VIP key or backend ("198.51.100.10:80", "[2001:db8::1]:80",
+// a port-less "198.51.100.10") into its address and port ("" when none).
+func SplitVIP(vip string) (addr, port string) {
+	if ap, err := netip.ParseAddrPort(vip); err == nil {
+		return ap.Addr().String(), fmt.Sprint(ap.Port())
+	}
+	return strings.Trim(vip, "[]"), ""
+}

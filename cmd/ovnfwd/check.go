@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
+	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
@@ -37,7 +38,7 @@ environment. --arp-responder: a VIP nobody answers ARP/ND for is
 vip-unanswered (not on an uplink with ovn.ingress_mode=routed, which routes to
 the router instead; check reads the uplinks' config from LXD). With --bgp-asn
 (OVNFWD_BGP_ASN), i.e. when run announces the forwards over BGP, check also
-reports, for every network in the scope of --bgp-networks/--bgp-uplinks and
+reports, for every network in the engine.Scope of --bgp-networks/--bgp-uplinks and
 whichever member holds its gateway: lxd-bgp-also-announces (the uplink has
 bgp.peers.*: LXD's own speaker announces the forwards from every member) and,
 with --bgp-next-hop router (the default), route-no-next-hop (no
@@ -77,7 +78,7 @@ func repairCommand() *cli.Command {
 		Name:      "repair",
 		Usage:     "apply the repairs check reports, once, then verify",
 		ArgsUsage: " ",
-		Description: `repair plans like check, then applies the changes in scope with every safety
+		Description: `repair plans like check, then applies the changes in engine.Scope with every safety
 rail of the daemon: a row is created only if no row of that name exists, an
 update aborts if the row changed meanwhile (the forward is then re-planned from
 fresh state, up to three times), router and switch columns are mutated rather
@@ -112,7 +113,7 @@ Examples:
 // usageError turns a flag parsing error into exit 2 with a one-line reason
 // on stderr (urfave/cli would print the whole help to stdout).
 func usageError(c *cli.Context, err error, _ bool) error {
-	return cli.Exit(fmt.Sprintf("%v (see `ovnfwd %s --help`)", err, c.Command.Name), exitError)
+	return cli.Exit(fmt.Sprintf("%v (see `ovnfwd %s --help`)", err, c.Command.Name), engine.ExitError)
 }
 
 // scopeFlags are the flags shared by check and repair (status and explain
@@ -138,15 +139,9 @@ func timeoutFlag() cli.Flag {
 		Usage: "give up connecting to LXD and OVN after this long in total (exit 2)"}
 }
 
-// scope selects forwards by project, network and listen addresses.
-type scope struct {
-	project, network string
-	listen           map[string]bool // canonical addresses; empty: all
-}
-
 // scopeFrom reads --project, --network and --listen.
-func scopeFrom(c *cli.Context) (scope, error) {
-	sc := scope{project: c.String("project"), network: c.String("network")}
+func scopeFrom(c *cli.Context) (engine.Scope, error) {
+	sc := engine.Scope{Project: c.String("project"), Network: c.String("network")}
 	for _, l := range c.StringSlice("listen") {
 		for _, a := range strings.Split(l, ",") {
 			a = strings.TrimSpace(a)
@@ -156,148 +151,35 @@ func scopeFrom(c *cli.Context) (scope, error) {
 			if _, err := netip.ParseAddr(strings.Trim(a, "[]")); err != nil {
 				return sc, fmt.Errorf("--listen %q: not an IP address", a)
 			}
-			if sc.listen == nil {
-				sc.listen = map[string]bool{}
+			if sc.Listen == nil {
+				sc.Listen = map[string]bool{}
 			}
-			sc.listen[lxdwatch.CanonicalIP(strings.Trim(a, "[]"))] = true
+			sc.Listen[lxdwatch.CanonicalIP(strings.Trim(a, "[]"))] = true
 		}
 	}
 	return sc, nil
 }
 
-func (s scope) all() bool { return s.project == "" && s.network == "" && len(s.listen) == 0 }
-
-// match reports whether a forward (or a finding's or change's key) is in
-// scope. A key without a listen address concerns a whole network (an
-// unmapped network, its HA chassis group) and is in scope when the network
-// is and no listen address is asked for (buildReport adds the findings of
-// the networks of the forwards in scope); a key without a network (an
-// orphan row) only when no project or network is asked for; an empty key
-// (the deletion budget) always.
-func (s scope) match(k fwdsync.ForwardKey) bool {
-	if k == (fwdsync.ForwardKey{}) {
-		return true
-	}
-	if k.Network == "" && (s.project != "" || s.network != "") {
-		return false
-	}
-	if s.project != "" && k.Network != "" && projectName(k.Project) != s.project {
-		return false
-	}
-	if s.network != "" && k.Network != s.network {
-		return false
-	}
-	if len(s.listen) > 0 && k.ListenAddress != "" && !s.listen[k.ListenAddress] {
-		return false
-	}
-	if len(s.listen) > 0 && k.ListenAddress == "" {
-		return false
-	}
-	return true
-}
-
-// oneShotOpts is what check and repair were asked to do.
-type oneShotOpts struct {
-	repair bool
-	dryRun bool
-	deep   bool // check only; repair always verifies down to the chassis
-	scope  scope
-	settle time.Duration
-	// confirm asks before writing; nil writes without asking.
-	confirm func(todo []fwdsync.Change) bool
-}
-
-// oneShotResult is a check's or repair's outcome.
-type oneShotResult struct {
-	report   report
-	failed   []error // changes that could not be applied
-	declined bool
-}
-
-// exitCode is the result's exit code (errors before the result exit 2).
-func (r oneShotResult) exitCode() int {
-	switch {
-	case len(r.failed) > 0:
-		return exitError
-	case r.declined, r.report.Summary.Findings > 0, r.report.Summary.OK < r.report.Summary.Forwards:
-		return exitFindings
-	}
-	return exitOK
-}
-
-// runOneShot is check (o.repair false) and repair, on a connected engine.
-// check writes nothing: it runs a pass without apply and without barrier.
-func runOneShot(ctx context.Context, e *engine, o oneShotOpts) (oneShotResult, error) {
-	start := time.Now()
-	var out oneShotResult
-	e.observeBarrier()
-	pr, err := e.pass(ctx, false)
-	if err != nil {
-		return out, err
-	}
-	if p, ok := e.lxd.(*prefetchLXD); ok && p.overlapped() && len(pr.Findings) > 0 {
-		// The listing was read while NB was downloaded, not after: judge
-		// the findings again from reads in the pass's own order.
-		e.log.Debug("findings from overlapped reads; confirming with an ordered pass", zap.Int("findings", len(pr.Findings)))
-		if pr, err = e.pass(ctx, false); err != nil {
-			return out, err
-		}
-	}
-	if !o.repair {
-		out.report = buildReport(pr, o.scope, time.Since(start))
-		return out, nil
-	}
-
-	todo := filterChanges(pr.Plan.Changes, o.scope)
-	if o.dryRun {
-		out.report = buildReport(pr, o.scope, time.Since(start))
-		out.report.setChanges(todo)
-		return out, nil
-	}
-	if len(todo) > 0 && o.confirm != nil && !o.confirm(todo) {
-		out.declined = true
-		out.report = buildReport(pr, o.scope, time.Since(start))
-		return out, nil
-	}
-	applied, failed := e.applyScoped(ctx, todo, o.scope)
-	out.failed = failed
-	if len(applied) > 0 {
-		// A barrier: northd and the active chassis must show the changes.
-		e.barrier(ctx)
-	}
-	// Re-plan from fresh LXD and NB state (the pass verifies against the
-	// barrier), then give northd and the chassis time to catch up.
-	if pr, err = e.pass(ctx, false); err != nil {
-		return out, err
-	}
-	if len(applied) > 0 {
-		pr = e.settle(pr, o.settle)
-	}
-	out.report = buildReport(pr, o.scope, time.Since(start))
-	out.report.setChanges(applied)
-	return out, nil
-}
-
 // oneShotAction wires check and repair to the CLI.
 func oneShotAction(c *cli.Context, repair bool) error {
 	if c.Args().Present() {
-		return cli.Exit(fmt.Sprintf("%s takes no arguments (got %q); use --network and --listen", c.Command.Name, c.Args().First()), exitError)
+		return cli.Exit(fmt.Sprintf("%s takes no arguments (got %q); use --network and --listen", c.Command.Name, c.Args().First()), engine.ExitError)
 	}
 	format, err := resolveFormat(c.String("format"), os.Stdout)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	sc, err := scopeFrom(c)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	ha, err := haFromFlags(c)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
-	o := oneShotOpts{repair: repair, dryRun: c.Bool("dry-run"), deep: c.Bool("deep"), scope: sc, settle: c.Duration("settle")}
-	if repair && !o.dryRun && !c.Bool("yes") && isTerminal(os.Stdin) && isTerminal(os.Stderr) {
-		o.confirm = func(todo []fwdsync.Change) bool { return askApply(os.Stdin, os.Stderr, todo) }
+	o := engine.OneShotOpts{Repair: repair, DryRun: c.Bool("dry-run"), Deep: c.Bool("deep"), Scope: sc, Settle: c.Duration("settle")}
+	if repair && !o.DryRun && !c.Bool("yes") && isTerminal(os.Stdin) && isTerminal(os.Stderr) {
+		o.Confirm = func(todo []fwdsync.Change) bool { return askApply(os.Stdin, os.Stderr, todo) }
 	}
 	log, err := newLogger(c)
 	if err != nil {
@@ -308,47 +190,42 @@ func oneShotAction(c *cli.Context, repair bool) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
-	copts := connectOpts{readOnly: !repair || o.dryRun, needSB: o.deep || repair}
+	copts := connectOpts{readOnly: !repair || o.DryRun, needSB: o.Deep || repair}
 	if !repair {
 		copts.prefetchCtx = ctx // check: list LXD while OVN is dialed
 	}
 	cs, err := connectOneShot(c, log, copts)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	defer cs.Close()
-	var sb sbStore
-	if cs.sb != nil {
-		sb = cs.sb
+	cfg := engine.Config{LXD: cs.lxd, NB: cs.nb, Options: planOptions(c), HA: ha, Logger: log, Prefetch: cs.prefetch}
+	if cs.sb != nil { // check --deep and repair; HA hygiene needs SB
+		cfg.SB = cs.sb
 	}
-	var src lxdSource = cs.lxd
-	if cs.prefetch != nil {
-		src = cs.prefetch
-	}
-	e := newEngine(src, cs.nb, sb, planOptions(c), log)
-	e.ha = ha // HA chassis group hygiene needs SB: check --deep and repair
+	e := engine.New(cfg)
 
-	res, err := runOneShot(ctx, e, o)
+	res, err := engine.RunOneShot(ctx, e, o)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
-	for _, ferr := range res.failed {
+	for _, ferr := range res.Failed {
 		fmt.Fprintln(os.Stderr, "ovnfwd: "+ferr.Error())
 	}
-	log.Debug("done", zap.Uint64("nb_transactions", cs.nb.Stats().Transactions), zap.Bool("nb_read_only", !repair || o.dryRun))
+	log.Debug("done", zap.Uint64("nb_transactions", cs.nb.Stats().Transactions), zap.Bool("nb_read_only", !repair || o.DryRun))
 	if !c.Bool("quiet") {
 		verb := "applied"
-		if o.dryRun {
+		if o.DryRun {
 			verb = "would apply"
 		}
-		if err := writeReport(os.Stdout, format, res.report, verb); err != nil {
-			return cli.Exit(err.Error(), exitError)
+		if err := writeReport(os.Stdout, format, res.Report, verb); err != nil {
+			return cli.Exit(err.Error(), engine.ExitError)
 		}
 	}
-	switch code := res.exitCode(); {
-	case res.declined:
+	switch code := res.ExitCode(); {
+	case res.Declined:
 		return cli.Exit("declined: nothing changed", code)
-	case code != exitOK:
+	case code != engine.ExitOK:
 		return cli.Exit("", code)
 	}
 	return nil
@@ -369,8 +246,8 @@ func connectOneShot(c *cli.Context, log *zap.Logger, o connectOpts) (*conns, err
 
 // askApply lists the changes on w and asks whether to apply them.
 func askApply(in io.Reader, w io.Writer, todo []fwdsync.Change) bool {
-	r := report{}
-	r.setChanges(todo)
+	r := engine.Report{}
+	r.SetChanges(todo)
 	_ = writeChanges(w, r.Changes, "will apply")
 	fmt.Fprintf(w, "Apply these %d changes to the OVN northbound DB? [y/N] ", len(todo))
 	answer, _ := bufio.NewReader(in).ReadString('\n')
@@ -379,51 +256,4 @@ func askApply(in io.Reader, w io.Writer, todo []fwdsync.Change) bool {
 		return true
 	}
 	return false
-}
-
-func filterChanges(chs []fwdsync.Change, sc scope) []fwdsync.Change {
-	var out []fwdsync.Change
-	for _, ch := range chs {
-		if sc.match(ch.Key) {
-			out = append(out, ch)
-		}
-	}
-	return out
-}
-
-// buildReport turns a pass into check's report, restricted to the scope.
-func buildReport(pr passResult, sc scope, took time.Duration) report {
-	// The networks of the forwards in scope: their network-wide findings
-	// (an unmapped network) concern those forwards.
-	nets := map[fwdsync.ForwardKey]bool{}
-	for _, s := range pr.Statuses {
-		if sc.match(s.Key) {
-			nets[fwdsync.ForwardKey{Project: s.Key.Project, Network: s.Key.Network}] = true
-		}
-	}
-	var fs []fwdsync.Finding
-	for _, f := range pr.Findings {
-		if sc.match(f.Key) || (f.Key.ListenAddress == "" && nets[f.Key]) {
-			fs = append(fs, f)
-		}
-	}
-	r := report{Findings: toFindings(fs), NotOK: []forwardStatus{}}
-	r.Summary.ByCategory = byCategory(fs)
-	r.Summary.Findings = len(fs)
-	r.Summary.ByState = map[string]int{}
-	for _, s := range pr.Statuses {
-		if !sc.match(s.Key) {
-			continue
-		}
-		r.Summary.Forwards++
-		r.Summary.ByState[string(s.State)]++
-		if s.State == fwdsync.StateOK {
-			r.Summary.OK++
-			continue
-		}
-		r.NotOK = append(r.NotOK, forwardStatus{Project: projectName(s.Key.Project), Network: s.Key.Network,
-			ListenAddress: s.Key.ListenAddress, State: string(s.State), Reason: s.Reason})
-	}
-	r.Summary.DurationMS = took.Milliseconds()
-	return r
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -40,7 +41,7 @@ Examples:
 			case "zsh":
 				fmt.Fprintf(c.App.Writer, completionScript, sh, "autoload -U +X bashcompinit && bashcompinit\n")
 			default:
-				return cli.Exit(fmt.Sprintf("completion: want bash or zsh, got %q", sh), exitError)
+				return cli.Exit(fmt.Sprintf("completion: want bash or zsh, got %q", sh), engine.ExitError)
 			}
 			return nil
 		},

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ovnfwd/ovnfwd/engine"
 )
 
 // The printed bash script, sourced in a real bash, completes subcommands
@@ -49,7 +51,7 @@ func TestCompletionScriptCompletes(t *testing.T) {
 		t.Errorf("ovnfwd check --de<TAB> = %v", got)
 	}
 	out, err := exec.Command(bin, "completion", "fish").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitError || !strings.Contains(string(out), "want bash or zsh") {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != engine.ExitError || !strings.Contains(string(out), "want bash or zsh") {
 		t.Errorf("completion fish: %v %s", err, out)
 	}
 }

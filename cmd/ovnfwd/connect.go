@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
+	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	"github.com/ovnfwd/ovnfwd/ovn"
 )
@@ -22,7 +23,7 @@ type conns struct {
 	// Endpoints, for messages.
 	nbEndpoints, sbEndpoints []string
 	// prefetch: the LXD listing started before the OVN dials (check).
-	prefetch *prefetchLXD
+	prefetch *engine.Prefetch
 }
 
 func (c *conns) Close() {
@@ -89,7 +90,7 @@ func connect(ctx context.Context, c *cli.Context, log *zap.Logger, o connectOpts
 	base := ovn.Config{CA: c.String(flagOVNCA), Cert: c.String(flagOVNCert), Key: c.String(flagOVNKey), Logger: ovnLog, ConnectTimeout: o.timeout}
 
 	if o.prefetchCtx != nil {
-		out.prefetch = startPrefetch(o.prefetchCtx, l)
+		out.prefetch = engine.StartPrefetch(o.prefetchCtx, l)
 	}
 	// NB and SB are dialed at once: each dial downloads its monitored
 	// tables, which takes most of a second at 10,000 forwards.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -13,7 +14,7 @@ import (
 func newLogger(c *cli.Context) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.UnmarshalText([]byte(c.String(flagLogLevel))); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.String(flagLogLevel)), exitError)
+		return nil, cli.Exit(fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.String(flagLogLevel)), engine.ExitError)
 	}
 	var cfg zap.Config
 	switch c.String(flagLogFormat) {
@@ -24,7 +25,7 @@ func newLogger(c *cli.Context) (*zap.Logger, error) {
 		cfg.Development = false
 		cfg.DisableStacktrace = true
 	default:
-		return nil, cli.Exit(fmt.Sprintf("--log-format %q: want console or json", c.String(flagLogFormat)), exitError)
+		return nil, cli.Exit(fmt.Sprintf("--log-format %q: want console or json", c.String(flagLogFormat)), engine.ExitError)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.OutputPaths = []string{"stderr"}

@@ -7,14 +7,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/urfave/cli/v2"
-)
-
-// Exit codes shared by every subcommand.
-const (
-	exitOK       = 0
-	exitFindings = 1
-	exitError    = 2
 )
 
 func newApp() *cli.App {
@@ -49,7 +43,7 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 				os.Exit(ec.ExitCode())
 			}
 			fmt.Fprintln(c.App.ErrWriter, "ovnfwd: "+err.Error())
-			os.Exit(exitError)
+			os.Exit(engine.ExitError)
 		},
 	}
 }
@@ -58,6 +52,6 @@ func main() {
 	app := newApp()
 	app.ErrWriter = os.Stderr
 	if err := app.Run(os.Args); err != nil {
-		os.Exit(exitError)
+		os.Exit(engine.ExitError)
 	}
 }

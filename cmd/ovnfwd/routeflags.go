@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
-	"go.uber.org/zap"
 
+	"github.com/ovnfwd/ovnfwd/bgp"
+	"github.com/ovnfwd/ovnfwd/engine"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
@@ -47,7 +46,7 @@ const (
 // printed and exits 2 the way every other error does.
 func flagActionError(c *cli.Context, err error) error {
 	if err != nil && c.App != nil && c.App.ExitErrHandler != nil {
-		c.App.ExitErrHandler(c, cli.Exit(err.Error(), exitError))
+		c.App.ExitErrHandler(c, cli.Exit(err.Error(), engine.ExitError))
 	}
 	return err
 }
@@ -165,21 +164,10 @@ func bgpFlags() []cli.Flag {
 	}
 }
 
-// routeConfig is the parsed route-state configuration.
-type routeConfig struct {
-	policy        fwdsync.RoutePolicy
-	speaker       speakerConfig
-	sbGrace       time.Duration
-	announceDelay time.Duration
-	// dryRun (`run --dry-run`): compute and log the routes, open no BGP
-	// session and announce nothing.
-	dryRun bool
-}
-
 // parseRouteConfig reads the BGP flags; ok is false when BGP is off.
 // chassisID resolves the default chassis name (the local OVS system-id).
-func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, error)) (routeConfig, bool, error) {
-	var rc routeConfig
+func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, error)) (engine.RouteConfig, bool, error) {
+	var rc engine.RouteConfig
 	shared, err := routePolicyFromFlags(c)
 	if err != nil {
 		return rc, false, err
@@ -190,7 +178,7 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 		}
 		return rc, false, nil
 	}
-	sc := speakerConfig{
+	sc := bgp.Config{
 		ASN:             uint32(c.Uint(flagBGPASN)),
 		ListenPort:      int32(c.Int(flagBGPListenPort)),
 		HoldTime:        c.Duration(flagBGPHoldTime),
@@ -260,7 +248,7 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 	if err := pol.Validate(); err != nil {
 		return rc, false, err
 	}
-	rc.policy, rc.speaker, rc.sbGrace, rc.announceDelay = pol, sc, c.Duration(flagBGPSBGrace), c.Duration(flagBGPAnnDelay)
+	rc.Policy, rc.Speaker, rc.SBGrace, rc.AnnounceDelay = pol, sc, c.Duration(flagBGPSBGrace), c.Duration(flagBGPAnnDelay)
 	return rc, true, nil
 }
 
@@ -309,9 +297,9 @@ func peerSpecs(c *cli.Context) []string {
 }
 
 // parsePeer parses ADDRESS[:PORT],ASN[,PASSWORD].
-func parsePeer(spec string) (peerConfig, error) {
-	var p peerConfig
-	fail := func(format string, args ...any) (peerConfig, error) {
+func parsePeer(spec string) (bgp.Peer, error) {
+	var p bgp.Peer
+	fail := func(format string, args ...any) (bgp.Peer, error) {
 		return p, fmt.Errorf("--%s %q: %s (want ADDRESS[:PORT],ASN[,PASSWORD])", flagBGPPeer, redactPeer(spec), fmt.Sprintf(format, args...))
 	}
 	parts := strings.SplitN(strings.TrimSpace(spec), ",", 3)
@@ -354,36 +342,4 @@ func redactPeer(spec string) string {
 		parts[2] = "***"
 	}
 	return strings.Join(parts, ",")
-}
-
-// ovsSystemID reads the local chassis name the way ovn-controller does.
-func ovsSystemID(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "ovs-vsctl", "--timeout=5", "get", "open_vswitch", ".", "external_ids:system-id").Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
-			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", fmt.Errorf("ovs-vsctl get open_vswitch . external_ids:system-id: %w", err)
-	}
-	id := strings.Trim(strings.TrimSpace(string(out)), `"`)
-	if id == "" {
-		return "", fmt.Errorf("OVS has no external_ids:system-id")
-	}
-	return id, nil
-}
-
-// newRouteState builds the route state of `ovnfwd run` from its flags: nil
-// (and no error) when BGP is off. reg receives the route metrics. With
-// --dry-run no BGP speaker is even built: nothing can be announced.
-func newRouteState(c *cli.Context, log *zap.Logger, reg prometheus.Registerer) (*routeState, error) {
-	rc, on, err := parseRouteConfig(c, ovsSystemID)
-	if err != nil || !on {
-		return nil, err
-	}
-	rc.dryRun = c.Bool("dry-run")
-	var sp routeSpeaker
-	if !rc.dryRun {
-		sp = newSpeaker(rc.speaker, log.Named("bgp"))
-	}
-	return newRouteStateWith(rc, sp, log.Named("routes"), reg), nil
 }

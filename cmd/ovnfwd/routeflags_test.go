@@ -12,14 +12,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ovnfwd/ovnfwd/bgp"
+	"github.com/ovnfwd/ovnfwd/engine"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
 // parseFlags runs args through a command with the route-state flags and
 // returns what parseRouteConfig made of them.
-func parseFlags(t *testing.T, chassisID func(context.Context) (string, error), args ...string) (routeConfig, bool, string, error) {
+func parseFlags(t *testing.T, chassisID func(context.Context) (string, error), args ...string) (engine.RouteConfig, bool, string, error) {
 	t.Helper()
-	var rc routeConfig
+	var rc engine.RouteConfig
 	var on bool
 	var arp string
 	var perr error
@@ -59,11 +61,11 @@ func TestRouteFlagsDefaultsAndFull(t *testing.T) {
 	if err != nil || !on {
 		t.Fatalf("on=%v err=%v", on, err)
 	}
-	sc := rc.speaker
+	sc := rc.Speaker
 	if sc.ASN != 65101 || sc.RouterID != "127.0.0.12" || sc.ListenPort != -1 || sc.HoldTime != 9*time.Second || sc.Keepalive != 3*time.Second {
 		t.Errorf("speaker config %+v", sc)
 	}
-	want := []peerConfig{
+	want := []bgp.Peer{
 		{Address: netip.MustParseAddr("127.0.0.1"), Port: 1179, ASN: 65000},
 		{Address: netip.MustParseAddr("2001:db8::1"), Port: 179, ASN: 65001, Password: "s3cret"},
 		{Address: netip.MustParseAddr("10.0.0.1"), ASN: 4200000000, Password: "from-file"},
@@ -77,7 +79,7 @@ func TestRouteFlagsDefaultsAndFull(t *testing.T) {
 	if sc.Peers[0].LocalAddress != netip.MustParseAddr("127.0.0.12") {
 		t.Errorf("local address %v", sc.Peers[0].LocalAddress)
 	}
-	pol := rc.policy
+	pol := rc.Policy
 	if pol.Chassis != "ch2" || pol.NextHop != "self" || pol.MED == nil || *pol.MED != 10 ||
 		strings.Join(pol.Communities, " ") != "65000:1 no-export" || strings.Join(pol.Networks, " ") != "ovn0 web/ovn1" ||
 		strings.Join(pol.Uplinks, " ") != "br0" || arp != "off" {
@@ -92,7 +94,7 @@ func TestRouteFlagsChassisFromOVSAndEnvPeers(t *testing.T) {
 	if err != nil || !on {
 		t.Fatalf("on=%v err=%v", on, err)
 	}
-	if rc.policy.Chassis != "ch3" || len(rc.speaker.Peers) != 2 || rc.speaker.RouterID != "192.0.2.1" || rc.policy.NextHop != fwdsync.NextHopRouter {
+	if rc.Policy.Chassis != "ch3" || len(rc.Speaker.Peers) != 2 || rc.Speaker.RouterID != "192.0.2.1" || rc.Policy.NextHop != fwdsync.NextHopRouter {
 		t.Errorf("config %+v", rc)
 	}
 }

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ovnfwd/ovnfwd/lxdwatch"
+	"github.com/ovnfwd/ovnfwd/engine"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
@@ -79,293 +78,7 @@ func statusHAFlags() []cli.Flag {
 	return out
 }
 
-// statusReport is status's output; its JSON/YAML shape is a contract for
-// scripts (fields are only ever added).
-type statusReport struct {
-	Northd   northdStatus    `json:"northd" yaml:"northd"`
-	Networks []networkStatus `json:"networks" yaml:"networks"`
-	// HygieneFindings are the hygiene findings of no network (LXD
-	// members whose chassis is unknown, ...).
-	HygieneFindings []hygieneFinding `json:"hygiene_findings" yaml:"hygiene_findings"`
-	// Members are the daemons asked (--daemon), in the order given.
-	Members []memberStatus `json:"members" yaml:"members"`
-	Summary statusSummary  `json:"summary" yaml:"summary"`
-}
-
-type northdStatus struct {
-	// NBCfg, SBCfg, HVCfg are NB_Global's; SBNBCfg is SB_Global.nb_cfg.
-	NBCfg    int  `json:"nb_cfg" yaml:"nb_cfg"`
-	SBCfg    int  `json:"sb_cfg" yaml:"sb_cfg"`
-	HVCfg    int  `json:"hv_cfg" yaml:"hv_cfg"`
-	SBNBCfg  int  `json:"sb_global_nb_cfg" yaml:"sb_global_nb_cfg"`
-	CaughtUp bool `json:"caught_up" yaml:"caught_up"`
-}
-
-type networkStatus struct {
-	Project      string         `json:"project" yaml:"project"`
-	Name         string         `json:"name" yaml:"name"`
-	Prefix       string         `json:"ovn_prefix" yaml:"ovn_prefix"`
-	MappingError string         `json:"mapping_error,omitempty" yaml:"mapping_error,omitempty"`
-	Uplink       uplinkStatus   `json:"uplink" yaml:"uplink"`
-	Gateway      gatewayStatus  `json:"gateway" yaml:"gateway"`
-	HAGroup      haGroupStatus  `json:"ha_group" yaml:"ha_group"`
-	Forwards     map[string]int `json:"forwards" yaml:"forwards"` // by state, every state present
-	Findings     int            `json:"findings" yaml:"findings"`
-	// LastFailover is the newest gateway change the daemons recorded
-	// (absent when none did, or none was asked or reachable).
-	LastFailover *failoverOut `json:"last_failover,omitempty" yaml:"last_failover,omitempty"`
-	// HygieneFindings are the network's HA, liveness and route findings.
-	HygieneFindings []hygieneFinding `json:"hygiene_findings" yaml:"hygiene_findings"`
-}
-
-type uplinkStatus struct {
-	Name string `json:"name" yaml:"name"`
-	Type string `json:"type,omitempty" yaml:"type,omitempty"`
-	// IngressMode is ovn.ingress_mode of a physical uplink; "" otherwise.
-	IngressMode string `json:"ingress_mode,omitempty" yaml:"ingress_mode,omitempty"`
-	Error       string `json:"error,omitempty" yaml:"error,omitempty"`
-}
-
-type gatewayStatus struct {
-	Port string `json:"port" yaml:"port"`
-	// ActiveChassis is the SB claim (chassis name), "" when unclaimed.
-	ActiveChassis  string `json:"active_chassis" yaml:"active_chassis"`
-	ActiveHostname string `json:"active_hostname,omitempty" yaml:"active_hostname,omitempty"`
-	// LXDChassis is LXD's own view (ovn.chassis of the network state).
-	LXDChassis string `json:"lxd_chassis" yaml:"lxd_chassis"`
-	LXDError   string `json:"lxd_error,omitempty" yaml:"lxd_error,omitempty"`
-	// Agree: LXD names the claimant (by hostname or chassis name).
-	Agree bool `json:"agree" yaml:"agree"`
-}
-
-type haGroupStatus struct {
-	Name    string     `json:"name" yaml:"name"`
-	UUID    string     `json:"uuid,omitempty" yaml:"uuid,omitempty"`
-	Members []haMember `json:"members" yaml:"members"`
-}
-
-type haMember struct {
-	Chassis  string `json:"chassis" yaml:"chassis"`
-	Hostname string `json:"hostname,omitempty" yaml:"hostname,omitempty"`
-	Priority int    `json:"priority" yaml:"priority"`
-	Active   bool   `json:"active" yaml:"active"`
-	// SBChassis: the chassis has an SB Chassis row.
-	SBChassis bool `json:"sb_chassis" yaml:"sb_chassis"`
-	// NBCfg is its Chassis_Private.nb_cfg (0 when it has none).
-	NBCfg    int    `json:"nb_cfg" yaml:"nb_cfg"`
-	Liveness string `json:"liveness" yaml:"liveness"` // current, behind, absent
-}
-
-type statusSummary struct {
-	Networks   int            `json:"networks" yaml:"networks"`
-	Unclaimed  int            `json:"unclaimed_gateways" yaml:"unclaimed_gateways"`
-	Forwards   int            `json:"forwards" yaml:"forwards"`
-	ByState    map[string]int `json:"by_state" yaml:"by_state"`
-	Findings   int            `json:"findings" yaml:"findings"`
-	DurationMS int64          `json:"duration_ms" yaml:"duration_ms"`
-	// Hygiene counts the hygiene findings, of networks and of none.
-	Hygiene int `json:"hygiene_findings" yaml:"hygiene_findings"`
-	// Daemons asked, and how many of them did not answer.
-	Daemons            int `json:"daemons" yaml:"daemons"`
-	DaemonsUnreachable int `json:"daemons_unreachable" yaml:"daemons_unreachable"`
-}
-
-// Liveness values of an HA group member.
-const (
-	liveCurrent = "current"
-	liveBehind  = "behind"
-	liveAbsent  = "absent"
-)
-
-var allStates = []fwdsync.State{fwdsync.StateOK, fwdsync.StatePending, fwdsync.StateDegraded, fwdsync.StateBroken}
-
-// statusInput is everything status shows, read beforehand.
-type statusInput struct {
-	Networks []fwdsync.Network
-	Mappings map[fwdsync.NetworkRef]fwdsync.Mapping
-	Statuses []fwdsync.ForwardStatus
-	Findings []fwdsync.Finding
-	NB       fwdsync.NBState
-	SB       fwdsync.SBState
-	// LXDChassis is LXD's view of the active chassis, per network; errors
-	// reading it in LXDChassisErr.
-	LXDChassis    map[fwdsync.NetworkRef]string
-	LXDChassisErr map[fwdsync.NetworkRef]string
-	// Uplinks by name; errors reading one in UplinkErr.
-	Uplinks   map[string]lxdwatch.Uplink
-	UplinkErr map[string]string
-	// Daemons are the answers of the daemons asked (none: --no-daemon).
-	Daemons []daemonReport
-	Took    time.Duration
-}
-
-// buildStatus assembles the report from plain data (no I/O).
-func buildStatus(in statusInput) statusReport {
-	r := statusReport{
-		Northd: northdStatus{NBCfg: in.NB.NBCfg, SBCfg: in.NB.SBCfg, HVCfg: in.NB.HVCfg, SBNBCfg: in.SB.NBCfg,
-			CaughtUp: in.NB.SBCfg >= in.NB.NBCfg && in.SB.NBCfg >= in.NB.NBCfg},
-		Networks:        []networkStatus{},
-		HygieneFindings: []hygieneFinding{},
-		Summary:         statusSummary{ByState: map[string]int{}, Daemons: len(in.Daemons)},
-	}
-	for _, s := range allStates {
-		r.Summary.ByState[string(s)] = 0
-	}
-	ports := map[string]fwdsync.SBPortBinding{}
-	for _, pb := range in.SB.PortBindings {
-		ports[pb.LogicalPort] = pb
-	}
-	chassis := map[string]fwdsync.SBChassis{}
-	for _, c := range in.SB.Chassis {
-		chassis[c.Name] = c
-	}
-	failovers := mergeFailovers(in.Daemons)
-	nets := slices.Clone(in.Networks)
-	slices.SortFunc(nets, func(a, b fwdsync.Network) int {
-		return strings.Compare(a.Project+"/"+a.Name, b.Project+"/"+b.Name)
-	})
-	for _, n := range nets {
-		ref := n.Ref()
-		ns := networkStatus{Project: projectName(n.Project), Name: n.Name, Forwards: map[string]int{}, HygieneFindings: []hygieneFinding{}}
-		for _, s := range allStates {
-			ns.Forwards[string(s)] = 0
-		}
-		ns.Uplink.Name = n.Config["network"]
-		if u, ok := in.Uplinks[ns.Uplink.Name]; ok {
-			ns.Uplink.Type, ns.Uplink.IngressMode = u.Type, u.IngressMode
-		}
-		ns.Uplink.Error = in.UplinkErr[ns.Uplink.Name]
-		m, mapped := in.Mappings[ref]
-		switch {
-		case !mapped:
-			ns.MappingError = "not planned"
-		case !m.OK():
-			ns.MappingError = m.Err
-		default:
-			ns.Prefix = m.Prefix
-		}
-		ns.Gateway.LXDChassis = in.LXDChassis[ref]
-		ns.Gateway.LXDError = in.LXDChassisErr[ref]
-		if ns.Prefix != "" {
-			ns.Gateway.Port = "cr-" + m.ExtPort
-			if pb, ok := ports[ns.Gateway.Port]; ok {
-				ns.Gateway.ActiveChassis = pb.Chassis
-				ns.Gateway.ActiveHostname = chassis[pb.Chassis].Hostname
-			}
-			ns.Gateway.Agree = ns.Gateway.ActiveChassis != "" &&
-				(ns.Gateway.LXDChassis == ns.Gateway.ActiveHostname || ns.Gateway.LXDChassis == ns.Gateway.ActiveChassis)
-			ns.HAGroup = haGroup(in.NB, m.ExtPort, ns.Gateway.ActiveChassis, chassis)
-			if ns.Gateway.ActiveChassis == "" {
-				r.Summary.Unclaimed++
-			}
-		}
-		ns.LastFailover = lastFailover(failovers, ns.Gateway.Port, ns.Project+"/"+ns.Name, chassis)
-		r.Networks = append(r.Networks, ns)
-	}
-	index := map[fwdsync.NetworkRef]int{}
-	for i, n := range nets {
-		index[n.Ref()] = i
-	}
-	for _, s := range in.Statuses {
-		r.Summary.Forwards++
-		r.Summary.ByState[string(s.State)]++
-		if i, ok := index[fwdsync.NetworkRef{Project: s.Key.Project, Name: s.Key.Network}]; ok {
-			r.Networks[i].Forwards[string(s.State)]++
-		}
-	}
-	for _, f := range in.Findings {
-		r.Summary.Findings++
-		if i, ok := index[fwdsync.NetworkRef{Project: f.Key.Project, Name: f.Key.Network}]; ok && f.Key.Network != "" {
-			r.Networks[i].Findings++
-		}
-	}
-	for _, h := range collectHygiene(in.Findings, in.Daemons) {
-		i, ok := index[fwdsync.NetworkRef{Project: h.Project, Name: h.Network}]
-		if !ok && h.Project == "default" {
-			i, ok = index[fwdsync.NetworkRef{Name: h.Network}] // the default project may be ""
-		}
-		switch {
-		case h.Network == "":
-			r.HygieneFindings = append(r.HygieneFindings, h)
-		case ok:
-			r.Networks[i].HygieneFindings = append(r.Networks[i].HygieneFindings, h)
-		default:
-			continue // a daemon's finding of a network outside the scope
-		}
-		r.Summary.Hygiene++
-	}
-	keep := func(project, network string) bool {
-		_, ok := index[fwdsync.NetworkRef{Project: project, Name: network}]
-		_, okDefault := index[fwdsync.NetworkRef{Name: network}]
-		return ok || (project == "default" && okDefault)
-	}
-	r.Members = memberStatuses(in.Daemons, keep)
-	for _, m := range r.Members {
-		if !m.Reachable {
-			r.Summary.DaemonsUnreachable++
-		}
-	}
-	r.Summary.Networks = len(r.Networks)
-	r.Summary.DurationMS = in.Took.Milliseconds()
-	return r
-}
-
-// haGroup describes the NB HA chassis group of gateway port extPort, its
-// members sorted by priority (highest first), judged against SB.
-func haGroup(nb fwdsync.NBState, extPort, active string, chassis map[string]fwdsync.SBChassis) haGroupStatus {
-	g := haGroupStatus{Members: []haMember{}}
-	var groupUUID string
-	for _, p := range nb.RouterPorts {
-		if p.Name == extPort {
-			groupUUID = p.HAChassisGroup
-		}
-	}
-	var members []string
-	for _, grp := range nb.HAChassisGroups {
-		if grp.UUID == groupUUID {
-			g.Name, g.UUID, members = grp.Name, grp.UUID, grp.HAChassis
-		}
-	}
-	for _, h := range nb.HAChassis {
-		if !slices.Contains(members, h.UUID) {
-			continue
-		}
-		c, known := chassis[h.ChassisName]
-		m := haMember{Chassis: h.ChassisName, Hostname: c.Hostname, Priority: h.Priority, Active: h.ChassisName == active,
-			SBChassis: known && c.HasChassisRow, NBCfg: c.NBCfg}
-		switch {
-		case !m.SBChassis:
-			m.Liveness = liveAbsent
-		case c.NBCfg < nb.NBCfg:
-			m.Liveness = liveBehind
-		default:
-			m.Liveness = liveCurrent
-		}
-		g.Members = append(g.Members, m)
-	}
-	slices.SortFunc(g.Members, func(a, b haMember) int {
-		if a.Priority != b.Priority {
-			return b.Priority - a.Priority
-		}
-		return strings.Compare(a.Chassis, b.Chassis)
-	})
-	return g
-}
-
-// exitCode: 1 when a gateway is unclaimed or a forward is not ok.
-func (r statusReport) exitCode() int {
-	if r.Summary.Unclaimed > 0 || r.Summary.ByState[string(fwdsync.StateOK)] < r.Summary.Forwards {
-		return exitFindings
-	}
-	for _, n := range r.Networks {
-		if n.MappingError != "" {
-			return exitFindings
-		}
-	}
-	return exitOK
-}
-
-func writeStatus(w io.Writer, format string, r statusReport) error {
+func writeStatus(w io.Writer, format string, r engine.StatusReport) error {
 	if format != "table" {
 		return writeStructured(w, format, r)
 	}
@@ -387,15 +100,15 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 		fmt.Fprintf(tw, "uplink\t%s\n", uplinkLine(n.Uplink))
 		fmt.Fprintf(tw, "gateway\t%s\n", gatewayLine(n.Gateway))
 		if n.HAGroup.Name != "" {
-			fmt.Fprintf(tw, "HA group\t%s (%s)\n", n.HAGroup.Name, plural(len(n.HAGroup.Members), "member"))
+			fmt.Fprintf(tw, "HA group\t%s (%s)\n", n.HAGroup.Name, engine.Plural(len(n.HAGroup.Members), "member"))
 		} else if n.Prefix != "" {
 			fmt.Fprintf(tw, "HA group\tnone on %s-lr-lrp-ext\n", n.Prefix)
 		}
-		line := fmt.Sprintf("%d", sumCounts(n.Forwards))
+		line := fmt.Sprintf("%d", engine.SumCounts(n.Forwards))
 		if c := countList(n.Forwards); c != "" {
 			line += ": " + c
 		}
-		fmt.Fprintf(tw, "forwards\t%s; %s\n", line, plural(n.Findings, "finding"))
+		fmt.Fprintf(tw, "forwards\t%s; %s\n", line, engine.Plural(n.Findings, "finding"))
 		if r.Summary.Daemons > 0 && n.Prefix != "" {
 			fmt.Fprintf(tw, "last failover\t%s\n", lastFailoverText(n.LastFailover, r.Summary))
 		}
@@ -410,7 +123,7 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 				if m.Active {
 					active = "*"
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%d\t%s\n", m.Chassis, dash(m.Hostname), m.Priority, active, yesNo(m.SBChassis), m.NBCfg, m.Liveness)
+				fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%d\t%s\n", m.Chassis, orDash(m.Hostname), m.Priority, active, yesNo(m.SBChassis), m.NBCfg, m.Liveness)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -431,20 +144,20 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 	}
 	fmt.Fprintln(w)
 	s := r.Summary
-	line := fmt.Sprintf("%s, %d unclaimed gateway", plural(s.Networks, "network"), s.Unclaimed)
+	line := fmt.Sprintf("%s, %d unclaimed gateway", engine.Plural(s.Networks, "network"), s.Unclaimed)
 	if s.Unclaimed != 1 {
 		line += "s"
 	}
-	line += fmt.Sprintf(", %s", plural(s.Forwards, "forward"))
+	line += fmt.Sprintf(", %s", engine.Plural(s.Forwards, "forward"))
 	if c := countList(s.ByState); c != "" {
 		line += " (" + c + ")"
 	}
-	line += ", " + plural(s.Findings, "finding")
+	line += ", " + engine.Plural(s.Findings, "finding")
 	if s.Hygiene > 0 {
-		line += ", " + plural(s.Hygiene, "hygiene finding")
+		line += ", " + engine.Plural(s.Hygiene, "hygiene finding")
 	}
 	if s.Daemons > 0 {
-		line += fmt.Sprintf(", %s (%d unreachable)", plural(s.Daemons, "daemon"), s.DaemonsUnreachable)
+		line += fmt.Sprintf(", %s (%d unreachable)", engine.Plural(s.Daemons, "daemon"), s.DaemonsUnreachable)
 	}
 	line += fmt.Sprintf(" in %d ms", s.DurationMS)
 	_, err := fmt.Fprintln(w, line)
@@ -452,10 +165,10 @@ func writeStatus(w io.Writer, format string, r statusReport) error {
 }
 
 // lastFailoverText is the table's "last failover" line.
-func lastFailoverText(f *failoverOut, s statusSummary) string {
+func lastFailoverText(f *engine.FailoverOut, s engine.StatusSummary) string {
 	switch {
 	case f != nil:
-		return failoverLine(*f)
+		return engine.FailoverSummary(*f)
 	case s.DaemonsUnreachable == s.Daemons:
 		return "unknown: no daemon answered"
 	}
@@ -463,7 +176,7 @@ func lastFailoverText(f *failoverOut, s statusSummary) string {
 }
 
 // writeHygiene lists hygiene findings under a network.
-func writeHygiene(w io.Writer, fs []hygieneFinding) {
+func writeHygiene(w io.Writer, fs []engine.HygieneFinding) {
 	for _, f := range fs {
 		what := f.Category
 		if f.Chassis != "" {
@@ -474,14 +187,14 @@ func writeHygiene(w io.Writer, fs []hygieneFinding) {
 		}
 		fmt.Fprintf(w, "  %s [%s]: %s\n", what, f.Severity, f.Detail)
 		fmt.Fprintf(w, "      repair: %s\n", f.Repair)
-		if len(f.Sources) != 1 || f.Sources[0] != localSource {
+		if len(f.Sources) != 1 || f.Sources[0] != engine.LocalSource {
 			fmt.Fprintf(w, "      seen by: %s\n", strings.Join(f.Sources, ", "))
 		}
 	}
 }
 
-func uplinkLine(u uplinkStatus) string {
-	s := dash(u.Name)
+func uplinkLine(u engine.UplinkStatus) string {
+	s := orDash(u.Name)
 	switch {
 	case u.Error != "":
 		s += " (" + u.Error + ")"
@@ -493,7 +206,7 @@ func uplinkLine(u uplinkStatus) string {
 	return s
 }
 
-func gatewayLine(g gatewayStatus) string {
+func gatewayLine(g engine.GatewayStatus) string {
 	if g.Port == "" {
 		return "unknown (network not mapped)"
 	}
@@ -519,21 +232,6 @@ func gatewayLine(g gatewayStatus) string {
 	return s
 }
 
-func sumCounts(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -543,11 +241,11 @@ func yesNo(b bool) string {
 
 func statusAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return cli.Exit(fmt.Sprintf("status takes no arguments (got %q); use --network", c.Args().First()), exitError)
+		return cli.Exit(fmt.Sprintf("status takes no arguments (got %q); use --network", c.Args().First()), engine.ExitError)
 	}
 	format, err := resolveFormat(c.String("format"), os.Stdout)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	log, err := newLogger(c)
 	if err != nil {
@@ -555,7 +253,7 @@ func statusAction(c *cli.Context) error {
 	}
 	ha, err := haFromFlags(c)
 	if err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	start := time.Now()
 	// HA groups are judged as check --deep judges them; nothing is written.
@@ -565,14 +263,14 @@ func statusAction(c *cli.Context) error {
 	}
 	defer v.close()
 	cs, e, pr, ctx, daemons := v.cs, v.e, v.pr, v.ctx, v.daemons
-	in := statusInput{
+	in := engine.StatusInput{
 		Mappings: pr.Plan.Mappings, NB: cs.nb.SnapshotFor(nil), SB: cs.sb.Snapshot(),
 		LXDChassis: map[fwdsync.NetworkRef]string{}, LXDChassisErr: map[fwdsync.NetworkRef]string{},
-		Uplinks: map[string]lxdwatch.Uplink{}, UplinkErr: map[string]string{},
+		Uplinks: map[string]fwdsync.Uplink{}, UplinkErr: map[string]string{},
 	}
-	sc := scope{project: c.String("project"), network: c.String("network")}
-	for _, n := range e.lxdState.Networks {
-		if !sc.match(fwdsync.ForwardKey{Project: n.Project, Network: n.Name}) {
+	sc := engine.Scope{Project: c.String("project"), Network: c.String("network")}
+	for _, n := range e.Networks() {
+		if !sc.Match(fwdsync.ForwardKey{Project: n.Project, Network: n.Name}) {
 			continue
 		}
 		in.Networks = append(in.Networks, n)
@@ -592,23 +290,23 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 	for _, s := range pr.Statuses {
-		if sc.match(s.Key) {
+		if sc.Match(s.Key) {
 			in.Statuses = append(in.Statuses, s)
 		}
 	}
 	for _, f := range pr.Findings {
-		if sc.match(f.Key) {
+		if sc.Match(f.Key) {
 			in.Findings = append(in.Findings, f)
 		}
 	}
 	in.Daemons = <-daemons
-	scopeDaemonFindings(in.Daemons, sc)
+	engine.ScopeDaemonFindings(in.Daemons, sc)
 	in.Took = time.Since(start)
-	r := buildStatus(in)
+	r := engine.BuildStatus(in)
 	if err := writeStatus(os.Stdout, format, r); err != nil {
-		return cli.Exit(err.Error(), exitError)
+		return cli.Exit(err.Error(), engine.ExitError)
 	}
-	if code := r.exitCode(); code != exitOK {
+	if code := r.ExitCode(); code != engine.ExitOK {
 		return cli.Exit("", code)
 	}
 	return nil

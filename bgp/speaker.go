@@ -1,0 +1,470 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	gosync "sync"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// Speaker is the embedded BGP speaker (GoBGP as a library): it holds the
+// routes route state computed, announces them to every configured peer, and
+// withdraws them on shutdown. It never installs routes anywhere and accepts
+// nothing from its peers.
+type Speaker struct {
+	cfg Config
+	log *zap.Logger
+	srv *server.BgpServer
+	// onState is called on every session state change (metrics).
+	onState func(peer, from, to string)
+
+	stopWatch context.CancelFunc
+	mu        gosync.Mutex
+	rib       map[netip.Prefix]fwdsync.Route // what the speaker announces
+	sessions  map[string]*Session            // by peer address
+	counters  Counters
+	started   bool
+	stopped   bool
+}
+
+// Config configures the speaker.
+type Config struct {
+	ASN      uint32
+	RouterID string
+	// ListenPort: -1 (the default) accepts no connection: the speaker
+	// connects to its peers.
+	ListenPort      int32
+	ListenAddresses []string
+	Peers           []Peer
+	// HoldTime and Keepalive are whole seconds (BGP's unit); the session's
+	// hold time is the lower of both sides' offers.
+	HoldTime, Keepalive time.Duration
+	// ConnectRetry is the pause between connection attempts, also after a
+	// session reset.
+	ConnectRetry time.Duration
+	// EBGPMultihopTTL > 0 lets eBGP sessions run over several hops.
+	EBGPMultihopTTL uint32
+	// WithdrawGrace bounds how long Shutdown waits for withdrawals to go
+	// out before closing the sessions.
+	WithdrawGrace time.Duration
+}
+
+// Peer is one BGP neighbor.
+type Peer struct {
+	Address netip.Addr
+	// Port is the neighbor's port, 0 for 179.
+	Port         uint16
+	ASN          uint32
+	Password     string
+	LocalAddress netip.Addr // invalid: the kernel picks
+}
+
+func (p Peer) String() string {
+	if p.Port != 0 {
+		return netip.AddrPortFrom(p.Address, p.Port).String()
+	}
+	return p.Address.String()
+}
+
+// Counters count what the speaker did since it started.
+type Counters struct {
+	Announcements uint64 `json:"announcements"`
+	Withdrawals   uint64 `json:"withdrawals"`
+	Errors        uint64 `json:"errors"`
+}
+
+// Session is the state of one BGP session, as reported in status.
+type Session struct {
+	Peer        string    `json:"peer"`
+	ASN         uint32    `json:"asn"`
+	State       string    `json:"state"` // idle, connect, active, opensent, openconfirm, established
+	Since       time.Time `json:"since"`
+	Established uint64    `json:"established_count"` // sessions that came up
+	Drops       uint64    `json:"drops"`             // established sessions that went down
+	// Advertised is the number of routes the peer has been sent (as
+	// GoBGP's adj-RIB-out counts them), filled by Sessions.
+	Advertised uint64 `json:"advertised"`
+}
+
+var (
+	familyV4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	familyV6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+)
+
+func New(cfg Config, log *zap.Logger) *Speaker {
+	if cfg.ListenPort == 0 {
+		cfg.ListenPort = -1
+	}
+	if cfg.WithdrawGrace <= 0 {
+		cfg.WithdrawGrace = time.Second
+	}
+	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]fwdsync.Route{}, sessions: map[string]*Session{}}
+}
+
+// Start starts the server, watches session states and adds the peers.
+func (s *Speaker) Start(ctx context.Context) error {
+	s.srv = server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: s.log.Named("gobgp")}))
+	go s.srv.Serve()
+	g := &api.Global{Asn: s.cfg.ASN, RouterId: s.cfg.RouterID, ListenPort: s.cfg.ListenPort, ListenAddresses: s.cfg.ListenAddresses}
+	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: g}); err != nil {
+		s.srv.Stop()
+		return fmt.Errorf("start BGP speaker (AS %d, router id %s): %w", s.cfg.ASN, s.cfg.RouterID, err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.stopWatch = cancel
+	err := s.srv.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		if p := r.GetPeer(); p != nil && p.Type == api.WatchEventResponse_PeerEvent_STATE && p.Peer != nil {
+			s.peerState(p.Peer)
+		}
+	})
+	if err != nil {
+		cancel()
+		_ = s.srv.StopBgp(ctx, &api.StopBgpRequest{})
+		s.srv.Stop()
+		return fmt.Errorf("watch BGP sessions: %w", err)
+	}
+	s.mu.Lock()
+	for _, p := range s.cfg.Peers {
+		s.sessions[p.Address.String()] = &Session{Peer: p.String(), ASN: p.ASN, State: "idle", Since: time.Now()}
+	}
+	s.mu.Unlock()
+	for _, p := range s.cfg.Peers {
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.apiPeer(p)}); err != nil {
+			s.Shutdown(ctx)
+			return fmt.Errorf("add BGP peer %s (AS %d): %w", p, p.ASN, err)
+		}
+	}
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Speaker) apiPeer(p Peer) *api.Peer {
+	ap := &api.Peer{
+		Conf: &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.ASN, AuthPassword: p.Password, Description: "ovnfwd"},
+		Timers: &api.Timers{Config: &api.TimersConfig{
+			HoldTime:               uint64(s.cfg.HoldTime / time.Second),
+			KeepaliveInterval:      uint64(s.cfg.Keepalive / time.Second),
+			ConnectRetry:           uint64(max(s.cfg.ConnectRetry/time.Second, 1)),
+			IdleHoldTimeAfterReset: uint64(max(s.cfg.ConnectRetry/time.Second, 1)),
+		}},
+		Transport: &api.Transport{RemotePort: uint32(p.Port)},
+		AfiSafis: []*api.AfiSafi{
+			{Config: &api.AfiSafiConfig{Family: familyV4, Enabled: true}},
+			{Config: &api.AfiSafiConfig{Family: familyV6, Enabled: true}},
+		},
+	}
+	if p.LocalAddress.IsValid() {
+		ap.Transport.LocalAddress = p.LocalAddress.String()
+	}
+	if s.cfg.EBGPMultihopTTL > 0 {
+		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: s.cfg.EBGPMultihopTTL}
+	}
+	return ap
+}
+
+// peerState records a session state change.
+func (s *Speaker) peerState(p *api.Peer) {
+	addr := p.GetState().GetNeighborAddress()
+	if addr == "" {
+		addr = p.GetConf().GetNeighborAddress()
+	}
+	state := strings.ToLower(p.GetState().GetSessionState().String())
+	s.mu.Lock()
+	ps := s.sessions[addr]
+	if ps == nil {
+		ps = &Session{Peer: addr, ASN: p.GetConf().GetPeerAsn()}
+		s.sessions[addr] = ps
+	}
+	from := ps.State
+	if from == state {
+		s.mu.Unlock()
+		return
+	}
+	ps.State, ps.Since = state, time.Now()
+	switch {
+	case state == "established":
+		ps.Established++
+	case from == "established":
+		ps.Drops++
+	}
+	onState := s.onState
+	peer := ps.Peer
+	s.mu.Unlock()
+	if state == "established" || from == "established" {
+		s.log.Info("BGP session", zap.String("peer", peer), zap.String("from", from), zap.String("to", state))
+	} else {
+		s.log.Debug("BGP session", zap.String("peer", peer), zap.String("from", from), zap.String("to", state))
+	}
+	if onState != nil {
+		onState(peer, from, state)
+	}
+}
+
+// SyncResult is what one Sync changed.
+type SyncResult struct {
+	Announced, Withdrawn []netip.Prefix
+}
+
+// Sync makes the announced routes equal to routes: it announces the new and
+// changed ones and withdraws the ones that are gone, and nothing else.
+// Routes that failed stay as they were and are retried by the next Sync.
+func (s *Speaker) Sync(ctx context.Context, routes []fwdsync.Route) (SyncResult, error) {
+	var res SyncResult
+	s.mu.Lock()
+	if !s.started || s.stopped {
+		s.mu.Unlock()
+		return res, errors.New("BGP speaker is not running")
+	}
+	want := make(map[netip.Prefix]fwdsync.Route, len(routes))
+	for _, r := range routes {
+		want[r.Prefix] = r
+	}
+	var add []fwdsync.Route
+	var del []fwdsync.Route
+	for _, r := range routes {
+		if old, ok := s.rib[r.Prefix]; !ok || !old.Equal(r) {
+			add = append(add, r)
+		}
+	}
+	for p, r := range s.rib {
+		if _, ok := want[p]; !ok {
+			del = append(del, r)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(del, func(a, b fwdsync.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+
+	var errs []error
+	// Withdraw first: a route that moved to another member should not be
+	// announced twice by anyone for longer than needed.
+	for _, r := range del {
+		path, err := apiPath(r)
+		if err == nil {
+			err = s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: path.Family, Path: path})
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.counters.Errors++
+			errs = append(errs, fmt.Errorf("withdraw %s: %w", r.Prefix, err))
+		} else {
+			delete(s.rib, r.Prefix)
+			s.counters.Withdrawals++
+			res.Withdrawn = append(res.Withdrawn, r.Prefix)
+		}
+		s.mu.Unlock()
+	}
+	for _, r := range add {
+		path, err := apiPath(r)
+		if err == nil {
+			_, err = s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path})
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.counters.Errors++
+			errs = append(errs, fmt.Errorf("announce %s: %w", r.Prefix, err))
+		} else {
+			s.rib[r.Prefix] = r
+			s.counters.Announcements++
+			res.Announced = append(res.Announced, r.Prefix)
+		}
+		s.mu.Unlock()
+	}
+	return res, errors.Join(errs...)
+}
+
+// Shutdown withdraws every route, gives the withdrawals a moment to reach
+// the peers, closes the sessions (BGP Cease) and stops the server. It is
+// safe to call more than once.
+func (s *Speaker) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	if s.stopped || s.srv == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	n := len(s.rib)
+	s.mu.Unlock()
+
+	if n > 0 {
+		for _, f := range []*api.Family{familyV4, familyV6} {
+			if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: f}); err != nil {
+				s.log.Warn("withdraw all routes", zap.Error(err))
+			}
+		}
+		s.mu.Lock()
+		s.counters.Withdrawals += uint64(len(s.rib))
+		s.rib = map[netip.Prefix]fwdsync.Route{}
+		s.mu.Unlock()
+		// GoBGP queues the UPDATEs per peer; the Cease below would drop
+		// the routes anyway, but withdrawing first is the polite order.
+		wait := min(s.cfg.WithdrawGrace, 200*time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		s.log.Info("BGP routes withdrawn", zap.Int("routes", n))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.WithdrawGrace+2*time.Second)
+	defer cancel()
+	if err := s.srv.StopBgp(sctx, &api.StopBgpRequest{}); err != nil {
+		s.log.Warn("stop BGP", zap.Error(err))
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	s.srv.Stop()
+}
+
+// Announced returns the announced routes, sorted by prefix.
+func (s *Speaker) Announced() []fwdsync.Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]fwdsync.Route, 0, len(s.rib))
+	for _, r := range s.rib {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b fwdsync.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	return out
+}
+
+// Sessions returns every peer's session state, in configuration order.
+func (s *Speaker) Sessions(ctx context.Context) []Session {
+	advertised := map[string]uint64{}
+	s.mu.Lock()
+	running := s.started && !s.stopped
+	s.mu.Unlock()
+	if running {
+		_ = s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+			var n uint64
+			for _, af := range p.GetAfiSafis() {
+				n += af.GetState().GetAdvertised()
+			}
+			advertised[p.GetConf().GetNeighborAddress()] = n
+		})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Session, 0, len(s.cfg.Peers))
+	for _, p := range s.cfg.Peers {
+		if ps := s.sessions[p.Address.String()]; ps != nil {
+			c := *ps
+			c.Advertised = advertised[p.Address.String()]
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// SetStateHook installs f, called on every session state change (metrics).
+func (s *Speaker) SetStateHook(f func(peer, from, to string)) { s.onState = f }
+
+// Counters returns the speaker's counters.
+func (s *Speaker) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counters
+}
+
+// apiPath turns a route into a GoBGP path: origin IGP, the next hop (0.0.0.0
+// or :: for "self": GoBGP then uses the session's local address), and the
+// optional communities and MED.
+func apiPath(r fwdsync.Route) (*api.Path, error) {
+	addr := r.Prefix.Addr()
+	nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: addr.String(), PrefixLen: uint32(r.Prefix.Bits())})
+	if err != nil {
+		return nil, err
+	}
+	attrs := []proto.Message{&api.OriginAttribute{Origin: 0}}
+	fam := familyV4
+	if addr.Is4() {
+		nh := "0.0.0.0"
+		if r.NextHop.IsValid() {
+			if !r.NextHop.Is4() {
+				return nil, fmt.Errorf("IPv4 route %s with IPv6 next hop %s", r.Prefix, r.NextHop)
+			}
+			nh = r.NextHop.String()
+		}
+		attrs = append(attrs, &api.NextHopAttribute{NextHop: nh})
+	} else {
+		fam = familyV6
+		nh := "::"
+		if r.NextHop.IsValid() {
+			if r.NextHop.Is4() {
+				return nil, fmt.Errorf("IPv6 route %s with IPv4 next hop %s", r.Prefix, r.NextHop)
+			}
+			nh = r.NextHop.String()
+		}
+		attrs = append(attrs, &api.MpReachNLRIAttribute{Family: fam, NextHops: []string{nh}, Nlris: []*anypb.Any{nlri}})
+	}
+	var std []uint32
+	var large []*api.LargeCommunity
+	for _, c := range r.Communities {
+		if c.Large {
+			large = append(large, &api.LargeCommunity{GlobalAdmin: c.Global, LocalData1: c.Local1, LocalData2: c.Local2})
+		} else {
+			std = append(std, c.Value)
+		}
+	}
+	if len(std) > 0 {
+		attrs = append(attrs, &api.CommunitiesAttribute{Communities: std})
+	}
+	if len(large) > 0 {
+		attrs = append(attrs, &api.LargeCommunitiesAttribute{Communities: large})
+	}
+	if r.MED != nil {
+		attrs = append(attrs, &api.MultiExitDiscAttribute{Med: *r.MED})
+	}
+	pattrs := make([]*anypb.Any, 0, len(attrs))
+	for _, a := range attrs {
+		x, err := anypb.New(a)
+		if err != nil {
+			return nil, err
+		}
+		pattrs = append(pattrs, x)
+	}
+	return &api.Path{Family: fam, Nlri: nlri, Pattrs: pattrs}, nil
+}
+
+// gobgpLogger sends GoBGP's log to zap. GoBGP's info (every connection
+// attempt) becomes debug; its errors become warnings (it retries them), and
+// its warnings (e.g. "failed to set md5") stay warnings.
+type gobgpLogger struct {
+	log   *zap.Logger
+	level gobgplog.LogLevel
+}
+
+func fields(f gobgplog.Fields) []zap.Field {
+	out := make([]zap.Field, 0, len(f))
+	for k, v := range f {
+		out = append(out, zap.Any(k, v))
+	}
+	return out
+}
+
+func (l *gobgpLogger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, fields(f)...) }
+func (l *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { l.log.Error(msg, fields(f)...) }
+func (l *gobgpLogger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, fields(f)...) }
+func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { l.log.Warn(msg, fields(f)...) }
+func (l *gobgpLogger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, fields(f)...) }
+func (l *gobgpLogger) Debug(msg string, f gobgplog.Fields) {
+	if l.level >= gobgplog.DebugLevel {
+		l.log.Debug(msg, fields(f)...)
+	}
+}
+func (l *gobgpLogger) SetLevel(level gobgplog.LogLevel) { l.level = level }
+func (l *gobgpLogger) GetLevel() gobgplog.LogLevel      { return l.level }

@@ -1,0 +1,416 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// Daemon is the run loop: triggers in, one worker out.
+type Daemon struct {
+	memLimit MemoryLimit
+	// chassis is --chassis as given (BGP resolves its own default).
+	chassis string
+	log     *zap.Logger
+	metrics *metrics
+	q       *queue
+	src     Sources
+	e       *Engine
+	cfg     DaemonConfig
+	gw      *gateways
+	ready   atomic.Pointer[string] // "" once connected; read by /readyz
+	dryRun  bool
+	pprof   bool
+	routes  *RouteState // nil: BGP off
+	// nbSettle delays reconciles triggered by NB changes.
+	nbSettle time.Duration
+	// pendingSince: forwards triggered but not yet verified ok, with the
+	// time their trigger reached ovnfwd (event → verified latency).
+	pendingSince map[fwdsync.ForwardKey]pendingTrigger
+}
+
+type pendingTrigger struct {
+	since   time.Time // first trigger (NB change or LXD event)
+	eventAt time.Time // first LXD event; zero if none yet
+	trigger string
+}
+
+// translate turns LXD events into queue items. Events are hints: forwards
+// are re-read, everything else triggers a full pass.
+func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-in:
+			switch ev.Kind {
+			case lxdwatch.KindForward:
+				d.q.add(workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received})
+			case lxdwatch.KindResync:
+				d.q.addFull("lxd-connect")
+			default:
+				d.q.addFull("lxd-" + ev.Kind.String())
+			}
+		}
+	}
+}
+
+func (d *Daemon) watchConnections(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastLXD uint64
+	lxdUp := false // only a connected → disconnected transition counts
+	for {
+		up := d.src.LXD.Connected()
+		if lxdUp && !up {
+			// A pass now fails fast and marks every forward degraded;
+			// nothing is deleted until a listing completes again.
+			d.q.addFull("lxd-down")
+		}
+		lxdUp = up
+		d.metrics.setConn("lxd", up)
+		d.metrics.setConn("nb", d.src.NB.Connected())
+		d.metrics.setConn("sb", d.src.SB.Connected())
+		if r := d.src.LXD.Reconnects(); r > lastLXD {
+			d.metrics.reconnects.WithLabelValues("lxd").Add(float64(r - lastLXD))
+			lastLXD = r
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// work is the single worker: full passes first, then forwards, then one
+// northd barrier for the batch and the verification of what it touched;
+// failures are retried with backoff.
+func (d *Daemon) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.q.wake:
+		}
+		b := d.q.take(time.Now(), d.nbSettle)
+		if b.full != "" {
+			d.fullPass(ctx, b.full)
+		}
+		items := b.items
+		for name, since := range b.names {
+			if key, ok := d.e.keyForLB(name); ok {
+				// Re-read LXD: the NB change may be LXD's own write that
+				// its event has not announced yet.
+				items = append(items, workItem{key: key, fresh: true, trigger: "nb-change", since: since})
+			}
+		}
+		items = dedupe(items)
+		var done []fwdsync.ForwardKey
+		for _, it := range items {
+			if ctx.Err() != nil {
+				return
+			}
+			ok, clean := d.forward(ctx, it)
+			switch {
+			case !ok:
+			case clean && d.e.alreadyVerified(it.key):
+				// Nothing changed since it was verified down to the
+				// chassis (typically LXD's event for a write whose NB
+				// notification was handled already): no new barrier.
+				if s, ok := d.e.status(it.key); ok {
+					d.observe([]fwdsync.ForwardStatus{s})
+				}
+			default:
+				done = append(done, it.key)
+			}
+		}
+		d.routes.FromEngine(d.e)
+		if b.reverifyAll {
+			// A stable claim change needs no barrier: the forwards were
+			// verified against e.lastCfg, and the new holder is judged by
+			// its own Chassis_Private.nb_cfg against it (issue 5: "its
+			// nb_cfg ≥ the barrier of the forward's last change").
+			d.observeClaimsChanged(time.Now())
+		}
+		if len(done) > 0 {
+			d.e.barrier(ctx)
+			d.observe(d.e.verifyKeys(done))
+		}
+		switch {
+		case b.full != "":
+		case b.reverifyAll:
+			if sts, ok := d.e.regate(); ok {
+				d.observe(sts)
+			} else {
+				gen, _ := d.e.rowsGenerations()
+				d.log.Debug("re-verifying every forward: rows changed since the last full verification",
+					zap.Uint64s("generations", gen[:]), zap.Uint64s("verified_at", d.e.verdictGen[:]))
+				d.observe(d.e.reverify())
+			}
+		case b.reverifyPending:
+			if keys := d.e.pendingKeys(); len(keys) > 0 {
+				d.observe(d.e.verifyKeys(keys))
+			}
+		}
+		if b.ha && b.full == "" {
+			// Observe the claims first: unclaimed time feeds dark-everywhere
+			// even if a claim event was missed.
+			d.observeClaims(time.Now())
+			d.e.haPass(ctx, !d.dryRun)
+			if !d.e.verdictsCurrent() && d.e.isSynced() {
+				// Keep the verdicts fresh while idle, so that the next
+				// failover is re-judged in milliseconds (regate); then
+				// give the pass's garbage back, as after a full pass.
+				d.observe(d.e.reverify())
+				debug.FreeOSMemory()
+			}
+		}
+		d.checkReverified()
+	}
+}
+
+// observeClaimsChanged runs the claim tracker and reports whether a stable
+// claim change was handled.
+func (d *Daemon) observeClaimsChanged(now time.Time) bool {
+	before := d.gw.eventCount()
+	d.observeClaims(now)
+	return d.gw.eventCount() != before
+}
+
+func (d *Daemon) fullPass(ctx context.Context, trigger string) {
+	start := time.Now()
+	pr, err := d.e.pass(ctx, !d.dryRun)
+	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	if err != nil {
+		d.metrics.passes.WithLabelValues("error").Inc()
+		if errors.Is(err, errLXDListing) {
+			d.log.Warn("full pass skipped: LXD listing failed; nothing deleted, retrying", zap.String("trigger", trigger), zap.Error(err))
+		} else {
+			d.log.Error("full pass failed", zap.String("trigger", trigger), zap.Error(err))
+		}
+		d.q.addFullAfter(trigger, 2*time.Second)
+		return
+	}
+	d.metrics.passes.WithLabelValues("ok").Inc()
+	d.observeClaims(time.Now())
+	for _, f := range pr.Plan.Findings {
+		if f.Category == fwdsync.CatDeletionBudget {
+			d.log.Error("deletions held back", zap.String("detail", f.Detail))
+		}
+	}
+	counts := map[fwdsync.State]int{}
+	for _, s := range pr.Statuses {
+		counts[s.State]++
+	}
+	d.log.Info("full pass", zap.String("trigger", trigger), zap.Duration("took", time.Since(start)),
+		zap.Int("forwards", len(pr.Statuses)), zap.Int("ok", counts[fwdsync.StateOK]),
+		zap.Int("changes", len(pr.Applied)), zap.Int("failed", len(pr.Failed)), zap.Int("findings", len(pr.Findings)))
+	for _, err := range pr.Failed {
+		d.log.Warn("change failed; retrying in the next pass", zap.Error(err))
+	}
+	if len(pr.Failed) > 0 {
+		d.q.addFullAfter("retry", 2*time.Second)
+	}
+	d.observe(pr.Statuses)
+	// A full pass holds two listings and snapshots at once (hundreds of
+	// MiB at 10,000 forwards) that are garbage now; the runtime would
+	// return them to the OS only over minutes. Full passes are rare
+	// (start, resync, reconnect), so pay one GC to keep the steady RSS
+	// near the live heap.
+	debug.FreeOSMemory()
+	if limit := d.memLimit.afterFullPass(); limit > 0 {
+		d.log.Debug("memory limit follows the live heap", zap.Int64("limit_bytes", limit))
+	}
+}
+
+// forward reconciles one forward; ok is false when it must be retried or
+// needs a full pass. clean: nothing was applied and the forward's rows are
+// exactly as desired.
+func (d *Daemon) forward(ctx context.Context, it workItem) (ok, clean bool) {
+	start := time.Now()
+	if !it.since.IsZero() {
+		p, seen := d.pendingSince[it.key]
+		if !seen {
+			p = pendingTrigger{since: it.since, trigger: it.trigger}
+		}
+		p.eventAt = earliest(p.eventAt, it.eventAt)
+		d.pendingSince[it.key] = p
+	}
+	applied, clean, err := d.e.forwardClean(ctx, it.key, it.fresh)
+	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
+	if _, exists := d.e.desired[it.key]; err == nil && !exists {
+		// Deleted: it will never be verified; a later re-create starts anew.
+		delete(d.pendingSince, it.key)
+	}
+	if errors.Is(err, errNeedsFullPass) {
+		d.q.addFull("unmapped-" + it.trigger)
+		return false, false
+	}
+	if err != nil {
+		it.tries++
+		d.log.Warn("reconcile failed; retrying", zap.String("forward", keyString(it.key)), zap.Int("try", it.tries), zap.Error(err))
+		d.q.addAfter(it, Backoff(it.tries))
+		return false, false
+	}
+	return true, clean && !applied
+}
+
+// observe records the trigger → verified latencies of forwards that
+// reached ok: from the first trigger (change_to_verified) and from the LXD
+// event (event_to_verified), when there was one.
+func (d *Daemon) observe(sts []fwdsync.ForwardStatus) {
+	if len(d.pendingSince) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, s := range sts {
+		p, ok := d.pendingSince[s.Key]
+		if !ok || s.State != fwdsync.StateOK {
+			continue
+		}
+		d.metrics.changeToVerified.Observe(now.Sub(p.since).Seconds())
+		if !p.eventAt.IsZero() {
+			d.metrics.eventToVerified.Observe(now.Sub(p.eventAt).Seconds())
+		}
+		delete(d.pendingSince, s.Key)
+	}
+}
+
+func dedupe(items []workItem) []workItem {
+	seen := make(map[fwdsync.ForwardKey]int, len(items))
+	out := items[:0]
+	for _, it := range items {
+		if i, ok := seen[it.key]; ok {
+			out[i].fresh = out[i].fresh || it.fresh
+			if it.since.Before(out[i].since) {
+				out[i].since = it.since
+			}
+			out[i].eventAt = earliest(out[i].eventAt, it.eventAt)
+			continue
+		}
+		seen[it.key] = len(out)
+		out = append(out, it)
+	}
+	return out
+}
+
+// DaemonConfig configures the daemon (`ovnfwd run`); cmd builds it from
+// flags. Zero durations disable what they time (liveness pings, periodic
+// resyncs, the NB settle and the claim debounce).
+type DaemonConfig struct {
+	Options fwdsync.Options
+	// HA turns on HA chassis group hygiene; nil: off (--no-ha).
+	HA *HAConfig
+	// HAAbsentGrace keeps HA entries of chassis missing from SB this long.
+	HAAbsentGrace time.Duration
+	// DryRun logs changes instead of writing them, and announces nothing.
+	DryRun bool
+	// NBSettle delays reconciles triggered by NB changes (LXD ≥5.21.2
+	// writes a forward in several NB transactions).
+	NBSettle time.Duration
+	// ClaimDebounce: a gateway claim change is acted on once it lasted this.
+	ClaimDebounce                     time.Duration
+	LivenessInterval, LivenessTimeout time.Duration
+	ResyncInterval                    time.Duration
+	MemoryLimit                       MemoryLimit
+	// Chassis is --chassis as given: /routes names the member with BGP off.
+	Chassis string
+	// Pprof serves Go profiles under /debug/pprof/.
+	Pprof bool
+	// Routes turns on BGP route state; nil: off. Speaker announces them
+	// (nil in a dry run: nothing is announced).
+	Routes  *RouteConfig
+	Speaker RouteSpeaker
+	Logger  *zap.Logger
+}
+
+// NewDaemon builds the daemon; Serve and Run start it.
+func NewDaemon(cfg DaemonConfig) *Daemon {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle,
+		pprof: cfg.Pprof, pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: cfg.MemoryLimit, chassis: cfg.Chassis}
+	if cfg.Routes != nil {
+		d.routes = newRouteStateWith(*cfg.Routes, cfg.Speaker, cfg.Logger.Named("routes"), d.metrics.reg)
+	}
+	return d
+}
+
+// Run runs the daemon on connected sources until ctx ends: a full pass at
+// start, then LXD events, NB and SB changes, periodic resyncs and liveness
+// pings feed one worker. An error means it could not start.
+func (d *Daemon) Run(ctx context.Context, src Sources) error {
+	cfg, m, log := d.cfg, d.metrics, d.log
+	d.memLimit.apply()
+	d.src = src
+	d.e = New(Config{LXD: src.LXD, NB: src.NB, SB: src.SB, Options: cfg.Options, HA: cfg.HA, Logger: log})
+	d.e.metrics = m
+	d.e.dryRun = d.dryRun
+	d.e.busy = d.q.busy
+	d.gw = newGateways(log, m, cfg.ClaimDebounce)
+	if err := d.routes.Start(ctx, src.SB); err != nil {
+		return err
+	}
+	defer d.routes.Shutdown()
+	if d.e.ha != nil {
+		ha := *d.e.ha // the caller's copy stays as given
+		ha.live = d.gw.live
+		ha.Options.AbsentGrace = cfg.HAAbsentGrace
+		d.e.ha = &ha
+	}
+	connected := ""
+	d.ready.Store(&connected)
+
+	src.NB.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
+	src.NB.OnTopologyChange(func() { d.q.addFull("nb-topology") })
+	src.NB.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })
+	src.SB.OnChange(func(table string) {
+		// A chassis came or went: every forward may be affected. Anything
+		// else (load balancers, nat_addresses, nb_cfg progress) only
+		// matters to forwards not verified yet.
+		d.q.addReverify(table == "Chassis")
+	})
+	// A gateway claim moved: every forward of that network changes chassis.
+	src.SB.OnClaimChange(func(string, string) { d.q.addReverify(true) })
+	src.SB.OnReconnect(func() { m.reconnects.WithLabelValues("sb").Inc(); d.q.addFull("sb-reconnect") })
+
+	events := make(chan lxdwatch.Event, 1024)
+	go func() {
+		if err := src.LXD.Watch(ctx, events); err != nil && ctx.Err() == nil {
+			log.Error("LXD event stream stopped", zap.Error(err))
+		}
+	}()
+	go d.translate(ctx, events)
+	if iv := cfg.ResyncInterval; iv > 0 {
+		go func() {
+			t := time.NewTicker(iv)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					d.q.addFull("periodic")
+				}
+			}
+		}()
+	}
+	go d.watchConnections(ctx)
+	go d.pingLiveness(ctx, cfg.LivenessInterval, cfg.LivenessTimeout)
+
+	d.q.addFull("start")
+	log.Info("ovnfwd running", zap.String("lxd", src.LXD.Endpoint()), zap.Strings("nb", src.NBEndpoints),
+		zap.Strings("sb", src.SBEndpoints), zap.Bool("dry-run", d.dryRun))
+	d.work(ctx)
+	log.Info("ovnfwd stopped")
+	return nil
+}

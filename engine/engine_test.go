@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/ovn"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// world is LXD 5.0.2 with one OVN network (prefix lxd-net2) and forwards.
+func world(forwards ...fwdsync.Forward) (*fakeLXD, *fakeNB) {
+	ref := fwdsync.NetworkRef{Project: "default", Name: "ovn0"}
+	l := &fakeLXD{St: fwdsync.LXDState{
+		Server: fwdsync.ServerInfo{Kind: "lxd", Version: "5.0.2"},
+		Networks: []fwdsync.Network{{Project: "default", Name: "ovn0", Config: map[string]string{
+			"network": "br0", "ipv4.address": "10.10.10.1/24", "volatile.network.ipv4.address": "10.99.0.100",
+		}}},
+		Forwards: forwards,
+		Complete: map[fwdsync.NetworkRef]bool{ref: true},
+	}}
+	n := &fakeNB{St: fwdsync.NBState{
+		Routers: []fwdsync.NBRouter{{UUID: "r-uuid", Name: "lxd-net2-lr", Ports: []string{"p-ext", "p-int"}}},
+		RouterPorts: []fwdsync.NBRouterPort{
+			{UUID: "p-ext", Name: "lxd-net2-lr-lrp-ext", Networks: []string{"10.99.0.100/24"}},
+			{UUID: "p-int", Name: "lxd-net2-lr-lrp-int", Networks: []string{"10.10.10.1/24"}},
+		},
+		Switches: []fwdsync.NBSwitch{{UUID: "s-int", Name: "lxd-net2-ls-int"}, {UUID: "s-ext", Name: "lxd-net2-ls-ext"}},
+		NBCfg:    1, SBCfg: 1,
+	}}
+	return l, n
+}
+
+func web(listen string, port string) fwdsync.Forward {
+	return fwdsync.Forward{Project: "default", Network: "ovn0", ListenAddress: listen,
+		Ports: []fwdsync.ForwardPort{{Protocol: "tcp", ListenPort: port, TargetAddress: "10.10.10.5"}}}
+}
+
+func testEngine(l *fakeLXD, n *fakeNB) *Engine {
+	return newEngine(l, n, nil, fwdsync.Options{DeletionBudget: -1}, zap.NewNop())
+}
+
+func TestEnginePassRepairsThenIsClean(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80,443"))
+	e := testEngine(l, n)
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Applied) != 2 || len(n.St.LoadBalancers) != 2 || n.Batches != 1 {
+		t.Fatalf("applied %d changes in %d batches, NB has %d rows; want 2, 1 and 2", len(pr.Applied), n.Batches, len(n.St.LoadBalancers))
+	}
+	for _, s := range pr.Statuses {
+		if s.State != fwdsync.StateOK {
+			t.Errorf("%v: %s %s", s.Key, s.State, s.Reason)
+		}
+	}
+	pr, err = e.pass(context.Background(), true)
+	if err != nil || len(pr.Plan.Changes) != 0 || len(pr.Findings) != 0 {
+		t.Fatalf("second pass: err %v, %d changes, findings %v", err, len(pr.Plan.Changes), pr.Findings)
+	}
+	if got := e.stateCounts()[fwdsync.StateOK]; got != 2 {
+		t.Fatalf("%d forwards ok, want 2", got)
+	}
+}
+
+func TestEnginePassReadOnlyWritesNothing(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	pr, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Applied != 0 || n.St.NBCfg != 1 {
+		t.Fatalf("a check pass wrote: %d applies, nb_cfg %d", n.Applied, n.St.NBCfg)
+	}
+	if len(pr.Findings) != 1 || pr.Findings[0].Category != fwdsync.CatMissing {
+		t.Fatalf("findings %v, want one missing", pr.Findings)
+	}
+}
+
+// LXD unreachable: nothing is planned or written, every known forward is
+// degraded, and a stale-looking row survives.
+func TestEngineLXDDownDeletesNothing(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.St.Forwards = nil // would make the row stale…
+	l.Err = errors.New("connection refused")
+	_, err := e.pass(context.Background(), true)
+	if !errors.Is(err, errLXDListing) {
+		t.Fatalf("err = %v, want errLXDListing", err)
+	}
+	if len(n.St.LoadBalancers) != 1 {
+		t.Fatalf("NB has %d rows after a pass with LXD down, want 1", len(n.St.LoadBalancers))
+	}
+	if s, _ := e.status(fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}); s.State != fwdsync.StateDegraded {
+		t.Fatalf("state %s, want degraded", s.State)
+	}
+}
+
+// A concurrent change aborts the transaction; the forward is re-read and
+// re-planned.
+func TestEngineForwardRetriesOnConflict(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	n.Conflicts = 2
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	applied, err := e.forward(context.Background(), key, false)
+	if err != nil || !applied {
+		t.Fatalf("forward: applied %v err %v", applied, err)
+	}
+	if l.Rereads != 2 || len(n.St.LoadBalancers) != 1 {
+		t.Fatalf("%d re-reads, %d rows; want 2 and 1", l.Rereads, len(n.St.LoadBalancers))
+	}
+	n.Conflicts = 10
+	n.St.LoadBalancers = nil
+	if _, err := e.forward(context.Background(), key, false); !errors.Is(err, ovn.ErrConflict) {
+		t.Fatalf("persistent conflict: err %v, want ErrConflict", err)
+	}
+}
+
+// A row another writer changed moments ago is left alone.
+func TestEngineSkipsBusyRows(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	e.busy = func(name string) bool { return name == "lxd-net2-lb-198.51.100.10-tcp" }
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Applied != 0 || len(pr.Failed) != 0 {
+		t.Fatalf("busy row: %d applies, %d failures; want 0 and 0", n.Applied, len(pr.Failed))
+	}
+}
+
+// A forward deleted in LXD loses its rows on a scoped reconcile, and its
+// state is forgotten.
+func TestEngineForwardDeleted(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.St.Forwards = nil
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	if _, err := e.forward(context.Background(), key, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.St.LoadBalancers) != 0 || len(n.St.Routers[0].LoadBalancers) != 0 {
+		t.Fatalf("rows left: %v, router refs %v", n.St.LoadBalancers, n.St.Routers[0].LoadBalancers)
+	}
+	if _, ok := e.status(key); ok {
+		t.Fatal("the deleted forward still has a state")
+	}
+}
+
+func TestEngineKeyForLB(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"lxd-net2-lb-198.51.100.10-tcp":  "default/ovn0/198.51.100.10",
+		"lxd-net2-lb-2001:db8::1-udp":    "default/ovn0/2001:db8::1",
+		"lxd-net3-lb-198.51.100.10-tcp":  "",
+		"lxd-net2-lb-198.51.100.10-sctp": "",
+		"my-lb":                          "",
+	} {
+		k, ok := e.keyForLB(name)
+		got := ""
+		if ok {
+			got = keyString(k)
+		}
+		if got != want {
+			t.Errorf("keyForLB(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestMergeFindings(t *testing.T) {
+	k := fwdsync.ForwardKey{Network: "n", ListenAddress: "1.2.3.4"}
+	a := fwdsync.Finding{Key: k, Category: fwdsync.CatMissing, Detail: "x"}
+	b := fwdsync.Finding{Key: k, Category: fwdsync.CatNotRealized, Detail: "y"}
+	got := mergeFindings([]fwdsync.Finding{a}, []fwdsync.Finding{a, b})
+	if len(got) != 2 {
+		t.Fatalf("merge = %v, want a and b once", got)
+	}
+}
+
+// A batch that fails is retried change by change: one concurrent edit
+// costs only its own forward.
+func TestEngineBatchFallsBackToSingleChanges(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"), web("198.51.100.12", "80"))
+	e := testEngine(l, n)
+	n.Conflicts = 1
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Applied) != 3 || len(pr.Failed) != 0 || len(n.St.LoadBalancers) != 3 {
+		t.Fatalf("applied %d, failed %v, rows %d; want 3, none, 3", len(pr.Applied), pr.Failed, len(n.St.LoadBalancers))
+	}
+}
+
+// A network whose listing did not complete keeps its last known forwards,
+// reported degraded, and loses no row.
+func TestEngineIncompleteListingKeepsForwards(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	l.St.Forwards = nil
+	l.St.Complete = map[fwdsync.NetworkRef]bool{}
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := e.status(fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"})
+	if !ok || s.State != fwdsync.StateDegraded {
+		t.Fatalf("status %+v (known %v), want degraded", s, ok)
+	}
+	if len(n.St.LoadBalancers) != 1 {
+		t.Fatalf("%d rows left, want 1", len(n.St.LoadBalancers))
+	}
+}
+
+// A trigger that changes nothing (LXD's event for a write already verified)
+// finds the forward clean and already verified: the Daemon then skips the
+// barrier. A real change is neither, until it is verified again.
+func TestEngineAlreadyVerified(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	applied, clean, err := e.forwardClean(context.Background(), key, true)
+	if err != nil || applied || !clean || !e.alreadyVerified(key) {
+		t.Fatalf("unchanged forward: applied %v clean %v verified %v err %v; want false true true nil", applied, clean, e.alreadyVerified(key), err)
+	}
+	l.St.Forwards[0].Ports[0].ListenPort = "8080" // LXD changed the forward
+	applied, clean, err = e.forwardClean(context.Background(), key, true)
+	if err != nil || !applied || clean {
+		t.Fatalf("changed forward: applied %v clean %v err %v; want true false nil", applied, clean, err)
+	}
+	if e.alreadyVerified(key) {
+		t.Fatal("changed forward counts as verified before its verification")
+	}
+	if sts := e.verifyKeys([]fwdsync.ForwardKey{key}); len(sts) != 1 || sts[0].State != fwdsync.StateOK || !e.alreadyVerified(key) {
+		t.Fatalf("after verification: %+v, verified %v", sts, e.alreadyVerified(key))
+	}
+	// A row edited behind LXD's back: the plan is not clean.
+	n.St.LoadBalancers[0].VIPs = map[string]string{"198.51.100.10:1": "10.10.10.5:1"}
+	if _, clean, _ := e.forwardClean(context.Background(), key, false); clean {
+		t.Fatal("a drifted row planned clean")
+	}
+}

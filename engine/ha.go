@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/ovn"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// HAConfig turns on HA chassis group hygiene (it needs the SB connection).
+type HAConfig struct {
+	// MemberChassis maps LXD members to chassis (--member-chassis), for
+	// hosts whose chassis hostname is not the member name.
+	MemberChassis map[string]string
+	Options       fwdsync.HAOptions
+	// live supplies what only the daemon measures over time: unresponsive
+	// chassis, how long chassis have been absent from SB, and how long each
+	// gateway port has been unclaimed. nil in one-shot commands: nothing is
+	// known unresponsive, absent chassis count as absent for ever, and
+	// dark-everywhere is left to Verify's no-active-chassis.
+	live func(now time.Time, nb fwdsync.NBState, sb fwdsync.SBState) (unresponsive map[string]bool, absentFor map[string]time.Duration, unclaimed func(port string) time.Duration)
+}
+
+// planHA judges the HA chassis groups of the mapped networks.
+func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, nb fwdsync.NBState) ([]fwdsync.Change, []fwdsync.Finding) {
+	if e.ha == nil || e.sb == nil {
+		return nil, nil
+	}
+	sb := e.gatewaySnapshot() // claims and chassis: HA needs no SB rows
+	in := fwdsync.HAInput{NB: nb, SB: sb, Networks: fwdsync.HANetworks(mappings), MemberChassis: e.ha.MemberChassis}
+	if ms, err := e.lxd.Members(ctx); err != nil {
+		// Unknown membership: the rules that need it are skipped.
+		e.log.Warn("cannot list LXD cluster members; HA membership rules skipped", zap.Error(err))
+	} else {
+		in.Members = ms
+	}
+	if e.ha.live != nil {
+		var unclaimed func(string) time.Duration
+		in.Unresponsive, in.AbsentFor, unclaimed = e.ha.live(time.Now(), nb, sb)
+		for i := range in.Networks {
+			in.Networks[i].UnclaimedFor = unclaimed(fwdsync.GatewayPort(in.Networks[i].Prefix))
+		}
+	}
+	return fwdsync.PlanHA(in, e.ha.Options)
+}
+
+// haPass plans the HA groups alone (after a liveness ping or a lost claim)
+// and applies the changes when apply is set; it returns the findings.
+func (e *Engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
+	if e.mappings == nil {
+		return nil
+	}
+	changes, findings := e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
+	if apply {
+		for _, ch := range changes {
+			if err := e.applyChange(ctx, ch); err != nil && !errors.Is(err, errBusy) {
+				if errors.Is(err, ovn.ErrConflict) {
+					e.log.Info("HA group changed meanwhile; re-planned at the next pass", zap.String("group", ch.Prefix))
+					continue
+				}
+				e.log.Warn("HA repair failed", zap.String("group", ch.Prefix), zap.Error(err))
+			}
+		}
+		if len(changes) > 0 {
+			_, findings = e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
+		}
+	}
+	e.mu.Lock()
+	e.haFindings = findings
+	e.mu.Unlock()
+	return findings
+}

@@ -1,0 +1,198 @@
+package engine
+
+import (
+	gosync "sync"
+	"time"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// workItem is one reconcile request for a forward.
+type workItem struct {
+	key     fwdsync.ForwardKey
+	fresh   bool      // re-read the forward from LXD (an LXD event)
+	trigger string    // metrics label
+	since   time.Time // when the first trigger reached ovnfwd (latency start)
+	// eventAt is when an LXD event for the forward reached ovnfwd (zero:
+	// none), the start of event → verified.
+	eventAt time.Time
+	tries   int
+}
+
+// queue coalesces reconcile requests: one pending full pass, one pending
+// re-verification, and at most one item per forward (the earliest trigger
+// time wins, a fresh re-read is sticky). A single worker drains it, so no
+// two reconciles of one forward ever run at once.
+type queue struct {
+	mu          gosync.Mutex
+	wake        chan struct{}
+	full        string // trigger of the pending full pass, "" if none
+	fullAt      time.Time
+	reverify    bool // every forward (a claim or chassis changed)
+	reverifyPen bool // only forwards not verified ok yet
+	ha          bool // an HA-groups-only pass
+	items       map[fwdsync.ForwardKey]*workItem
+	order       []fwdsync.ForwardKey
+	// names are Load_Balancer names changed in NB, resolved to forwards by
+	// the worker (it owns the prefix mappings).
+	names map[string]time.Time
+}
+
+func newQueue() *queue {
+	return &queue{wake: make(chan struct{}, 1), items: map[fwdsync.ForwardKey]*workItem{}, names: map[string]time.Time{}}
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) addFull(trigger string) {
+	q.mu.Lock()
+	if q.full == "" {
+		q.full, q.fullAt = trigger, time.Now()
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addFullAfter queues a full pass after a delay (retry).
+func (q *queue) addFullAfter(trigger string, d time.Duration) {
+	time.AfterFunc(d, func() { q.addFull(trigger) })
+}
+
+// addHA queues a pass over the HA chassis groups alone.
+func (q *queue) addHA() {
+	q.mu.Lock()
+	q.ha = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addName queues a changed Load_Balancer name with the time of its latest
+// change.
+func (q *queue) addName(name string) {
+	q.mu.Lock()
+	q.names[name] = time.Now()
+	q.mu.Unlock()
+	q.signal()
+}
+
+// busy reports whether a Load_Balancer name changed in NB less than the
+// settle time ago: someone (LXD) may be in the middle of writing it, so
+// nothing acts on it until it is quiet; its queued name triggers a fresh
+// reconcile then.
+func (q *queue) busy(name string) bool {
+	q.mu.Lock()
+	_, ok := q.names[name]
+	q.mu.Unlock()
+	return ok
+}
+
+// addReverify queues a re-verification of every forward (all) or of the
+// forwards not verified ok yet.
+func (q *queue) addReverify(all bool) {
+	q.mu.Lock()
+	if all {
+		q.reverify = true
+	} else {
+		q.reverifyPen = true
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) add(it workItem) {
+	q.mu.Lock()
+	if cur, ok := q.items[it.key]; ok {
+		cur.fresh = cur.fresh || it.fresh
+		if it.since.Before(cur.since) {
+			cur.since = it.since
+		}
+		cur.eventAt = earliest(cur.eventAt, it.eventAt)
+		if it.tries > cur.tries {
+			cur.tries = it.tries
+		}
+	} else {
+		c := it
+		q.items[it.key] = &c
+		q.order = append(q.order, it.key)
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addAfter re-queues an item after a delay (retry with backoff).
+func (q *queue) addAfter(it workItem, d time.Duration) {
+	time.AfterFunc(d, func() { q.add(it) })
+}
+
+// batch is what the worker takes from the queue in one go.
+type batch struct {
+	full            string // trigger of a full pass, "" for none
+	reverifyAll     bool
+	reverifyPending bool
+	ha              bool
+	names           map[string]time.Time // NB names changed at least settle ago
+	items           []workItem
+}
+
+// take returns everything pending and clears it. NB names changed less than
+// settle ago stay queued (LXD writes its DB and NB in separate steps, and
+// LXD ≥5.21.2 writes a forward in several NB transactions; reconciling in
+// between would race it) and wake the worker when they are due.
+func (q *queue) take(now time.Time, settle time.Duration) batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}}
+	q.full, q.reverify, q.reverifyPen, q.ha = "", false, false, false
+	var wait time.Duration
+	for n, at := range q.names {
+		if due := at.Add(settle); due.After(now) {
+			if w := due.Sub(now); wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		b.names[n] = at
+		delete(q.names, n)
+	}
+	if wait > 0 {
+		time.AfterFunc(wait, q.signal)
+	}
+	b.items = make([]workItem, 0, len(q.order))
+	for _, k := range q.order {
+		b.items = append(b.items, *q.items[k])
+	}
+	q.items = map[fwdsync.ForwardKey]*workItem{}
+	q.order = q.order[:0]
+	return b
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// Backoff returns the retry delay after n failed tries: 50 ms doubling to 30 s.
+func Backoff(n int) time.Duration {
+	d := 50 * time.Millisecond
+	for i := 0; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	return d
+}
+
+// earliest of two times, a zero time meaning "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+func TestQueueCoalesces(t *testing.T) {
+	q := newQueue()
+	k := fwdsync.ForwardKey{Network: "ovn0", ListenAddress: "198.51.100.1"}
+	t0 := time.Now()
+	q.add(workItem{key: k, trigger: "nb-change", since: t0.Add(time.Second)})
+	q.add(workItem{key: k, fresh: true, trigger: "lxd-event", since: t0})
+	q.addFull("periodic")
+	q.addFull("start") // one pending full pass, first trigger kept
+	q.addReverify(false)
+	b := q.take(time.Now(), 0)
+	if b.full != "periodic" || !b.reverifyPending || b.reverifyAll {
+		t.Fatalf("batch %+v", b)
+	}
+	if len(b.items) != 1 || !b.items[0].fresh || !b.items[0].since.Equal(t0) {
+		t.Fatalf("items %+v: want one fresh item with the earliest trigger time", b.items)
+	}
+	if b = q.take(time.Now(), 0); b.full != "" || len(b.items) != 0 {
+		t.Fatalf("second take not empty: %+v", b)
+	}
+}
+
+// NB names are held until they have been quiet for the settle time, and
+// are busy meanwhile.
+func TestQueueSettlesNames(t *testing.T) {
+	q := newQueue()
+	q.addName("lxd-net2-lb-198.51.100.1-tcp")
+	if !q.busy("lxd-net2-lb-198.51.100.1-tcp") || q.busy("other") {
+		t.Fatal("busy() wrong")
+	}
+	b := q.take(time.Now(), time.Hour)
+	if len(b.names) != 0 {
+		t.Fatalf("a name was released before it settled: %v", b.names)
+	}
+	b = q.take(time.Now().Add(2*time.Hour), time.Hour)
+	if len(b.names) != 1 || q.busy("lxd-net2-lb-198.51.100.1-tcp") {
+		t.Fatalf("settled name not released: %v", b.names)
+	}
+	// The worker is woken when a held name becomes due.
+	q.addName("n")
+	<-q.wake // from addName
+	_ = q.take(time.Now(), 20*time.Millisecond)
+	select {
+	case <-q.wake:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no wake-up when the held name became due")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	if Backoff(0) != 50*time.Millisecond || Backoff(1) != 100*time.Millisecond || Backoff(30) != 30*time.Second {
+		t.Fatalf("backoff: %v %v %v", Backoff(0), Backoff(1), Backoff(30))
+	}
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// What the engine needs from its three sources of truth. lxdwatch.Client,
+// ovn.NB and ovn.SB implement them; tests use fakes (engine/enginetest).
+// Every method is required: nothing is discovered by type assertion.
+
+// LXD is the read side of LXD.
+type LXD interface {
+	// List lists every forward of every OVN network, all projects.
+	List(ctx context.Context) (fwdsync.LXDState, error)
+	// Forward re-reads one forward; exists is false when LXD has none.
+	Forward(ctx context.Context, project, network, listen string) (f *fwdsync.Forward, exists bool, err error)
+	// Members lists the cluster members (one for a standalone server).
+	Members(ctx context.Context) ([]fwdsync.Member, error)
+	// NetworkConfig reads a network's config (uplinks); exists is false
+	// when there is no such network.
+	NetworkConfig(ctx context.Context, project, name string) (cfg map[string]string, exists bool, err error)
+}
+
+// NB is the OVN northbound database: a replica to read, a writer.
+type NB interface {
+	Snapshot() fwdsync.NBState
+	// SnapshotFor holds only the named Load_Balancer rows (and the
+	// topology); SnapshotFor(nil) is the cheap NB_Global/topology read.
+	SnapshotFor(lbNames []string) fwdsync.NBState
+	Apply(ctx context.Context, ch fwdsync.Change) error
+	ApplyBatch(ctx context.Context, chs []fwdsync.Change) error
+	// Barrier bumps NB_Global.nb_cfg and waits for northd (sb_cfg).
+	Barrier(ctx context.Context, timeout time.Duration) (int, error)
+	// RowsGeneration changes whenever a row the verdicts rest on changes.
+	RowsGeneration() uint64
+}
+
+// SB is the OVN southbound database replica.
+type SB interface {
+	Snapshot() fwdsync.SBState
+	SnapshotFor(lbNames []string) fwdsync.SBState
+	// GatewaySnapshot leaves out the Load_Balancer and Address_Set rows
+	// (HA groups, claims, chassis).
+	GatewaySnapshot() fwdsync.SBState
+	// WaitNBCfg waits until the replica holds NB config cfg.
+	WaitNBCfg(ctx context.Context, cfg int, timeout time.Duration) bool
+	RowsGeneration() uint64
+}
+
+// The daemon also watches its sources.
+
+// WatchedLXD is LXD with its event stream.
+type WatchedLXD interface {
+	LXD
+	Watch(ctx context.Context, out chan<- lxdwatch.Event) error
+	Connected() bool
+	Reconnects() uint64
+	Endpoint() string
+}
+
+// WatchedNB is NB with change notifications.
+type WatchedNB interface {
+	NB
+	OnLoadBalancerChange(f func(name string))
+	OnTopologyChange(f func())
+	OnReconnect(f func())
+	Connected() bool
+}
+
+// WatchedSB is SB with change notifications.
+type WatchedSB interface {
+	SB
+	OnChange(f func(table string))
+	OnClaimChange(f func(port, chassisUUID string))
+	OnReconnect(f func())
+	Connected() bool
+}
+
+// Sources are the daemon's connected sources, with their endpoints for logs.
+type Sources struct {
+	LXD                      WatchedLXD
+	NB                       WatchedNB
+	SB                       WatchedSB
+	NBEndpoints, SBEndpoints []string
+}
