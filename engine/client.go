@@ -466,7 +466,6 @@ type MemberStatus struct {
 	Failovers int `json:"failovers" yaml:"failovers"`
 	// RoutesAnswered: it answered /routes (the route fields are known).
 	RoutesAnswered bool `json:"routes_answered" yaml:"routes_answered"`
-
 }
 
 type MemberNetwork struct {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -80,12 +81,10 @@ type ExplainInput struct {
 func BuildExplanation(in ExplainInput) Explanation {
 	x := explainer{in: in}
 	x.index()
+	st := x.judge()
 	out := Explanation{
 		Project: ProjectName(in.Key.Project), Network: in.Key.Network, ListenAddress: in.Key.ListenAddress,
-		State: string(in.Status.State), Reason: in.Status.Reason, Findings: ToFindings(in.Findings),
-	}
-	if out.State == "" {
-		out.State, out.Reason = string(fwdsync.StateBroken), "not planned"
+		State: string(st.State), Reason: st.Reason, Findings: ToFindings(in.Findings),
 	}
 	if len(in.Daemons) > 0 && x.mapped() {
 		out.LastFailover = x.lastFailover()
@@ -97,6 +96,9 @@ func BuildExplanation(in ExplainInput) Explanation {
 		x.natAddresses, x.arpResponder, x.activeChassis, x.chassisRealized,
 	} {
 		s := f()
+		if v, ok := x.verdicts[fwdsync.Step(s.ID)]; ok {
+			x.apply(&s, v)
+		}
 		s.Step = i + 1
 		if s.Evidence == nil {
 			s.Evidence = []string{}
@@ -110,7 +112,12 @@ func BuildExplanation(in ExplainInput) Explanation {
 }
 
 type explainer struct {
-	in       ExplainInput
+	in ExplainInput
+	// verdicts are the verifier's own judgment of each link of the chain
+	// (fwdsync.Chain): the steps take their status from it, so explain and
+	// check never disagree. Steps 1, 2 and 6 (LXD, the mapping, the
+	// logical flows) show what the verifier does not read.
+	verdicts map[fwdsync.Step]fwdsync.StepVerdict
 	lbRouter map[string][]string // LB UUID → router names
 	lbSwitch map[string][]string // LB UUID → switch names
 	sbLBs    map[string][]fwdsync.SBLoadBalancer
@@ -157,7 +164,70 @@ func (x *explainer) repairCmd() string {
 
 func (x *explainer) mapped() bool { return x.in.NetworkListed && x.in.Mapping.OK() }
 
-func (x *explainer) cr() string { return "cr-" + x.in.Mapping.Prefix + "-lr-lrp-ext" }
+func (x *explainer) cr() string { return fwdsync.GatewayPort(x.in.Mapping.Prefix) }
+
+// judge runs the verifier on the forward over the input's rows (the same
+// code Verify runs for check, status and the daemon) and keeps its verdict
+// of every link; it returns the forward's state.
+func (x *explainer) judge() fwdsync.ForwardStatus {
+	ref := fwdsync.NetworkRef{Project: x.in.Key.Project, Name: x.in.Key.Network}
+	res := fwdsync.Result{Rules: x.in.Rules, Findings: x.in.Findings, Desired: map[fwdsync.ForwardKey]fwdsync.DesiredForward{},
+		Mappings: map[fwdsync.NetworkRef]fwdsync.Mapping{ref: x.in.Mapping}, Unplanned: map[fwdsync.ForwardKey]string{}}
+	switch {
+	case x.in.Desired != nil:
+		res.Desired[x.in.Key] = *x.in.Desired
+	case x.in.Unplanned != "":
+		res.Unplanned[x.in.Key] = x.in.Unplanned
+	}
+	// Read-only: the active chassis is judged against the last NB config
+	// anyone published, as check does.
+	st, vs := fwdsync.Chain(res, fwdsync.VerifyInput{NB: x.in.NB, SB: x.in.SB, Barrier: x.in.NB.NBCfg}, x.in.Key)
+	x.verdicts = make(map[fwdsync.Step]fwdsync.StepVerdict, len(vs))
+	for _, v := range vs {
+		x.verdicts[v.Step] = v
+	}
+	return st
+}
+
+// apply sets a step's status from the verifier's verdict, with the
+// verdict's findings as evidence and their repair as the action. Only one
+// thing may add to it: a warning on an ok gateway step from what LXD or
+// the daemons say about the chassis (the verifier does not read them).
+func (x *explainer) apply(s *ExplainStep, v fwdsync.StepVerdict) {
+	overlay := v.Outcome == fwdsync.OutcomeOK && s.Status == StepWarn && v.Step == fwdsync.StepGateway
+	if !overlay {
+		s.Status = string(v.Outcome)
+	}
+	switch v.Outcome {
+	case fwdsync.OutcomeOK, fwdsync.OutcomeSkip:
+		if !overlay {
+			s.Action = ""
+		}
+		if v.Outcome == fwdsync.OutcomeSkip && v.Reason != "" && !slices.Contains(s.Evidence, v.Reason) {
+			s.Evidence = append([]string{v.Reason}, s.Evidence...)
+		}
+		return
+	}
+	var repairs []string
+	for _, f := range v.Findings {
+		line := string(f.Category) + ": " + f.Detail
+		if !slices.Contains(s.Evidence, line) {
+			s.Evidence = append(s.Evidence, line)
+		}
+		if !strings.HasPrefix(f.Repair, "none") {
+			repairs = append(repairs, f.Repair)
+		}
+	}
+	switch {
+	case s.Action != "":
+	case len(repairs) > 0:
+		s.Action = fmt.Sprintf("run `%s`; it would %s", x.repairCmd(), strings.Join(repairs, "; "))
+	case len(v.Findings) > 0:
+		s.Action = strings.TrimPrefix(strings.TrimPrefix(v.Findings[0].Repair, "none: "), "none")
+	default:
+		s.Action = v.Reason
+	}
+}
 
 // 1. LXD has the forward.
 func (x *explainer) lxd() ExplainStep {
@@ -532,7 +602,8 @@ func (x *explainer) natAddresses() ExplainStep {
 	return s
 }
 
-// 8. ARP/ND responder set membership (only with neighbor_responder=all).
+// 8. ARP/ND responder set membership: judged (by the verifier) when
+// neighbor_responder=all is desired; the rows' actual option is shown.
 func (x *explainer) arpResponder() ExplainStep {
 	s := ExplainStep{ID: "arp-responder", Title: "ARP/ND responder (_rtr_lb_*)"}
 	addr, err := netip.ParseAddr(x.in.Key.ListenAddress)
@@ -553,33 +624,29 @@ func (x *explainer) arpResponder() ExplainStep {
 			}
 		}
 	}
-	all := false
-	for _, lb := range x.in.NB.LoadBalancers {
-		if x.in.Desired != nil && slices.ContainsFunc(x.in.Desired.LBs, func(d fwdsync.DesiredLB) bool { return d.Name == lb.Name }) &&
-			lb.Options[fwdsync.OptionNeighborResponder] == "all" {
-			all = true
+	want, have := "unset", []string{}
+	if x.in.Desired != nil {
+		for _, d := range x.in.Desired.LBs {
+			if v := d.Options[fwdsync.OptionNeighborResponder]; v != "" {
+				want = v
+			}
+			for _, lb := range x.in.NB.LoadBalancers {
+				if lb.Name == d.Name {
+					have = append(have, lb.Name+": "+cmp.Or(lb.Options[fwdsync.OptionNeighborResponder], "unset"))
+				}
+			}
 		}
 	}
 	member := "in no _rtr_lb_* address set"
 	if len(sets) > 0 {
 		member = "in " + strings.Join(sets, ", ")
 	}
-	if !all {
-		s.Status = StepSkip
-		s.Evidence = []string{
-			"neighbor_responder is not all (LXD never sets it): the router answers no ARP/ND for " + x.in.Key.ListenAddress + "; upstream learns it only from GARPs after a claim",
-			x.in.Key.ListenAddress + " is " + member,
-		}
-		return s
+	s.Evidence = []string{"neighbor_responder desired: " + want + " (--arp-responder; LXD never sets it)"}
+	if len(have) > 0 {
+		s.Evidence = append(s.Evidence, "on the rows: "+strings.Join(have, "; "))
 	}
-	if len(sets) == 0 {
-		s.Status = StepFail
-		s.Evidence = []string{"neighbor_responder=all, but " + x.in.Key.ListenAddress + " is " + member}
-		s.Action = x.northdAction()
-		return s
-	}
+	s.Evidence = append(s.Evidence, x.in.Key.ListenAddress+" is "+member)
 	s.Status = StepOK
-	s.Evidence = []string{"neighbor_responder=all; " + x.in.Key.ListenAddress + " is " + member}
 	return s
 }
 

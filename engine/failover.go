@@ -30,6 +30,9 @@ type FailoverRecord struct {
 	Forwards              int           `json:"forwards"`
 }
 
+// maxFailoverRecords is how many failover records /failovers keeps.
+const maxFailoverRecords = 100
+
 // gateways follows gateway claims and chassis liveness for the daemon. The
 // tracker is used by the worker goroutine only; the rest is guarded.
 type gateways struct {
@@ -120,11 +123,15 @@ func (d *Daemon) claimEvent(ev fwdsync.ClaimEvent) {
 	g.events++
 	g.records = append(g.records, FailoverRecord{Network: net, Port: ev.Port, Kind: string(ev.Kind), From: ev.From, To: ev.To,
 		At: ev.At, Confirmed: ev.Confirmed, Unclaimed: ev.Unclaimed, Flaps: ev.Flaps})
-	if len(g.records) > 100 {
-		g.records = g.records[len(g.records)-100:]
+	if drop := len(g.records) - maxFailoverRecords; drop > 0 {
+		g.records = g.records[drop:]
+		// The awaited indices move with the records; a record trimmed away
+		// is no longer awaited.
 		for p, i := range g.awaiting {
-			if i -= len(g.records) - 100; i < 0 {
+			if i -= drop; i < 0 {
 				delete(g.awaiting, p)
+			} else {
+				g.awaiting[p] = i
 			}
 		}
 	}

@@ -206,6 +206,8 @@ func realizedCfg(in VerifyInput) int {
 
 // issue is one shortfall found while verifying a forward.
 type issue struct {
+	// step is the link of the chain it breaks (explain shows it there).
+	step    Step
 	finding Finding
 	reason  string
 	// catchingUp: the chain is right but a chassis has not processed it
@@ -255,10 +257,9 @@ func (v *verifier) rows(d *DesiredForward) *rowVerdict {
 	}
 	var nbBroken []Finding
 	for _, f := range fd.findings {
-		switch f.Category {
-		case CatStale, CatExtraAttachment, CatOptionsMismatch:
+		if nbDegrades(f.Category) {
 			r.nbDegraded = append(r.nbDegraded, f)
-		default:
+		} else {
 			nbBroken = append(nbBroken, f)
 		}
 	}
@@ -275,7 +276,7 @@ func (v *verifier) rows(d *DesiredForward) *rowVerdict {
 
 	// SB: realized by northd and advertised.
 	if len(d.LBs) > 0 {
-		cr := "cr-" + d.Prefix + "-lr-lrp-ext"
+		cr := GatewayPort(d.Prefix)
 		r.issues = append(r.issues, v.sbLoadBalancers(d)...)
 		r.issues = append(r.issues, v.natAddress(d, cr)...)
 		r.issues = append(r.issues, v.arpResponder(d)...)
@@ -299,20 +300,9 @@ func (v *verifier) gate(r *rowVerdict) (ForwardStatus, []Finding) {
 		return ForwardStatus{Key: key, State: StateBroken, Reason: reason}, []Finding{f}
 	}
 
-	// The gateway: someone must hold cr-<prefix>-lr-lrp-ext.
-	cr := "cr-" + r.prefix + "-lr-lrp-ext"
-	gw := v.ports[cr]
-	switch {
-	case gw == nil || gw.Type != "chassisredirect":
-		return broken(Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
-			Detail: fmt.Sprintf("SB has no chassisredirect Port_Binding %s", cr),
-			Repair: "none: check ovn-northd and the HA chassis group " + r.prefix},
-			"gateway port "+cr+" is not in SB")
-	case gw.Chassis == "":
-		return broken(Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
-			Detail: fmt.Sprintf("gateway Port_Binding %s (%s) is claimed by no chassis", cr, gw.UUID),
-			Repair: "none: check the gateway chassis of HA chassis group " + r.prefix + " (BFD, ovn-controller)"},
-			"no chassis is active for gateway "+cr)
+	gw, f, reason := v.gateway(key, r.prefix)
+	if f != nil {
+		return broken(*f, reason)
 	}
 
 	// Processed by the active chassis.
@@ -341,11 +331,29 @@ func (v *verifier) gate(r *rowVerdict) (ForwardStatus, []Finding) {
 		return ForwardStatus{Key: key, State: StatePending,
 			Reason: fmt.Sprintf("waiting for ovn-northd (sb_cfg %d, nb_cfg %d): %s", v.in.NB.SBCfg, max(v.in.NB.NBCfg, v.in.Barrier), issues[0].reason)}, findings
 	}
-	reason := "realized: NB rows, SB load balancer, NAT addresses and active chassis agree"
+	reason = "realized: NB rows, SB load balancer, NAT addresses and active chassis agree"
 	if !v.rules.AttachSwitch {
 		reason = "realized: NB rows, NAT addresses and active chassis agree (no SB load balancer for router-only rows)"
 	}
 	return ForwardStatus{Key: key, State: StateOK, Reason: reason}, findings
+}
+
+// gateway finds the chassisredirect port cr-<prefix>-lr-lrp-ext and its
+// claim: someone must hold it. Otherwise it returns the finding and reason.
+func (v *verifier) gateway(key ForwardKey, prefix string) (*SBPortBinding, *Finding, string) {
+	cr := GatewayPort(prefix)
+	gw := v.ports[cr]
+	switch {
+	case gw == nil || gw.Type != "chassisredirect":
+		return nil, &Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
+			Detail: fmt.Sprintf("SB has no chassisredirect Port_Binding %s", cr),
+			Repair: "none: check ovn-northd and the HA chassis group " + prefix}, "gateway port " + cr + " is not in SB"
+	case gw.Chassis == "":
+		return gw, &Finding{Key: key, Category: CatNoActiveChassis, Severity: SeverityCritical,
+			Detail: fmt.Sprintf("gateway Port_Binding %s (%s) is claimed by no chassis", cr, gw.UUID),
+			Repair: "none: check the gateway chassis of HA chassis group " + prefix + " (BFD, ovn-controller)"}, "no chassis is active for gateway " + cr
+	}
+	return gw, nil, ""
 }
 
 // target resolves the router and switch of d in the current NB, or names
@@ -383,7 +391,7 @@ func (v *verifier) sbLoadBalancers(d *DesiredForward) []issue {
 		if n := len(v.sbLBs[want.Name]); n > 0 {
 			detail = fmt.Sprintf("SB Load_Balancer %s (%d rows) lacks the NB VIPs %s", want.Name, n, formatVIPs(want.VIPs, 4))
 		}
-		out = append(out, issue{
+		out = append(out, issue{step: StepSBLoadBalancers,
 			finding: Finding{Key: d.Key, Category: CatNotRealized, Severity: SeverityWarning, Detail: detail,
 				Repair: "none: ovn-northd should copy the row; check ovn-northd"},
 			reason: "SB lacks load balancer " + want.Name,
@@ -409,7 +417,7 @@ func (v *verifier) natAddress(d *DesiredForward, cr string) []issue {
 	if pb != nil {
 		detail = fmt.Sprintf("SB Port_Binding %s (%s) nat_addresses has no entry with %s and is_chassis_resident(%q)", patch, pb.UUID, d.Key.ListenAddress, cr)
 	}
-	return []issue{{
+	return []issue{{step: StepNATAddresses,
 		finding: Finding{Key: d.Key, Category: CatNoNatAddress, Severity: SeverityWarning, Detail: detail,
 			Repair: "none: ovn-northd derives it from the router attachment and options:nat-addresses=router"},
 		reason: "listen address is not in the gateway's NAT addresses (no GARPs)",
@@ -447,7 +455,7 @@ func (v *verifier) arpResponder(d *DesiredForward) []issue {
 	if addr.Is6() {
 		family = "ip6"
 	}
-	return []issue{{
+	return []issue{{step: StepARPResponder,
 		finding: Finding{Key: d.Key, Category: CatNotRealized, Severity: SeverityWarning,
 			Detail: fmt.Sprintf("%s is in no SB Address_Set _rtr_lb_*_%s although neighbor_responder=all is desired", d.Key.ListenAddress, family),
 			Repair: "none: ovn-northd adds it once the row has neighbor_responder=all"},
@@ -461,14 +469,14 @@ func (v *verifier) activeChassis(key ForwardKey, gw *SBPortBinding) []issue {
 	c := v.chassis[gw.Chassis]
 	switch {
 	case c == nil || !c.HasChassisRow:
-		return []issue{{
+		return []issue{{step: StepChassisRealized,
 			finding: Finding{Key: key, Category: CatChassisBehind, Severity: SeverityWarning,
 				Detail: fmt.Sprintf("active chassis %s of %s has no SB Chassis row", gw.Chassis, gw.LogicalPort),
 				Repair: "none: check ovn-controller on " + gw.Chassis},
 			reason: "active chassis " + gw.Chassis + " has no SB row",
 		}}
 	case v.in.Barrier > 0 && c.NBCfg < v.in.Barrier:
-		return []issue{{
+		return []issue{{step: StepChassisRealized,
 			finding: Finding{Key: key, Category: CatChassisBehind, Severity: SeverityWarning,
 				Detail: fmt.Sprintf("active chassis %s (%s) has processed nb_cfg %d, barrier is %d", c.Name, c.Hostname, c.NBCfg, v.in.Barrier),
 				Repair: "none: wait, or check ovn-controller on " + c.Name},
@@ -477,6 +485,12 @@ func (v *verifier) activeChassis(key ForwardKey, gw *SBPortBinding) []issue {
 		}}
 	}
 	return nil
+}
+
+// nbDegrades reports whether an NB finding leaves the forward working
+// (degraded) rather than broken.
+func nbDegrades(c Category) bool {
+	return c == CatStale || c == CatExtraAttachment || c == CatOptionsMismatch
 }
 
 // nbReason is the short reason of an NB finding.

@@ -172,6 +172,35 @@ func TestVerify(t *testing.T) {
 			if rg, rf := vs.Regate(w.in); !reflect.DeepEqual(rg, got) || !reflect.DeepEqual(rf, findings) {
 				t.Errorf("Regate differs from Verify:\n got %+v %v\nwant %+v %v", rg, categories(rf), got, categories(findings))
 			}
+			// explain's chain agrees with Verify: the same state, and every
+			// finding Verify reports sits on a failing or warning link.
+			for _, st := range got {
+				cst, steps := Chain(w.res, w.in, st.Key)
+				if cst != st {
+					t.Errorf("Chain state %+v, Verify %+v", cst, st)
+				}
+				onLinks := map[string]bool{}
+				for _, s := range steps {
+					for _, f := range s.Findings {
+						if s.Outcome == OutcomeOK || s.Outcome == OutcomeSkip {
+							t.Errorf("step %s is %s but carries finding %s", s.Step, s.Outcome, f.Category)
+						}
+						onLinks[string(f.Category)+f.Detail] = true
+					}
+				}
+				for _, f := range findings {
+					if f.Key == st.Key && !onLinks[string(f.Category)+f.Detail] {
+						t.Errorf("Verify's finding %s (%s) is on no link of the chain %+v", f.Category, f.Detail, steps)
+					}
+				}
+				if st.State == StateOK {
+					for _, s := range steps {
+						if s.Outcome == OutcomeFail {
+							t.Errorf("ok forward, but step %s fails: %s", s.Step, s.Reason)
+						}
+					}
+				}
+			}
 			if cats := categories(findings); !reflect.DeepEqual(cats, tt.cats) && !(len(cats) == 0 && len(tt.cats) == 0) {
 				t.Errorf("findings %v, want %v\n%s", cats, tt.cats, describeFindings(findings))
 			}
