@@ -22,6 +22,8 @@ build: deps
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/...
+	$(GO) vet -tags benchprof ./cmd/ovnfwd
+	$(GO) vet -tags bedbench ./engine
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')

@@ -321,15 +321,11 @@ phase() { # name function
 log "mode $MODE: $N forwards x 2 ports, $RUNS runs; work dir $WORK"
 BT=$WORK/benchtool
 (cd "$ROOT" && go build -tags bench -o "$BT" ./integration/benchtool) || die "build benchtool"
-# A profiling build of the same sources: cmd/ovnfwd plus one file that writes
-# CPU/heap profiles, added through -overlay (nothing is written into cmd/).
+# A profiling build of the same sources (cmd/ovnfwd/benchprof.go writes
+# CPU/heap profiles when OVNFWD_CPUPROFILE / OVNFWD_MEMPROFILE are set).
 PROF=$WORK/prof
 mkdir -p "$PROF"
-cp "$HERE/benchtool/prof/zz_benchprof.go.txt" "$PROF/zz_benchprof.go"
-sed -e 's/os\.Exit(/benchExit(/g' -e 's/^func main() {$/func main() {\n\tdefer benchStop()/' "$ROOT/cmd/ovnfwd/main.go" >"$PROF/main.go"
-printf '{"Replace": {"%s": "%s", "%s": "%s"}}\n' "$ROOT/cmd/ovnfwd/main.go" "$PROF/main.go" \
-	"$ROOT/cmd/ovnfwd/zz_benchprof.go" "$PROF/zz_benchprof.go" >"$PROF/overlay.json"
-if (cd "$ROOT" && go build -trimpath -overlay "$PROF/overlay.json" -o "$PROF/ovnfwd" ./cmd/ovnfwd) 2>"$WORK/prof-build.err"; then
+if (cd "$ROOT" && go build -trimpath -tags benchprof -o "$PROF/ovnfwd" ./cmd/ovnfwd) 2>"$WORK/prof-build.err"; then
 	touch "$PROF/built"
 else
 	log "note: the profiling build failed ($(head -n1 "$WORK/prof-build.err")); check and repair are not profiled"

@@ -40,18 +40,23 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 				if msg := ec.Error(); msg != "" {
 					fmt.Fprintln(c.App.ErrWriter, "ovnfwd: "+msg)
 				}
-				os.Exit(ec.ExitCode())
+				exit(ec.ExitCode())
 			}
 			fmt.Fprintln(c.App.ErrWriter, "ovnfwd: "+err.Error())
-			os.Exit(engine.ExitError)
+			exit(engine.ExitError)
 		},
 	}
 }
+
+// exit ends the process; a profiling build (-tags benchprof) wraps it to
+// write its profiles first.
+var exit = os.Exit
 
 func main() {
 	app := newApp()
 	app.ErrWriter = os.Stderr
 	if err := app.Run(os.Args); err != nil {
-		os.Exit(engine.ExitError)
+		exit(engine.ExitError)
 	}
+	exit(engine.ExitOK)
 }

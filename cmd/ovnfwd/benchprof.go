@@ -1,7 +1,9 @@
+//go:build benchprof
+
 package main
 
-// Added by integration/bench.sh through `go build -overlay` (never written
-// into cmd/ovnfwd): CPU and heap profiles of one-shot commands.
+// A profiling build (`go build -tags benchprof`, used by integration/bench.sh):
+// CPU and heap profiles of one-shot commands.
 //   OVNFWD_CPUPROFILE=FILE  CPU profile of the whole process
 //   OVNFWD_MEMPROFILE=FILE  heap profile at exit (alloc_space and inuse_space)
 
@@ -14,6 +16,7 @@ import (
 var benchProfFile *os.File
 
 func init() {
+	exit = benchExit
 	if p := os.Getenv("OVNFWD_CPUPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
 			benchProfFile = f
