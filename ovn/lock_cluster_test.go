@@ -34,8 +34,10 @@ func TestLockRealHandoverOnCancel(t *testing.T) {
 	}
 	start := time.Now()
 	h.stop(t)
-	d := waitFor(t, "the other client to hold", time.Second, other.Held)
-	t.Logf("%s cancelled: %s holds after %v (Run returned after the unlock in %v)", h.name, other.name, d, time.Since(start))
+	returned := time.Since(start)
+	waitFor(t, "the other client to hold", time.Second, other.Held)
+	d := time.Since(start)
+	t.Logf("%s cancelled: %s holds %v after the cancel (%s's Run returned after %v)", h.name, other.name, d, h.name, returned)
 	if d > 500*ms {
 		t.Errorf("takeover after cancel took %v, want well under 1s", d)
 	}
