@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ovnfwd/ovnfwd/lxdwatch"
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+)
+
+// The daemon's sources as fakes that it watches: one lock serializes the
+// worker's reads and writes with the test's edits.
+
+type watchedWorld struct {
+	mu     gosync.Mutex
+	lxd    *fakeLXD
+	nb     *fakeNB
+	events chan lxdwatch.Event
+	onLB   []func(string)
+}
+
+type wLXD struct{ w *watchedWorld }
+
+func (l wLXD) List(ctx context.Context) (fwdsync.LXDState, error) {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	return l.w.lxd.List(ctx)
+}
+func (l wLXD) Forward(ctx context.Context, p, n, a string) (*fwdsync.Forward, bool, error) {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	return l.w.lxd.Forward(ctx, p, n, a)
+}
+func (l wLXD) Members(ctx context.Context) ([]fwdsync.Member, error) { return nil, nil }
+func (l wLXD) NetworkConfig(context.Context, string, string) (map[string]string, bool, error) {
+	return nil, false, nil
+}
+func (l wLXD) Watch(ctx context.Context, out chan<- lxdwatch.Event) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-l.w.events:
+			out <- ev
+		}
+	}
+}
+func (wLXD) Connected() bool    { return true }
+func (wLXD) Reconnects() uint64 { return 0 }
+func (wLXD) Endpoint() string   { return "fake" }
+
+type wNB struct{ w *watchedWorld }
+
+func (n wNB) Snapshot() fwdsync.NBState {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.Snapshot()
+}
+func (n wNB) SnapshotFor(names []string) fwdsync.NBState {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.SnapshotFor(names)
+}
+func (n wNB) Apply(ctx context.Context, ch fwdsync.Change) error {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.Apply(ctx, ch)
+}
+func (n wNB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.ApplyBatch(ctx, chs)
+}
+func (n wNB) Barrier(ctx context.Context, d time.Duration) (int, error) {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.Barrier(ctx, d)
+}
+func (n wNB) RowsGeneration() uint64 {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.RowsGeneration()
+}
+func (n wNB) OnLoadBalancerChange(f func(string)) {
+	n.w.mu.Lock()
+	n.w.onLB = append(n.w.onLB, f)
+	n.w.mu.Unlock()
+}
+func (wNB) OnTopologyChange(func()) {}
+func (wNB) OnReconnect(func())      {}
+func (wNB) Connected() bool         { return true }
+
+type wSB struct{ w *watchedWorld }
+
+func (s wSB) Snapshot() fwdsync.SBState {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return fxSB{NB: s.w.nb}.Snapshot()
+}
+func (s wSB) SnapshotFor([]string) fwdsync.SBState             { return s.Snapshot() }
+func (s wSB) GatewaySnapshot() fwdsync.SBState                 { return s.Snapshot() }
+func (wSB) WaitNBCfg(context.Context, int, time.Duration) bool { return true }
+func (s wSB) RowsGeneration() uint64                           { return wNB(s).RowsGeneration() }
+func (wSB) OnChange(func(string))                              {}
+func (wSB) OnClaimChange(func(string, string))                 {}
+func (wSB) OnReconnect(func())                                 {}
+func (wSB) Connected() bool                                    { return true }
+
+// deleteRow deletes a forward's row behind the daemon's back, as an
+// operator's ovn-nbctl would, and notifies the daemon like ovn.NB does.
+func (w *watchedWorld) deleteRow(name string) {
+	w.mu.Lock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name == name {
+			_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: []fwdsync.Op{{Kind: fwdsync.OpDeleteLB, Name: name, UUID: lb.UUID}}})
+		}
+	}
+	cbs := w.onLB
+	w.mu.Unlock()
+	for _, f := range cbs {
+		f(name)
+	}
+}
+
+func (w *watchedWorld) hasRow(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The daemon loop on fakes: the start pass creates the rows of a forward
+// LXD has, an NB edit is repaired from its notification alone, an LXD
+// event for a new forward is mirrored, and every forward ends verified ok.
+func TestDaemonMirrorsAndRepairsOnFakes(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	const row10 = "lxd-net2-lb-198.51.100.10-tcp"
+	waitFor(t, "the start pass to create "+row10, func() bool { return w.hasRow(row10) })
+	waitFor(t, "the daemon to be ready", func() bool { return d.notReady() == "" })
+
+	w.deleteRow(row10)
+	waitFor(t, "the deleted row to come back", func() bool { return w.hasRow(row10) })
+
+	w.mu.Lock()
+	w.lxd.St.Forwards = append(w.lxd.St.Forwards, web("198.51.100.11", "443"))
+	w.mu.Unlock()
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.11"}
+	w.events <- lxdwatch.Event{Kind: lxdwatch.KindForward, Action: "network-forward-created", Key: key, Received: time.Now()}
+	waitFor(t, "the new forward's row", func() bool { return w.hasRow("lxd-net2-lb-198.51.100.11-tcp") })
+	waitFor(t, "both forwards verified ok", func() bool {
+		sts := d.e.allStatuses()
+		return len(sts) == 2 && sts[0].State == fwdsync.StateOK && sts[1].State == fwdsync.StateOK
+	})
+}
