@@ -32,6 +32,8 @@ type DaemonReport struct {
 	// Routes is its /routes (nil when that failed).
 	Routes   *RouteStatus
 	Findings []FindingOut
+	// Member is its /member (nil when that failed: an older ovnfwd).
+	Member *MemberInfo
 }
 
 func (d DaemonReport) reachable() bool { return d.Unreachable == "" }
@@ -73,8 +75,11 @@ func queryDaemon(ctx context.Context, addr string, timeout time.Duration) Daemon
 		routesErr error
 		findErr   error
 		routes    RouteStatus
+		member    MemberInfo
+		memberErr error
 	)
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); memberErr = getJSON(ctx, base, "/member", &member) }()
 	go func() {
 		defer wg.Done()
 		readyCode, readyBody, readyErr = httpGet(ctx, base, "/readyz")
@@ -96,6 +101,9 @@ func queryDaemon(ctx context.Context, addr string, timeout time.Duration) Daemon
 	}
 	if routesErr == nil {
 		r.Routes = &routes
+	}
+	if memberErr == nil {
+		r.Member = &member
 	}
 	errs := []error{readyErr, failErr, routesErr, findErr}
 	transport := 0
@@ -444,6 +452,11 @@ func ScopeDaemonFindings(ds []DaemonReport, sc Scope) {
 type MemberStatus struct {
 	Daemon    string `json:"daemon" yaml:"daemon"`
 	Reachable bool   `json:"reachable" yaml:"reachable"`
+	// Member is the LXD member the daemon runs beside; Writer: it writes
+	// NB now (from its /member).
+	Member  string `json:"member,omitempty" yaml:"member,omitempty"`
+	Writer  bool   `json:"writer" yaml:"writer"`
+	Version string `json:"version,omitempty" yaml:"version,omitempty"`
 	// Error is "unreachable: <reason>", or the endpoints that failed.
 	Error string `json:"error,omitempty" yaml:"error,omitempty"`
 	Ready bool   `json:"ready" yaml:"ready"`
@@ -500,6 +513,9 @@ func memberStatuses(ds []DaemonReport, keep func(project, network string) bool) 
 		case len(d.Errors) > 0:
 			m.Error = strings.Join(d.Errors, "; ")
 		}
+		if mi := d.Member; mi != nil {
+			m.Member, m.Writer, m.Version, m.Chassis = mi.Member, mi.Writer, mi.Version, mi.Chassis
+		}
 		if r := d.Routes; r != nil {
 			m.RoutesAnswered = true
 			for _, n := range r.Networks {
@@ -509,7 +525,7 @@ func memberStatuses(ds []DaemonReport, keep func(project, network string) bool) 
 				m.Networks = append(m.Networks, MemberNetwork{Project: n.Project, Network: n.Network, Holder: n.Holder,
 					Announced: n.Announced, Routes: n.Routes, Reason: n.Reason})
 			}
-			m.Chassis, m.BGP, m.ASN, m.RouterID, m.NextHop = r.Chassis, r.Enabled, r.ASN, r.RouterID, r.NextHop
+			m.Chassis, m.BGP, m.ASN, m.RouterID, m.NextHop = cmp.Or(m.Chassis, r.Chassis), r.Enabled, r.ASN, r.RouterID, r.NextHop
 			m.Routes, m.LastSync, m.RouteError = len(r.Routes), r.LastSync, r.Error
 			for _, s := range r.Sessions {
 				m.Sessions = append(m.Sessions, MemberSession{Peer: s.Peer, ASN: s.ASN, State: s.State, Since: s.Since,

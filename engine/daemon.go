@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
 	"runtime/debug"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +32,10 @@ type Daemon struct {
 	pprof   bool
 	routes  *RouteState // nil: BGP off
 	// nbSettle delays reconciles triggered by NB changes.
-	nbSettle time.Duration
+	nbSettle   time.Duration
+	mu         gosync.Mutex
+	memberName string
+	election   Election // nil: this daemon always writes
 	// pendingSince: forwards triggered but not yet verified ok, with the
 	// time their trigger reached ovnfwd (event → verified latency).
 	pendingSince map[fwdsync.ForwardKey]pendingTrigger
@@ -187,7 +192,11 @@ func (d *Daemon) observeClaimsChanged(now time.Time) bool {
 
 func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	start := time.Now()
+	d.publish(ctx, nil)
 	pr, err := d.e.pass(ctx, !d.dryRun)
+	if err == nil {
+		d.q.dropNamesBefore(start)
+	}
 	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	if err != nil {
 		d.metrics.passes.WithLabelValues("error").Inc()
@@ -325,6 +334,9 @@ type DaemonConfig struct {
 	Chassis string
 	// Pprof serves Go profiles under /debug/pprof/.
 	Pprof bool
+	// Version is ovnfwd's version, Policy what its flags make it write
+	// (fwdsync.Policy): published to the other members through LXD.
+	Version, Policy string
 	// Routes turns on BGP route state; nil: off. Speaker announces them
 	// (nil in a dry run: nothing is announced).
 	Routes  *RouteConfig
@@ -354,6 +366,19 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	d.src = src
 	d.e = New(Config{LXD: src.LXD, NB: src.NB, SB: src.SB, Options: cfg.Options, HA: cfg.HA, Logger: log})
 	d.e.metrics = m
+	d.e.judgeMembers = true
+	d.election = src.Election
+	if el := src.Election; el != nil {
+		d.e.mayWrite = el.Held
+		go func() {
+			if err := el.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("writer election stopped; this member stays a standby", zap.Error(err))
+			}
+		}()
+		go d.followElection(ctx, el)
+	} else {
+		m.writer.Set(1)
+	}
 	d.e.dryRun = d.dryRun
 	d.e.busy = d.q.busy
 	d.gw = newGateways(log, m, cfg.ClaimDebounce)
@@ -413,4 +438,56 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	d.work(ctx)
 	log.Info("ovnfwd stopped")
 	return nil
+}
+
+// followElection logs and counts every change of the writer role. A member
+// that becomes the writer publishes when (so every member can tell who
+// writes) and runs a full pass: drift made while nobody wrote is repaired.
+func (d *Daemon) followElection(ctx context.Context, el Election) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case held := <-el.Changes():
+			if held {
+				d.metrics.writer.Set(1)
+				d.log.Info("this member is now the NB writer", zap.String("member", d.member()))
+				d.publish(ctx, map[string]string{fwdsync.PublishedWriterSince: time.Now().UTC().Format(time.RFC3339Nano)})
+				d.q.addFull("writer")
+			} else {
+				d.metrics.writer.Set(0)
+				d.log.Warn("this member is no longer the NB writer: standing by (another member writes, or NB is unreachable)",
+					zap.String("member", d.member()))
+			}
+		}
+	}
+}
+
+// publish tells the other members, through LXD's cluster member config,
+// this member's chassis, version and policy (plus extra). Failures are
+// logged and retried at the next full pass.
+func (d *Daemon) publish(ctx context.Context, extra map[string]string) {
+	kv := map[string]string{fwdsync.PublishedVersion: d.cfg.Version, fwdsync.PublishedPolicy: d.cfg.Policy}
+	if d.chassis != "" {
+		kv[fwdsync.PublishedChassis] = d.chassis
+	}
+	maps.Copy(kv, extra)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	name, err := d.src.LXD.Publish(pctx, kv)
+	if err != nil {
+		d.log.Warn("cannot publish this member's ovnfwd settings in LXD; retried at the next full pass", zap.Error(err))
+		return
+	}
+	d.mu.Lock()
+	d.memberName = name
+	d.mu.Unlock()
+}
+
+// member is this LXD member's name ("" before the first publish or when
+// LXD is not clustered).
+func (d *Daemon) member() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.memberName
 }

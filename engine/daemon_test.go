@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"maps"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,8 @@ type watchedWorld struct {
 	nb     *fakeNB
 	events chan lxdwatch.Event
 	onLB   []func(string)
+	// published is what the daemon published on its LXD member.
+	published map[string]string
 }
 
 type wLXD struct{ w *watchedWorld }
@@ -52,6 +56,15 @@ func (l wLXD) Watch(ctx context.Context, out chan<- lxdwatch.Event) error {
 func (wLXD) Connected() bool    { return true }
 func (wLXD) Reconnects() uint64 { return 0 }
 func (wLXD) Endpoint() string   { return "fake" }
+func (l wLXD) Publish(_ context.Context, kv map[string]string) (string, error) {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	if l.w.published == nil {
+		l.w.published = map[string]string{}
+	}
+	maps.Copy(l.w.published, kv)
+	return "m1", nil
+}
 
 type wNB struct{ w *watchedWorld }
 
@@ -182,4 +195,82 @@ func TestDaemonMirrorsAndRepairsOnFakes(t *testing.T) {
 		sts := d.e.allStatuses()
 		return len(sts) == 2 && sts[0].State == fwdsync.StateOK && sts[1].State == fwdsync.StateOK
 	})
+}
+
+// fakeElection is an Election the test grants and revokes.
+type fakeElection struct {
+	held    atomic.Bool
+	changes chan bool
+}
+
+func (f *fakeElection) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (f *fakeElection) Held() bool                    { return f.held.Load() }
+func (f *fakeElection) Changes() <-chan bool          { return f.changes }
+func (f *fakeElection) set(h bool)                    { f.held.Store(h); f.changes <- h }
+
+func (w *watchedWorld) applied() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nb.Applied
+}
+
+// A standby writes nothing, not even nb_cfg, yet keeps its verdicts; once
+// elected it repairs what nobody wrote meanwhile, and it publishes when it
+// became the writer.
+func TestDaemonStandbyWritesNothingUntilElected(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	el := &fakeElection{changes: make(chan bool, 4)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(),
+		Version: "v-test", Policy: "p-test", Chassis: "ch1", LivenessInterval: 20 * time.Millisecond, LivenessTimeout: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}, Election: el}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the standby's first pass", func() bool { return d.notReady() == "" })
+	w.mu.Lock()
+	cfg := w.nb.St.NBCfg
+	w.mu.Unlock()
+	time.Sleep(100 * time.Millisecond) // five liveness intervals
+	w.mu.Lock()
+	cfgAfter, pub := w.nb.St.NBCfg, maps.Clone(w.published)
+	w.mu.Unlock()
+	if w.applied() != 0 || cfgAfter != cfg {
+		t.Fatalf("standby wrote NB: %d changes, nb_cfg %d → %d", w.applied(), cfg, cfgAfter)
+	}
+	if sts := d.e.allStatuses(); len(sts) != 1 || sts[0].State != fwdsync.StateBroken {
+		t.Errorf("standby's verdict %+v, want the missing row judged broken", sts)
+	}
+	if pub[fwdsync.PublishedChassis] != "ch1" || pub[fwdsync.PublishedVersion] != "v-test" || pub[fwdsync.PublishedPolicy] != "p-test" {
+		t.Errorf("published %v", pub)
+	}
+	if mi := d.memberInfo(); mi.Writer || mi.Election != "lock" || mi.Member != "m1" {
+		t.Errorf("/member of a standby: %+v", mi)
+	}
+
+	el.set(true)
+	waitFor(t, "the elected member to create the row", func() bool { return w.hasRow("lxd-net2-lb-198.51.100.10-tcp") })
+	waitFor(t, "writer-since published", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.published[fwdsync.PublishedWriterSince] != ""
+	})
+	if mi := d.memberInfo(); !mi.Writer {
+		t.Errorf("/member of the writer: %+v", mi)
+	}
+
+	// Revoked: the next drift stays until someone writes again.
+	el.set(false)
+	time.Sleep(20 * time.Millisecond)
+	before := w.applied()
+	w.deleteRow("lxd-net2-lb-198.51.100.10-tcp")
+	time.Sleep(200 * time.Millisecond)
+	if w.hasRow("lxd-net2-lb-198.51.100.10-tcp") || w.applied() != before+1 { // +1: the test's own delete
+		t.Errorf("a member that lost the lock repaired drift (applied %d → %d)", before, w.applied())
+	}
 }

@@ -26,6 +26,7 @@ type fxDaemon struct {
 	failovers []FailoverRecord
 	routes    *RouteStatus // nil: /routes answers 404
 	findings  []FindingOut
+	member    *MemberInfo // nil: /member answers 404 (an older ovnfwd)
 }
 
 func (f fxDaemon) serve(t *testing.T) *httptest.Server {
@@ -49,6 +50,9 @@ func (f fxDaemon) serve(t *testing.T) *httptest.Server {
 		mux.Handle("/routes", js(f.routes))
 	}
 	mux.Handle("/findings", js(f.findings))
+	if f.member != nil {
+		mux.Handle("/member", js(f.member))
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -105,6 +109,7 @@ func fxDaemons() (node1, node2 fxDaemon) {
 				Detail: "not a hygiene finding: status shows its count only", Repair: "create it"}},
 	}
 	node2 = fxDaemon{ready: true, routes: fxRoutes("ch2"), failovers: []FailoverRecord{reverified},
+		member: &MemberInfo{Member: "node2", Chassis: "ch2", Writer: true, Election: "lock", Version: "v1", Policy: "deletion-budget=100 arp-responder=auto"},
 		findings: []FindingOut{unresponsive,
 			{Project: "default", Network: "ovn0", Category: string(fwdsync.CatHAPriority), Severity: "warning",
 				Detail: "group lxd-net2: chassis ch2 of LXD member node2 has priority 2000, LXD gives it 22819",
@@ -206,6 +211,9 @@ func TestStatusDaemonsReport(t *testing.T) {
 	if len(r.HygieneFindings) != 2 || r.HygieneFindings[0].Category != "ha-missing" || r.HygieneFindings[1].Chassis != "ch3" ||
 		r.HygieneFindings[0].Chassis != "" || !strings.Contains(r.HygieneFindings[0].Detail, "its chassis is unknown") {
 		t.Errorf("network-less hygiene findings: %+v", r.HygieneFindings)
+	}
+	if len(r.Writers) != 1 || r.Writers[0] != "node2" || !r.Members[0].Writer || r.Members[0].Member != "node2" || r.Members[1].Writer {
+		t.Errorf("writers %v, members %+v", r.Writers, r.Members)
 	}
 	if r.Summary.Daemons != 3 || r.Summary.DaemonsUnreachable != 1 {
 		t.Errorf("summary daemons %d, unreachable %d", r.Summary.Daemons, r.Summary.DaemonsUnreachable)

@@ -37,6 +37,18 @@ type Engine struct {
 	// (errBusy) and retried when the name is quiet. nil: never busy.
 	busy func(name string) bool
 
+	// mayWrite reports whether this engine may write NB now: false on a
+	// standby member (another member holds the writer lock). nil: always.
+	// Checked before every write, so a writer whose lease ran out stops at
+	// once; a standby's passes plan and verify without writing.
+	mayWrite func() bool
+	// singleDeletes counts the rows deleted by single-forward reconciles
+	// (LXD said 404) since the last full pass, against the deletion budget.
+	singleDeletes int
+	// judgeMembers: report members whose ovnfwd differs from the writer's
+	// (member-config-mismatch); the daemon does, one-shot commands not.
+	judgeMembers bool
+
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
 
@@ -133,15 +145,22 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
 	}
 	prev := e.forwards
+	e.singleDeletes = 0
 	e.setLXD(st)
 	e.readUplinks(ctx, st.Networks)
 	// A network whose listing failed (LXD going down, one call erroring):
 	// its forwards are missing from st, but nothing about them is known to
 	// have changed. Keep the last known copies so they are neither
 	// forgotten nor judged, and report them degraded below.
+	listed := make(map[fwdsync.NetworkRef]bool, len(st.Networks))
+	for _, n := range st.Networks {
+		listed[n.Ref()] = true
+	}
 	var kept []fwdsync.ForwardKey
 	for k, f := range prev {
-		if !st.Complete[fwdsync.NetworkRef{Project: k.Project, Name: k.Network}] {
+		// A network LXD no longer lists is gone: its forwards are
+		// forgotten (their rows are then stale under the normal rules).
+		if ref := (fwdsync.NetworkRef{Project: k.Project, Name: k.Network}); listed[ref] && !st.Complete[ref] {
 			if _, ok := e.forwards[k]; !ok {
 				e.forwards[k] = f
 				kept = append(kept, k)
@@ -232,6 +251,14 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh
 			delete(e.verified, key)
 			e.mu.Unlock()
 		}
+		if n := deletions(res.Changes); n > 0 && e.opts.DeletionBudget >= 0 {
+			if e.singleDeletes+n > e.opts.DeletionBudget {
+				e.log.Warn("deletions held back: single-forward deletions since the last full pass exceed --deletion-budget; a full pass judges them",
+					zap.String("forward", keyString(key)), zap.Int("deletions", e.singleDeletes+n), zap.Int("budget", e.opts.DeletionBudget))
+				return applied, false, errNeedsFullPass
+			}
+			e.singleDeletes += n
+		}
 		var conflict error
 		for _, ch := range res.Changes {
 			if err := e.applyChange(ctx, ch); err != nil {
@@ -239,7 +266,7 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh
 					conflict = err
 					break
 				}
-				if errors.Is(err, errBusy) {
+				if errors.Is(err, errBusy) || errors.Is(err, errStandby) {
 					return applied, false, nil
 				}
 				return applied, false, err
@@ -320,7 +347,7 @@ func (e *Engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applie
 	applied, rest := e.tryBatches(ctx, changes)
 	for _, ch := range rest {
 		if err := e.applyChange(ctx, ch); err != nil {
-			if !errors.Is(err, errBusy) {
+			if !errors.Is(err, errBusy) && !errors.Is(err, errStandby) {
 				failed = append(failed, err)
 			}
 			continue
@@ -339,7 +366,7 @@ func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (appl
 	flush := func() {
 		switch {
 		case len(batch) == 0:
-		case len(batch) == 1 || e.dryRun:
+		case len(batch) == 1 || e.dryRun || !e.writing():
 			rest = append(rest, batch...)
 		default:
 			if err := e.nb.ApplyBatch(ctx, batch); err != nil {
@@ -387,9 +414,32 @@ func (e *Engine) isBusy(ch fwdsync.Change) bool {
 // errBusy: the change touches a row another writer changed moments ago.
 var errBusy = errors.New("row changed moments ago; retried once quiet")
 
+// errStandby: this member is not the writer; another member applies it.
+var errStandby = errors.New("not the NB writer")
+
+// writing reports whether this engine may write NB now.
+func (e *Engine) writing() bool { return e.mayWrite == nil || e.mayWrite() }
+
+// deletions counts the Load_Balancer rows changes delete.
+func deletions(chs []fwdsync.Change) int {
+	n := 0
+	for _, ch := range chs {
+		for _, op := range ch.Ops {
+			if op.Kind == fwdsync.OpDeleteLB {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func (e *Engine) applyChange(ctx context.Context, ch fwdsync.Change) error {
 	if e.isBusy(ch) {
 		return errBusy
+	}
+	if !e.writing() {
+		e.log.Debug("standby: the writer applies it", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)))
+		return errStandby
 	}
 	if e.dryRun {
 		e.log.Info("dry run: would apply", zap.String("forward", keyString(ch.Key)), zap.String("ops", opsString(ch.Ops)))
@@ -408,6 +458,12 @@ func (e *Engine) applyChange(ctx context.Context, ch fwdsync.Change) error {
 // barrier waits until northd has processed everything written so far and
 // the SB replica shows it.
 func (e *Engine) barrier(ctx context.Context) int {
+	if !e.writing() {
+		// A standby writes nothing, nb_cfg included: it verifies against
+		// the last config the writer published.
+		e.observeBarrier()
+		return e.lastCfg
+	}
 	cfg, err := e.nb.Barrier(ctx, e.barrierTimeout)
 	if err != nil {
 		e.log.Warn("northd barrier", zap.Error(err))

@@ -25,19 +25,30 @@ type HAConfig struct {
 	live func(now time.Time, nb fwdsync.NBState, sb fwdsync.SBState) (unresponsive map[string]bool, absentFor map[string]time.Duration, unclaimed func(port string) time.Duration)
 }
 
-// planHA judges the HA chassis groups of the mapped networks.
+// planHA judges the HA chassis groups of the mapped networks and, in the
+// daemon, whether the members' ovnfwd run with the writer's policy
+// (member-config-mismatch).
 func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, nb fwdsync.NBState) ([]fwdsync.Change, []fwdsync.Finding) {
-	if e.ha == nil || e.sb == nil {
+	ha := e.ha != nil && e.sb != nil
+	if !ha && !e.judgeMembers {
 		return nil, nil
 	}
-	sb := e.gatewaySnapshot() // claims and chassis: HA needs no SB rows
-	in := fwdsync.HAInput{NB: nb, SB: sb, Networks: fwdsync.HANetworks(mappings), MemberChassis: e.ha.MemberChassis}
-	if ms, err := e.lxd.Members(ctx); err != nil {
+	ms, err := e.lxd.Members(ctx)
+	if err != nil {
 		// Unknown membership: the rules that need it are skipped.
-		e.log.Warn("cannot list LXD cluster members; HA membership rules skipped", zap.Error(err))
-	} else {
-		in.Members = ms
+		e.log.Warn("cannot list LXD cluster members; membership rules skipped", zap.Error(err))
+		ms = nil
 	}
+	var memberFindings []fwdsync.Finding
+	if e.judgeMembers && err == nil {
+		memberFindings = fwdsync.MemberConfigFindings(ms, fwdsync.Writer(ms))
+	}
+	if !ha {
+		return nil, memberFindings
+	}
+	sb := e.gatewaySnapshot() // claims and chassis: HA needs no SB rows
+	in := fwdsync.HAInput{NB: nb, SB: sb, Networks: fwdsync.HANetworks(mappings), Members: ms,
+		MemberChassis: fwdsync.MemberChassis(ms, e.ha.MemberChassis)}
 	if e.ha.live != nil {
 		var unclaimed func(string) time.Duration
 		in.Unresponsive, in.AbsentFor, unclaimed = e.ha.live(time.Now(), nb, sb)
@@ -45,7 +56,8 @@ func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwd
 			in.Networks[i].UnclaimedFor = unclaimed(fwdsync.GatewayPort(in.Networks[i].Prefix))
 		}
 	}
-	return fwdsync.PlanHA(in, e.ha.Options)
+	changes, findings := fwdsync.PlanHA(in, e.ha.Options)
+	return changes, append(findings, memberFindings...)
 }
 
 // haPass plans the HA groups alone (after a liveness ping or a lost claim)
@@ -57,7 +69,7 @@ func (e *Engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
 	changes, findings := e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
 	if apply {
 		for _, ch := range changes {
-			if err := e.applyChange(ctx, ch); err != nil && !errors.Is(err, errBusy) {
+			if err := e.applyChange(ctx, ch); err != nil && !errors.Is(err, errBusy) && !errors.Is(err, errStandby) {
 				if errors.Is(err, ovn.ErrConflict) {
 					e.log.Info("HA group changed meanwhile; re-planned at the next pass", zap.String("group", ch.Prefix))
 					continue

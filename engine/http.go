@@ -55,6 +55,10 @@ func (d *Daemon) Serve(addr string) (*http.Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	})
+	mux.HandleFunc("/member", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(d.memberInfo())
+	})
 	mux.Handle("/routes", d.routes)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -94,4 +98,25 @@ func (d *Daemon) notReady() string {
 		return "initial sync not done"
 	}
 	return ""
+}
+
+// MemberInfo is /member: who this daemon is and whether it writes.
+type MemberInfo struct {
+	// Member is the LXD cluster member name ("" when LXD is not clustered).
+	Member  string `json:"member"`
+	Chassis string `json:"chassis,omitempty"`
+	// Writer: this member writes NB now (holds the writer lock).
+	Writer bool `json:"writer"`
+	// Election is "lock" (an OVSDB lock on NB elects the writer) or "off".
+	Election string `json:"election"`
+	Version  string `json:"version"`
+	Policy   string `json:"policy"`
+}
+
+func (d *Daemon) memberInfo() MemberInfo {
+	mi := MemberInfo{Member: d.member(), Chassis: d.chassis, Election: "off", Version: d.cfg.Version, Policy: d.cfg.Policy, Writer: true}
+	if d.election != nil {
+		mi.Election, mi.Writer = "lock", d.election.Held()
+	}
+	return mi
 }

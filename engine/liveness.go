@@ -10,7 +10,9 @@ import (
 // pingLiveness bumps NB_Global.nb_cfg every interval and marks the chassis
 // whose Chassis_Private.nb_cfg does not follow within timeout as
 // unresponsive (hv_cfg is useless: a dead chassis pins it for ever). A
-// change of the set triggers an HA pass.
+// change of the set triggers an HA pass. Only the writer pings: a standby
+// judges the chassis against the last config the writer published, so the
+// cluster costs northd one recompute per interval, not one per member.
 func (d *Daemon) pingLiveness(ctx context.Context, interval, timeout time.Duration) {
 	if interval <= 0 {
 		return
@@ -23,9 +25,14 @@ func (d *Daemon) pingLiveness(ctx context.Context, interval, timeout time.Durati
 			return
 		case <-t.C:
 		}
-		cfg, err := d.src.NB.Barrier(ctx, timeout)
-		if err != nil {
-			d.log.Warn("liveness ping: northd barrier", zap.Error(err))
+		var cfg int
+		if d.e.writing() {
+			var err error
+			if cfg, err = d.src.NB.Barrier(ctx, timeout); err != nil {
+				d.log.Warn("liveness ping: northd barrier", zap.Error(err))
+				continue
+			}
+		} else if cfg = d.src.NB.SnapshotFor(nil).NBCfg; cfg == 0 {
 			continue
 		}
 		deadline := time.Now().Add(timeout)

@@ -24,6 +24,8 @@ type metrics struct {
 	// failoverReverifyStable counts from the end of the debounce window.
 	failoverReverifyStable prometheus.Histogram
 	unresponsive           prometheus.Gauge
+	// writer is 1 on the member that writes NB.
+	writer prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -80,6 +82,10 @@ func newMetrics() *metrics {
 			Namespace: "ovnfwd", Name: "chassis_unresponsive", Help: "Chassis that did not follow the last nb_cfg liveness ping.",
 		}),
 	}
+	m.writer = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "ovnfwd", Name: "writer", Help: "1 while this member is the one that writes NB (holds the writer lock), else 0.",
+	})
+	m.reg.MustRegister(m.writer)
 	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive)
 	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.changeToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,

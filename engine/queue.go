@@ -196,3 +196,16 @@ func earliest(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// dropNamesBefore forgets the NB names changed before t: a full pass that
+// read NB after t covered them (after a reconnect, libovsdb's refill would
+// otherwise turn every row into its own reconcile).
+func (q *queue) dropNamesBefore(t time.Time) {
+	q.mu.Lock()
+	for n, at := range q.names {
+		if at.Before(t) {
+			delete(q.names, n)
+		}
+	}
+	q.mu.Unlock()
+}

@@ -60,6 +60,10 @@ type WatchedLXD interface {
 	Connected() bool
 	Reconnects() uint64
 	Endpoint() string
+	// Publish writes this member's user.ovnfwd.* cluster member config
+	// (its chassis, version, policy, writer-since) and returns the member
+	// name ("" when LXD is not clustered).
+	Publish(ctx context.Context, kv map[string]string) (member string, err error)
 }
 
 // WatchedNB is NB with change notifications.
@@ -86,4 +90,18 @@ type Sources struct {
 	NB                       WatchedNB
 	SB                       WatchedSB
 	NBEndpoints, SBEndpoints []string
+	// Election elects the one member that writes NB; nil: this daemon
+	// always writes (a single member, or --writer-election=false).
+	Election Election
+}
+
+// Election elects the one member that writes NB (ovn.Lock: an OVSDB lock on
+// NB, the way ovn-northd elects its active instance).
+type Election interface {
+	// Run takes part until ctx ends, then lets go.
+	Run(ctx context.Context) error
+	// Held reports whether this member may write now.
+	Held() bool
+	// Changes reports every change of Held.
+	Changes() <-chan bool
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -18,7 +19,10 @@ type StatusReport struct {
 	HygieneFindings []HygieneFinding `json:"hygiene_findings" yaml:"hygiene_findings"`
 	// Members are the daemons asked (--daemon), in the order given.
 	Members []MemberStatus `json:"members" yaml:"members"`
-	Summary StatusSummary  `json:"summary" yaml:"summary"`
+	// Writers are the members whose daemon says it writes NB: one, or none
+	// while the lock changes hands (more would be a bug worth reporting).
+	Writers []string      `json:"writers" yaml:"writers"`
+	Summary StatusSummary `json:"summary" yaml:"summary"`
 }
 
 type NorthdStatus struct {
@@ -229,6 +233,12 @@ func BuildStatus(in StatusInput) StatusReport {
 		return ok || (project == "default" && okDefault)
 	}
 	r.Members = memberStatuses(in.Daemons, keep)
+	r.Writers = []string{}
+	for _, m := range r.Members {
+		if m.Writer {
+			r.Writers = append(r.Writers, cmp.Or(m.Member, m.Daemon))
+		}
+	}
 	for _, m := range r.Members {
 		if !m.Reachable {
 			r.Summary.DaemonsUnreachable++

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,6 +274,10 @@ func (f *fakeLXD) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "injected failure")
 		return
 	}
+	if name, ok := strings.CutPrefix(r.URL.Path, "/1.0/cluster/members/"); ok {
+		f.serveMember(w, r, name)
+		return
+	}
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusNotImplemented, "not implemented")
 		return
@@ -451,4 +456,28 @@ func (f *fakeLXD) connect(t testing.TB, tweak func(*Config)) *Client {
 func lifecycle(action, source, project string) api.Event {
 	md, _ := json.Marshal(api.EventLifecycle{Action: action, Source: source})
 	return api.Event{Type: "lifecycle", Timestamp: time.Now(), Metadata: md, Project: project, Location: "node1"}
+}
+
+// serveMember is GET and PUT of one cluster member (its config).
+func (f *fakeLXD) serveMember(w http.ResponseWriter, r *http.Request, name string) {
+	i := slices.IndexFunc(f.members, func(m api.ClusterMember) bool { return m.ServerName == name })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "Cluster member not found")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		writeSync(w, f.members[i])
+	case http.MethodPut:
+		var put api.ClusterMemberPut
+		if err := json.NewDecoder(r.Body).Decode(&put); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		m := &f.members[i]
+		m.Description, m.FailureDomain, m.Roles, m.Config, m.Groups = put.Description, put.FailureDomain, put.Roles, put.Config, put.Groups
+		writeSync(w, nil)
+	default:
+		writeError(w, http.StatusNotImplemented, "not implemented")
+	}
 }

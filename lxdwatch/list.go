@@ -269,9 +269,69 @@ func (c *Client) Members(ctx context.Context) ([]fwdsync.Member, error) {
 	}
 	out := make([]fwdsync.Member, 0, len(ms))
 	for i, m := range ms {
-		out = append(out, fwdsync.Member{Name: m.ServerName, Roles: m.Roles, Status: m.Status, ID: int64(i)})
+		out = append(out, fwdsync.Member{Name: m.ServerName, Roles: m.Roles, Status: m.Status, ID: int64(i),
+			Published: published(m.Config)})
 	}
 	return out, nil
+}
+
+// MemberKeyPrefix prefixes the cluster member config keys (LXD's free-form
+// user.* namespace) in which each member's ovnfwd publishes itself.
+const MemberKeyPrefix = "user.ovnfwd."
+
+// published returns a member's user.ovnfwd.* keys, without the prefix.
+func published(cfg map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range cfg {
+		if name, ok := strings.CutPrefix(k, MemberKeyPrefix); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// Publish writes kv (names without the user.ovnfwd. prefix) into this
+// member's cluster member config, so that the other members' ovnfwd read it
+// from LXD: its chassis, version and policy. It changes nothing when the
+// values are already there, keeps every other key, and does nothing on a
+// server that is not clustered (member is then ""). It returns this
+// server's member name.
+func (c *Client) Publish(ctx context.Context, kv map[string]string) (member string, err error) {
+	s, err := c.refreshServer(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read LXD server info at %s: %w", c.endpoint, err)
+	}
+	if !s.Environment.ServerClustered {
+		return "", nil
+	}
+	name := s.Environment.ServerName
+	p, cancel := c.api(ctx, "")
+	defer cancel()
+	m, etag, err := p.GetClusterMember(name)
+	if err != nil {
+		return name, fmt.Errorf("read LXD cluster member %s: %w", name, err)
+	}
+	put := m.Writable()
+	if put.Config == nil {
+		put.Config = map[string]string{}
+	}
+	changed := false
+	for k, v := range kv {
+		if put.Config[MemberKeyPrefix+k] != v {
+			put.Config[MemberKeyPrefix+k] = v
+			changed = true
+		}
+	}
+	if !changed {
+		return name, nil
+	}
+	if err := p.UpdateClusterMember(name, put, etag); err != nil {
+		return name, fmt.Errorf("publish ovnfwd's %s keys on LXD cluster member %s: %w", MemberKeyPrefix+"*", name, err)
+	}
+	return name, nil
 }
 
 func convertNetwork(project string, n api.Network) fwdsync.Network {

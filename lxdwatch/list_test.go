@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +367,48 @@ func BenchmarkList10k(b *testing.B) {
 		if _, err := c.List(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Publish writes the user.ovnfwd.* keys on this server's own member only,
+// keeps its other config and roles, and then Members shows them.
+func TestPublishMember(t *testing.T) {
+	f := newFakeLXD(t)
+	f.mu.Lock()
+	f.server.Environment.ServerClustered = true
+	f.members = []api.ClusterMember{
+		{ServerName: "node1", Status: "Online", Roles: []string{"database"}, Config: map[string]string{"scheduler.instance": "manual"}},
+		{ServerName: "node2", Status: "Online"},
+	}
+	f.mu.Unlock()
+	c := f.connect(t, nil)
+	ctx := context.Background()
+	name, err := c.Publish(ctx, map[string]string{"chassis": "ch1", "version": "v1"})
+	if err != nil || name != "node1" {
+		t.Fatalf("Publish = %q, %v", name, err)
+	}
+	ms, err := c.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"chassis": "ch1", "version": "v1"}; !reflect.DeepEqual(ms[0].Published, want) || ms[1].Published != nil {
+		t.Errorf("published %v / %v, want %v on node1 only", ms[0].Published, ms[1].Published, want)
+	}
+	f.mu.Lock()
+	m := f.members[0]
+	puts := f.requests["/1.0/cluster/members/node1"]
+	f.mu.Unlock()
+	if m.Config["scheduler.instance"] != "manual" || !slices.Equal(m.Roles, []string{"database"}) {
+		t.Errorf("other member settings lost: roles %v, config %v", m.Roles, m.Config)
+	}
+	// The same values again: read, no write.
+	if _, err := c.Publish(ctx, map[string]string{"chassis": "ch1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	again := f.requests["/1.0/cluster/members/node1"]
+	f.mu.Unlock()
+	if again != puts+1 {
+		t.Errorf("unchanged publish made %d requests, want 1 (a GET)", again-puts)
 	}
 }

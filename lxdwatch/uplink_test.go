@@ -2,8 +2,9 @@ package lxdwatch
 
 import (
 	"context"
-	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 	"testing"
+
+	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
 func TestUplink(t *testing.T) {

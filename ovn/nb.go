@@ -137,6 +137,12 @@ func (n *NB) event(c *conn, table string, old, m model.Model) {
 	if c.initialEvent() {
 		return
 	}
+	if !c.connected.Load() {
+		// The replica is being refilled after a reconnect: the reconnect
+		// callbacks (a full pass) cover every row at once, instead of one
+		// callback per row.
+		return
+	}
 	switch table {
 	case nbdb.LoadBalancerTable:
 		names := make([]string, 0, 2)
@@ -234,9 +240,9 @@ func (n *NB) fireTopo() {
 
 // OnLoadBalancerChange registers f to be called with the name of every
 // Load_Balancer row that is added, changed, deleted, attached or detached
-// after DialNB returned (the initial fill is not reported). Callbacks run on
-// libovsdb's event goroutine and must not block. After a reconnect that
-// refilled the replica it is called for every row.
+// after DialNB returned (the initial fill is not reported, nor the refill
+// after a reconnect: OnReconnect reports that). Callbacks run on libovsdb's
+// event goroutine and must not block.
 func (n *NB) OnLoadBalancerChange(f func(name string)) {
 	n.cbMu.Lock()
 	n.onLB = append(n.onLB, f)

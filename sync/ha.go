@@ -36,6 +36,9 @@ type Member struct {
 	ID     int64
 	Roles  []string
 	Status string // "Online", "Offline", "Evacuated", "Blocked"
+	// Published is what the member's own ovnfwd published about itself
+	// (LXD cluster member config user.ovnfwd.*): chassis, version, policy.
+	Published map[string]string
 }
 
 // LXDPriorities returns the HA_Chassis priority LXD gives the chassis of

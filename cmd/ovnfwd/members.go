@@ -65,6 +65,15 @@ func memberLine(m engine.MemberStatus) string {
 	} else {
 		parts = append(parts, "not ready: "+orDash(m.NotReady))
 	}
+	switch {
+	case m.Writer:
+		parts = append(parts, "NB writer")
+	case m.Version != "": // it answered /member
+		parts = append(parts, "standby")
+	}
+	if m.Member != "" {
+		parts = append(parts, "member "+m.Member)
+	}
 	if m.BGP {
 		parts = append(parts, fmt.Sprintf("BGP AS %d, %s announced", m.ASN, engine.Plural(m.Routes, "route")))
 	} else if m.RoutesAnswered {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/zapr"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
@@ -49,6 +50,10 @@ Examples:
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
 			&cli.StringFlag{Name: "memory-limit", Value: "off", EnvVars: []string{"OVNFWD_MEMORY_LIMIT"},
 				Usage: "Go soft memory limit: off, a size such as 256MiB, or auto (a quarter above the live heap after each full pass, at least 64MiB: lowest RSS, but the collector then works hard during full passes); GOMEMLIMIT overrides it"},
+			&cli.BoolFlag{Name: "writer-election", Value: true, EnvVars: []string{"OVNFWD_WRITER_ELECTION"},
+				Usage: "elect the one member that writes NB with an OVSDB lock on NB (every member's daemon takes part; the others stand by, verify and announce their own routes); false: this daemon always writes (one member only)"},
+			&cli.StringFlag{Name: "writer-lock", Value: "ovnfwd_writer", EnvVars: []string{"OVNFWD_WRITER_LOCK"},
+				Usage: "name of the OVSDB lock that elects the writer (every member must use the same)"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 		),
@@ -120,6 +125,14 @@ func runDaemon(c *cli.Context) error {
 	}
 	defer cs.Close()
 	src := engine.Sources{LXD: cs.lxd, NB: cs.nb, SB: cs.sb, NBEndpoints: cs.nbEndpoints, SBEndpoints: cs.sbEndpoints}
+	if c.Bool("writer-election") {
+		lock, err := ovn.NewLock(ovn.LockConfig{Endpoints: cs.nbEndpoints, CA: c.String(flagOVNCA), Cert: c.String(flagOVNCert),
+			Key: c.String(flagOVNKey), Name: c.String("writer-lock"), Logger: zapr.NewLogger(log.Named("lock"))})
+		if err != nil {
+			return cli.Exit("--writer-lock: "+err.Error(), engine.ExitError)
+		}
+		src.Election = lock
+	}
 	if err := d.Run(ctx, src); err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}
@@ -142,9 +155,33 @@ func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) 
 		NBSettle: c.Duration("nb-settle"), ClaimDebounce: c.Duration("claim-debounce"),
 		LivenessInterval: c.Duration("liveness-interval"), LivenessTimeout: c.Duration("liveness-timeout"),
 		ResyncInterval: c.Duration("resync-interval"), MemoryLimit: memLimit, Chassis: c.String(flagChassis),
-		Pprof: c.Bool("pprof"), Logger: log,
+		Pprof: c.Bool("pprof"), Logger: log, Version: shortVersion(),
 	}
-	rc, bgpOn, err := parseRouteConfig(c, ovn.LocalChassisID)
+	var haOpts *fwdsync.HAOptions
+	if ha != nil {
+		o := ha.Options
+		o.AbsentGrace = cfg.HAAbsentGrace
+		haOpts = &o
+	}
+	cfg.Policy = fwdsync.Policy(cfg.Options, haOpts, fmt.Sprintf("%s/%s", cfg.LivenessInterval, cfg.LivenessTimeout))
+	if cfg.Chassis == "" {
+		// Like LXD, from the local OVS: the member → chassis pair the
+		// writer's HA hygiene needs, published through LXD.
+		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+		id, err := ovn.LocalChassisID(ctx)
+		cancel()
+		if err != nil {
+			log.Warn("this member's chassis is unknown (set --chassis); HA hygiene falls back to hostnames", zap.Error(err))
+		}
+		cfg.Chassis = id
+	}
+	chassisID := func(context.Context) (string, error) {
+		if cfg.Chassis == "" {
+			return "", fmt.Errorf("no local OVS system-id")
+		}
+		return cfg.Chassis, nil
+	}
+	rc, bgpOn, err := parseRouteConfig(c, chassisID)
 	if err != nil || !bgpOn {
 		return cfg, err
 	}

@@ -11,7 +11,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-func versionString() string {
+// shortVersion is ovnfwd's version alone (what members compare).
+func shortVersion() string {
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
 		for _, s := range bi.Settings {
@@ -20,7 +21,11 @@ func versionString() string {
 			}
 		}
 	}
-	return fmt.Sprintf("ovnfwd %s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v
+}
+
+func versionString() string {
+	return fmt.Sprintf("ovnfwd %s (%s, %s/%s)", shortVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func versionCommand() *cli.Command {
