@@ -512,20 +512,26 @@ image_ensure() {
 #    veth of the chassis namespace (instances' host sides, lxdovn<N>a/b,
 #    upl0, ul0) and on each running container's eth0 (entered by its init
 #    pid: the child of its "[lxc monitor] <LXD_DIR>/containers <name>").
-# A pass costs one ovs-vsctl and one `ip -o link` (~5 ms); the loop
-# remembers what it fixed (FIXED) and scans /proc for containers only for
-# ~5 s after a new veth appeared (an instance starting), while a container
-# was not ready yet, and every ~10 s.
+# A pass costs one `ip -o link` and, only when the chassis's OVS database
+# file changed since the last look (or every ~10 s), one ovs-vsctl; the
+# loop remembers what it fixed (FIXED) and scans /proc for containers only
+# for ~5 s after a new veth appeared (an instance starting), while a
+# container was not ready yet, and every ~10 s.
 declare -A FIXED=()
 FIX_PENDING=1 FIX_PASSES=0 FIX_SCAN_LEFT=0
 fixer_pass() { # N [all]
-	local n=$1 ns=$NS_PREFIX$1 db="unix:$STATE/ch$1/db.sock" name dp idx key mon pid scan=0
-	while IFS=, read -r name dp; do
-		[ -n "$name" ] && [ "$dp" != netdev ] || continue
-		if ovs-vsctl --db="$db" --timeout=5 --no-wait set bridge "$name" datapath_type=netdev 2>/dev/null; then
-			log "fixer ch$n: bridge $name datapath_type=netdev (was '${dp}')"
-		fi
-	done < <(ovs-vsctl --db="$db" --timeout=5 --format=csv --data=bare --no-headings --columns=name,datapath_type list Bridge 2>/dev/null || true)
+	local n=$1 ns=$NS_PREFIX$1 d=$STATE/ch$1 name dp idx key mon pid scan=0
+	local db="unix:$d/db.sock"
+	FIX_PASSES=$((FIX_PASSES + 1))
+	if [ "$d/conf.db" -nt "$d/fixer.dbseen" ] || [ "${2:-}" = all ] || [ $((FIX_PASSES % 20)) = 1 ]; then
+		echo "$FIX_PASSES" >"$d/fixer.dbseen"
+		while IFS=, read -r name dp; do
+			[ -n "$name" ] && [ "$dp" != netdev ] || continue
+			if ovs-vsctl --db="$db" --timeout=5 --no-wait set bridge "$name" datapath_type=netdev 2>/dev/null; then
+				log "fixer ch$n: bridge $name datapath_type=netdev (was '${dp}')"
+			fi
+		done < <(ovs-vsctl --db="$db" --timeout=5 --format=csv --data=bare --no-headings --columns=name,datapath_type list Bridge 2>/dev/null || true)
+	fi
 	while read -r idx name _; do
 		idx=${idx%:}; name=${name%:}; name=${name%@*}
 		key="v$n:$idx:$name"
@@ -537,7 +543,6 @@ fixer_pass() { # N [all]
 		fi
 	done < <(ip -n "$ns" -o link show type veth 2>/dev/null || true)
 	[ "$TB_MODE" = cluster ] || [ "$n" = 1 ] || return 0
-	FIX_PASSES=$((FIX_PASSES + 1))
 	if [ "$FIX_SCAN_LEFT" -gt 0 ]; then FIX_SCAN_LEFT=$((FIX_SCAN_LEFT - 1)); scan=1; fi
 	[ "$scan" = 1 ] || [ "$FIX_PENDING" = 1 ] || [ "${2:-}" = all ] || [ $((FIX_PASSES % 20)) = 0 ] || return 0
 	FIX_PENDING=0
@@ -780,11 +785,14 @@ cmd_status() {
 	done
 	echo
 	if [ "$TB_MODE" = cluster ]; then
-		echo "LXD cluster members (m1's view):"
-		timeout 15 ip netns exec "$NS_PREFIX"1 env LXD_DIR="$(lxd_dir_of 1)" lxc cluster list --format csv 2>&1 |
-			awk -F, 'NF>=7{print "  " $1 " " $2 " " $(NF-1)}' || ok=1
+		# Ask the first member whose daemon runs.
+		local v=1
+		for n in $(members); do if pid_alive "$(lxd_dir_of "$n")/lxd.pid"; then v=$n; break; fi; done
+		echo "LXD cluster members (m$v's view):"
+		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc cluster list --format csv 2>&1 |
+			awk -F, 'NF>=7{n=substr($1, 2); print "  " $1 " " $2 " " $(NF-1) " (chassis ch" n ", OVS hostname host-ch" n ")"} NF<7{print "  " $0}' || ok=1
 		echo "instances:"
-		timeout 15 ip netns exec "$NS_PREFIX"1 env LXD_DIR="$(lxd_dir_of 1)" lxc list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
+		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
 	fi
 	echo "gateway claims (SB Port_Binding type=chassisredirect):"
 	ovn-sbctl --db="unix:$SB_SOCK" --timeout=5 --columns=logical_port,chassis find Port_Binding type=chassisredirect || ok=1
