@@ -1,56 +1,118 @@
 #!/usr/bin/env bash
 # ovnfwd test bed: real OVN 23.03 central + 3 chassis with BFD-driven gateway
-# failover + a real LXD 5.0.2, all on one machine, all in private network
+# failover + real LXD 5.0.2, all on one machine, all in private network
 # namespaces. Nothing is added to the root network namespace.
+#
+# Two modes (TB_MODE, fixed at `up` and kept in the state dir):
+#   single (default)  one unclustered LXD in chassis 1's namespace, bridge
+#                     uplink br0; chassis 2 and 3 are added to LXD's HA group
+#                     by hand, standing in for other members.
+#   cluster           a three-member LXD cluster (m1 m2 m3, one daemon per
+#                     chassis namespace, cluster addresses = underlay IPs),
+#                     physical uplink UPLINK on a shared segment (br-upl)
+#                     with a router namespace (10.99.0.1) and a client
+#                     namespace (10.99.0.2); real containers (busybox image
+#                     `bb`) and traffic through forwards.
 #
 #   testbed.sh up | down | status | install
 #   testbed.sh chassis-kill N      kill -9 ovs-vswitchd + ovn-controller of chassis N
 #   testbed.sh chassis-stop N      graceful ovn-controller exit (deletes its SB rows) + vswitchd stop
 #   testbed.sh chassis-start N     (re)start chassis N and re-apply its runtime state
 #   testbed.sh underlay-cut N | underlay-restore N   take chassis N's underlay link down/up
-#   testbed.sh lxd-stop | lxd-start
+#   testbed.sh lxd-stop | lxd-start      the LXD daemon (cluster: every member)
 #   testbed.sh nb-kill | nb-start   kill -9 / restart the NB ovsdb-server
 #   testbed.sh northd-stop | northd-start
+#   testbed.sh fixup               apply the userspace-datapath fixups once (see fixer_pass)
+# cluster mode only:
+#   testbed.sh member-stop N | member-start N    one LXD daemon (member mN)
+#   testbed.sh lxc-on N ARGS...    lxc against member N, inside its namespace
+#   testbed.sh launch NAME MEMBER  launch image bb on ovn0 on member MEMBER (m2 or 2),
+#                                  wait for its IPv4 address (printed), apply fixups
+#   testbed.sh client CMD...       run CMD in the client namespace
+#   testbed.sh router CMD...       run CMD in the router namespace
 #
 # State lives in integration/.testbed (override with TB_STATE); it holds
-# every pid this script started, so `down` stops exactly those.
+# every pid this script started, so `down` stops exactly those. TB_NS
+# (default ovnfwd) prefixes every namespace name ($TB_NS-ul, $TB_NS-ch1...),
+# so two beds with different TB_NS, TB_STATE and OVNFWD_TESTBED_LOCK can run
+# side by side; TB_NS and TB_MODE are saved in the state dir at `up` and
+# read back by every later command (with the lock, OVNFWD_TESTBED_LOCK).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${TB_STATE:-$HERE/.testbed}
+CACHE=${TB_CACHE:-$HERE/.testbed-cache}   # built images; `down` keeps it
+
+# The bed's identity is the one it was brought up with.
+if [ -f "$STATE/bed.conf" ]; then
+	saved_ns=$(sed -n 's/^TB_NS=//p' "$STATE/bed.conf")
+	saved_mode=$(sed -n 's/^TB_MODE=//p' "$STATE/bed.conf")
+	if [ -n "${TB_NS:-}" ] && [ "$TB_NS" != "$saved_ns" ]; then
+		echo "[testbed] error: the bed in $STATE runs with TB_NS=$saved_ns, not $TB_NS" >&2; exit 1
+	fi
+	if [ -n "${TB_MODE:-}" ] && [ "$TB_MODE" != "$saved_mode" ]; then
+		echo "[testbed] error: the bed in $STATE runs in mode $saved_mode, not $TB_MODE (down it first)" >&2; exit 1
+	fi
+	saved_lock=$(sed -n 's/^TB_LOCK=//p' "$STATE/bed.conf")
+	if [ -n "${OVNFWD_TESTBED_LOCK:-}" ] && [ -n "$saved_lock" ] && [ "$OVNFWD_TESTBED_LOCK" != "$saved_lock" ]; then
+		echo "[testbed] error: the bed in $STATE uses the lock $saved_lock, not $OVNFWD_TESTBED_LOCK" >&2; exit 1
+	fi
+	TB_NS=$saved_ns TB_MODE=$saved_mode OVNFWD_TESTBED_LOCK=${saved_lock:-${OVNFWD_TESTBED_LOCK:-}}
+	[ -n "$OVNFWD_TESTBED_LOCK" ] || unset OVNFWD_TESTBED_LOCK
+fi
+TB_NS=${TB_NS:-ovnfwd}
+TB_MODE=${TB_MODE:-single}
+case "$TB_MODE" in single | cluster) ;; *) echo "[testbed] error: TB_MODE must be single or cluster" >&2; exit 2 ;; esac
+
 NCH=3
-NS_UL=ovnfwd-ul
-NS_PREFIX=ovnfwd-ch
-NS_LXD=${NS_PREFIX}1          # LXD shares chassis 1's namespace (its local OVS)
+NS_UL=$TB_NS-ul
+NS_PREFIX=$TB_NS-ch
+NS_LXD=${NS_PREFIX}1          # LXD (cluster: member 1) shares chassis 1's namespace (its local OVS)
+NS_RT=$TB_NS-rt               # cluster: the uplink router
+NS_CL=$TB_NS-cl               # cluster: a client on the uplink
 ENCAP_NET=172.31.250
 BFD_MS=${TB_BFD_MS:-300}      # BFD min-rx/min-tx; mult 3 -> ~0.9 s detection
 LISTEN_RANGE=198.51.100.0/24
 LISTEN_RANGE2=198.18.0.0/16
 OVN_SUBNET=10.10.10.1/24
 UPLINK_ADDR=10.99.0.1/24
+UPLINK_GW=10.99.0.1
+CLIENT_ADDR=10.99.0.2
+ROUTER_UL_ADDR=$ENCAP_NET.254
+UPLINK_OVN_RANGE=10.99.0.100-10.99.0.254
+IMAGE=bb
 
-# One bed per machine (its namespaces are global): up, down and every test
+# One bed per lock (its namespaces are global): up, down and every test
 # run take this lock, whichever checkout they run from.
 LOCK=${OVNFWD_TESTBED_LOCK:-/run/lock/ovnfwd-testbed.lock}
 
 CENTRAL=$STATE/central
 NB_SOCK=$CENTRAL/nb.sock
 SB_SOCK=$CENTRAL/sb.sock
-LXD_DIR_TB=$STATE/lxd
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process counts as gone once it is a zombie: here PID 1 reaps orphans
+# only every ~2 s, and `kill -0` succeeds on a zombie.
+proc_alive() { # pid
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
 
-stop_pidfile() { # pidfile [signal]
-	local f=$1 sig=${2:-TERM} p i
+pid_alive() { [ -f "$1" ] && proc_alive "$(cat "$1")"; }
+
+stop_pidfile() { # pidfile [signal] [tenths of a second before SIGKILL]
+	local f=$1 sig=${2:-TERM} w=${3:-50} p i
 	[ -f "$f" ] || return 0
 	p=$(cat "$f")
-	if kill -0 "$p" 2>/dev/null; then
+	if proc_alive "$p"; then
 		kill -"$sig" "$p" 2>/dev/null || true
-		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+		for i in $(seq "$w"); do proc_alive "$p" || break; sleep 0.1; done
+		proc_alive "$p" && kill -KILL "$p" 2>/dev/null || true
 	fi
 	rm -f "$f"
 }
@@ -70,14 +132,20 @@ ch_env() {
 }
 ch_vsctl() { local n=$1; shift; env $(ch_env "$n") ovs-vsctl --db="unix:$(chdir_of "$n")/db.sock" --timeout=10 "$@"; }
 ch_appctl() { local n=$1 t=$2; shift 2; env $(ch_env "$n") ovs-appctl -t "$(chdir_of "$n")/$t.ctl" "$@"; }
-# Chassis 1 is LXD's own: like on a real member, its hostname is the LXD
-# member (server) name, i.e. this host's name. The others stand in for
-# members that LXD does not know.
-ch_hostname() { if [ "$1" = 1 ]; then hostname; else echo "ch$1"; fi; }
+# single: chassis 1 is LXD's own: like on a real member, its hostname is
+# the LXD member (server) name, i.e. this host's name. The others stand in
+# for members that LXD does not know.
+# cluster: deliberately NOT the member names (m1..m3): whoever pairs members
+# with chassis must learn it, not match hostnames.
+ch_hostname() {
+	if [ "$TB_MODE" = cluster ]; then echo "host-ch$1"
+	elif [ "$1" = 1 ]; then hostname
+	else echo "ch$1"; fi
+}
 ch_mac() { printf '02:00:00:00:fa:%02x' "$1"; }
 
 cmd_install() {
-	local pkgs="lxd lxd-client ovn-central ovn-host openvswitch-switch nftables iptables dnsmasq-base bird2 iproute2 procps"
+	local pkgs="lxd lxd-client ovn-central ovn-host openvswitch-switch nftables iptables dnsmasq-base bird2 iproute2 procps busybox-static ethtool util-linux"
 	local missing="" p
 	for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
 	[ -z "$missing" ] && return 0
@@ -134,16 +202,58 @@ underlay_up() {
 	ip netns exec "$NS_UL" ip link set br-ul up
 }
 
+# veth_to_bridge NS IFNAME PEER BRIDGE: a veth IFNAME in NS whose peer PEER
+# is a port of BRIDGE in the underlay namespace.
+veth_to_bridge() {
+	local ns=$1 ifn=$2 peer=$3 br=$4
+	ip netns exec "$ns" ip link show "$ifn" >/dev/null 2>&1 && return 0
+	ip link add "$ifn" netns "$ns" type veth peer name "$peer" netns "$NS_UL"
+	ip netns exec "$NS_UL" ip link set "$peer" master "$br" up
+	ip netns exec "$ns" ip link set "$ifn" up
+}
+
+# Cluster mode: the uplink segment. A second bridge br-upl in the underlay
+# namespace; every chassis gets upl0 on it (LXD's physical uplink parent),
+# plus a router namespace (10.99.0.1/24 on the segment, the uplink gateway;
+# 172.31.250.254/24 on the underlay bridge, to reach the members' underlay
+# addresses, e.g. for BGP) and a client namespace (10.99.0.2/24, default
+# route via the router). The router has the forward listen ranges on-link on
+# the segment (l2proxy: it ARPs for VIPs, OVN answers) and forwards; so the
+# client reaches a VIP through the router, and OVN answers it directly.
+# Senders into OVS's userspace datapath must not leave TX checksums to the
+# NIC: TX offload is off on these veths.
+uplink_up() {
+	ip netns exec "$NS_UL" ip link show br-upl >/dev/null 2>&1 ||
+		ip netns exec "$NS_UL" ip link add br-upl type bridge
+	ip netns exec "$NS_UL" ip link set br-upl up
+	netns_up "$NS_RT"
+	netns_up "$NS_CL"
+	veth_to_bridge "$NS_RT" upl0 upl-rt br-upl
+	veth_to_bridge "$NS_RT" ul0 ul-rt br-ul
+	veth_to_bridge "$NS_CL" upl0 upl-cl br-upl
+	ip netns exec "$NS_RT" ip addr replace "$UPLINK_ADDR" dev upl0
+	ip netns exec "$NS_RT" ip addr replace "$ROUTER_UL_ADDR/24" dev ul0
+	ip netns exec "$NS_RT" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.upl0.send_redirects=0
+	ip netns exec "$NS_RT" ip route replace "$LISTEN_RANGE" dev upl0
+	ip netns exec "$NS_RT" ip route replace "$LISTEN_RANGE2" dev upl0
+	ip netns exec "$NS_CL" ip addr replace "$CLIENT_ADDR/24" dev upl0
+	ip netns exec "$NS_CL" ip route replace default via "$UPLINK_GW"
+	local ns ifn
+	for ns in "$NS_RT:upl0" "$NS_RT:ul0" "$NS_CL:upl0"; do
+		ifn=${ns#*:}; ns=${ns%%:*}
+		ip netns exec "$ns" ethtool -K "$ifn" tx off >/dev/null 2>&1 || true
+	done
+}
+
 chassis_create() { # N: namespace, veth, OVS database, static config
 	local n=$1 d ns=$NS_PREFIX$1
 	d=$(chdir_of "$n")
 	mkdir -p "$d"
 	netns_up "$ns"
-	if ! ip netns exec "$ns" ip link show ul0 >/dev/null 2>&1; then
-		ip link add ul0 netns "$ns" type veth peer name "ul-ch$n" netns "$NS_UL"
-		ip netns exec "$NS_UL" ip link set "ul-ch$n" master br-ul up
-		ip netns exec "$ns" ip link set ul0 up
-	fi
+	veth_to_bridge "$ns" ul0 "ul-ch$n" br-ul
+	# Cluster: the member's uplink port (LXD's physical uplink parent).
+	if [ "$TB_MODE" = cluster ]; then veth_to_bridge "$ns" upl0 "upl-ch$n" br-upl; fi
 	if ! pid_alive "$d/ovsdb-server.pid"; then
 		[ -f "$d/conf.db" ] || ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
 		env $(ch_env "$n") ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
@@ -206,31 +316,67 @@ chassis_stop() { # N: graceful; ovn-controller deletes its Chassis rows
 }
 
 # --- LXD --------------------------------------------------------------------
-lxc_tb() { LXD_DIR=$LXD_DIR_TB lxc "$@"; }
+# single: one LXD (N=1) in $STATE/lxd; cluster: member mN in $STATE/lxdN, in
+# chassis N's namespace with chassis N's OVS_*/OVN_* dirs (LXD's own
+# ovs-vsctl calls reach its local chassis, whose system-id it uses).
+lxd_dir_of() { if [ "$TB_MODE" = cluster ]; then echo "$STATE/lxd$1"; else echo "$STATE/lxd"; fi; }
+members() { if [ "$TB_MODE" = cluster ]; then seq $NCH; else echo 1; fi; }
+member_num() { # m2 | 2 -> 2
+	local m=${1#m}
+	case "$m" in [1-9]) if [ "$m" -le $NCH ]; then echo "$m"; return 0; fi ;; esac
+	die "no member $1 (m1..m$NCH)"
+}
+# lxc against member N, inside its namespace: a cluster address is only
+# reachable there (from the root namespace it would leave the machine).
+lxc_on() { local n=$1; shift; ip netns exec "$NS_PREFIX$n" env LXD_DIR="$(lxd_dir_of "$n")" lxc "$@"; }
+lxc_tb() { lxc_on 1 "$@"; }
+LXD_DIR_TB=$(lxd_dir_of 1)
 
-lxd_start() {
-	mkdir -p "$LXD_DIR_TB"
-	if ! pid_alive "$LXD_DIR_TB/lxd.pid"; then
-		# setsid: LXD must outlive this script; its ovs-vsctl calls reach chassis 1.
-		ip netns exec "$NS_LXD" env LXD_DIR="$LXD_DIR_TB" $(ch_env 1) \
-			setsid lxd --group root --logfile "$LXD_DIR_TB/lxd.log" \
-			</dev/null >>"$LXD_DIR_TB/lxd.out" 2>&1 &
-		echo $! >"$LXD_DIR_TB/lxd.pid"
+lxd_spawn() { # N: start the daemon, do not wait
+	local n=$1 d; d=$(lxd_dir_of "$n")
+	mkdir -p "$d"
+	pid_alive "$d/lxd.pid" && return 0
+	# setsid: LXD must outlive this script.
+	ip netns exec "$NS_PREFIX$n" env LXD_DIR="$d" $(ch_env "$n") \
+		setsid lxd --group root --logfile "$d/lxd.log" \
+		</dev/null >>"$d/lxd.out" 2>&1 &
+	echo $! >"$d/lxd.pid"
+}
+
+lxd_start() { # [N]: member N, or every member
+	local n d
+	# Spawn all before waiting: a cluster member is ready only once the
+	# database has a quorum, i.e. once enough of the others run too.
+	for n in ${1:-$(members)}; do lxd_spawn "$n"; done
+	for n in ${1:-$(members)}; do
+		d=$(lxd_dir_of "$n")
+		LXD_DIR=$d timeout 130 lxd waitready --timeout 120 || die "LXD $n did not become ready (see $d/lxd.log)"
+	done
+	# A restarted member shows OFFLINE ("No heartbeat") until the leader's
+	# next heartbeat round: wait for it, so callers see a settled cluster.
+	if [ "$TB_MODE" = cluster ] && [ -f "$STATE/env" ]; then
+		for n in ${1:-$(members)}; do wait_for 60 "m$n ONLINE" member_online "$n"; done
 	fi
-	LXD_DIR=$LXD_DIR_TB timeout 90 lxd waitready --timeout 80 || die "LXD did not become ready (see $LXD_DIR_TB/lxd.log)"
 }
 
-lxd_stop() {
-	pid_alive "$LXD_DIR_TB/lxd.pid" || { rm -f "$LXD_DIR_TB/lxd.pid"; return 0; }
-	# SIGTERM: LXD stops its API and networks but leaves OVN rows and instances alone.
-	stop_pidfile "$LXD_DIR_TB/lxd.pid" TERM
+member_online() { lxc_on "$1" cluster list --format csv 2>/dev/null | grep -q "^m$1,.*,ONLINE,"; }
+
+lxd_stop() { # [N] [tenths of a second before SIGKILL]: member N, or every member
+	local n d w=${2:-50}
+	# SIGTERM: LXD stops its API and networks but leaves OVN rows and
+	# instances alone. Members stop in parallel (each may wait for the others).
+	for n in ${1:-$(members)}; do
+		d=$(lxd_dir_of "$n")
+		if pid_alive "$d/lxd.pid"; then stop_pidfile "$d/lxd.pid" TERM "$w" & else rm -f "$d/lxd.pid"; fi
+	done
+	wait
 }
 
-lxd_configure() {
+lxd_configure() { # single mode
 	lxc_tb config set network.ovn.northbound_connection "unix:$NB_SOCK"
 	if ! lxc_tb network show br0 >/dev/null 2>&1; then
 		lxc_tb network create br0 ipv4.address=$UPLINK_ADDR ipv6.address=none ipv4.nat=false \
-			ipv4.dhcp.ranges=10.99.0.10-10.99.0.50 ipv4.ovn.ranges=10.99.0.100-10.99.0.254 \
+			ipv4.dhcp.ranges=10.99.0.10-10.99.0.50 ipv4.ovn.ranges=$UPLINK_OVN_RANGE \
 			ipv4.routes=$LISTEN_RANGE,$LISTEN_RANGE2,10.10.10.0/24 >/dev/null
 	fi
 	if ! lxc_tb network show ovn0 >/dev/null 2>&1; then
@@ -239,7 +385,7 @@ lxd_configure() {
 	fi
 	# Chassis 2 and 3 stand in for the other cluster members.
 	local grp n prio
-	grp=$(ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E '^lxd-net[0-9]+$' | head -n1)
+	grp=$(ha_group)
 	[ -n "$grp" ] || die "LXD created no HA chassis group"
 	for n in 2 3; do
 		prio=$((1000 * (4 - n)))
@@ -247,12 +393,250 @@ lxd_configure() {
 	done
 }
 
+ha_group() { ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E '^lxd-net[0-9]+$' | head -n1 || true; }
+
+# --- cluster mode -------------------------------------------------------------
+lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
+	ip netns exec "$NS_PREFIX$1" env LXD_DIR="$(lxd_dir_of "$1")" lxd init --preseed
+}
+
+cluster_form() {
+	if ! lxc_on 1 cluster list >/dev/null 2>&1; then
+		log "bootstrapping the LXD cluster on m1 ($ENCAP_NET.1:8443)"
+		lxd_preseed 1 <<EOF
+config:
+  core.https_address: $ENCAP_NET.1:8443
+cluster:
+  server_name: m1
+  enabled: true
+storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+EOF
+	fi
+	local n token
+	for n in $(seq 2 $NCH); do
+		lxc_on 1 cluster show "m$n" >/dev/null 2>&1 && continue
+		log "joining m$n ($ENCAP_NET.$n:8443)"
+		lxc_on 1 cluster revoke-token "m$n" >/dev/null 2>&1 || true
+		token=$(lxc_on 1 cluster add "m$n" --quiet | grep . | tail -n1)
+		[ -n "$token" ] || die "no join token for m$n"
+		# The join runs inside the joining member's namespace (it reaches
+		# m1's cluster address from there).
+		lxd_preseed "$n" <<EOF
+cluster:
+  enabled: true
+  server_name: m$n
+  server_address: $ENCAP_NET.$n:8443
+  cluster_token: $token
+  member_config:
+  - entity: storage-pool
+    name: default
+    key: source
+    value: ""
+EOF
+	done
+	# Only now: set before the others joined, it stays member 1's own and
+	# the others use the default NB socket.
+	lxc_on 1 config set network.ovn.northbound_connection "unix:$NB_SOCK"
+}
+
+cluster_networks() {
+	local st n
+	st=$(lxc_on 1 network show UPLINK 2>/dev/null | awk '/^status:/{print $2}' || true)
+	if [ "$st" = Errored ]; then
+		# A rejected global config leaves the network ERRORED for good.
+		log "UPLINK is Errored: deleting it (and ovn0) to start again"
+		lxc_on 1 network delete ovn0 >/dev/null 2>&1 || true
+		lxc_on 1 network delete UPLINK >/dev/null
+		st=""
+	fi
+	if [ "$st" != Created ]; then
+		for n in $(seq $NCH); do
+			lxc_on 1 network create UPLINK --type=physical parent=upl0 --target="m$n" >/dev/null 2>&1 ||
+				[ -n "$st" ] || die "cannot define UPLINK on m$n"
+		done
+		# ipv4.nat=false on ovn0 needs its subnet inside the uplink's routes.
+		lxc_on 1 network create UPLINK --type=physical ipv4.gateway=$UPLINK_ADDR \
+			ipv4.ovn.ranges=$UPLINK_OVN_RANGE ipv4.routes=$LISTEN_RANGE,$LISTEN_RANGE2,10.10.10.0/24 \
+			dns.nameservers=$UPLINK_GW >/dev/null
+	fi
+	if ! lxc_on 1 network show ovn0 >/dev/null 2>&1; then
+		lxc_on 1 network create ovn0 --type=ovn network=UPLINK ipv4.address=$OVN_SUBNET \
+			ipv4.nat=false ipv6.address=none >/dev/null
+	fi
+	# ovn0 is routed (ipv4.nat=false): the uplink router routes its subnet
+	# to the OVN router's uplink address, so the client reaches instances
+	# directly too.
+	local via
+	via=$(lxc_on 1 network get ovn0 volatile.network.ipv4.address)
+	[ -n "$via" ] || die "ovn0 has no uplink address"
+	ip netns exec "$NS_RT" ip route replace "${OVN_SUBNET%.*}.0/24" via "$via"
+}
+
+cluster_online() { [ "$(lxc_on 1 cluster list --format csv 2>/dev/null | grep -c ',ONLINE,')" -ge $NCH ]; }
+ha_group_full() {
+	local g; g=$(ha_group)
+	[ -n "$g" ] && [ "$(ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=ha_chassis find HA_Chassis_Group name="$g" | wc -w)" -ge $NCH ]
+}
+
+# --- the busybox image (cluster mode) -------------------------------------------
+image_dir() {
+	echo "$CACHE/bb-$(cat "$HERE/image/build-busybox.sh" "$HERE/image/udpecho.go" /bin/busybox | sha256sum | cut -c1-16)"
+}
+
+image_ensure() {
+	lxc_on 1 image info "$IMAGE" >/dev/null 2>&1 && return 0
+	local dir; dir=$(image_dir)
+	if [ ! -f "$dir/rootfs.tar.gz" ]; then
+		log "building the busybox image into $dir"
+		bash "$HERE/image/build-busybox.sh" "$dir" || die "image build failed"
+	fi
+	lxc_on 1 image import "$dir/meta.tar.gz" "$dir/rootfs.tar.gz" --alias "$IMAGE" >/dev/null
+}
+
+# --- userspace-datapath fixups ------------------------------------------------
+# No OVS kernel module here, and LXD does not know it:
+#  - every OVS bridge LXD creates (its uplink bridge lxdovn<N>) is on the
+#    kernel datapath -> datapath_type=netdev, or its patch port to br-int
+#    fails ("No usable peer ... in 'netdev' datapath");
+#  - veths sending into the userspace datapath must compute their own TX
+#    checksums, or TCP through OVN times out -> ethtool -K tx off on every
+#    veth of the chassis namespace (instances' host sides, lxdovn<N>a/b,
+#    upl0, ul0) and on each running container's eth0 (entered by its init
+#    pid: the child of its "[lxc monitor] <LXD_DIR>/containers <name>").
+# A pass costs one `ip -o link` and, only when the chassis's OVS database
+# file changed since the last look (or every ~10 s), one ovs-vsctl; the
+# loop remembers what it fixed (FIXED) and scans /proc for containers only
+# for ~5 s after a new veth appeared (an instance starting), while a
+# container was not ready yet, and every ~10 s.
+declare -A FIXED=()
+FIX_PENDING=1 FIX_PASSES=0 FIX_SCAN_LEFT=0
+fixer_pass() { # N [all]
+	local n=$1 ns=$NS_PREFIX$1 d=$STATE/ch$1 name dp idx key mon pid scan=0
+	local db="unix:$d/db.sock"
+	FIX_PASSES=$((FIX_PASSES + 1))
+	if [ "$d/conf.db" -nt "$d/fixer.dbseen" ] || [ "${2:-}" = all ] || [ $((FIX_PASSES % 20)) = 1 ]; then
+		echo "$FIX_PASSES" >"$d/fixer.dbseen"
+		while IFS=, read -r name dp; do
+			[ -n "$name" ] && [ "$dp" != netdev ] || continue
+			if ovs-vsctl --db="$db" --timeout=5 --no-wait set bridge "$name" datapath_type=netdev 2>/dev/null; then
+				log "fixer ch$n: bridge $name datapath_type=netdev (was '${dp}')"
+			fi
+		done < <(ovs-vsctl --db="$db" --timeout=5 --format=csv --data=bare --no-headings --columns=name,datapath_type list Bridge 2>/dev/null || true)
+	fi
+	while read -r idx name _; do
+		idx=${idx%:}; name=${name%:}; name=${name%@*}
+		key="v$n:$idx:$name"
+		[ -z "${FIXED[$key]:-}" ] || continue
+		FIX_SCAN_LEFT=10
+		if nsenter --net="/run/netns/$ns" ethtool -K "$name" tx off >/dev/null 2>&1; then
+			FIXED[$key]=1
+			log "fixer ch$n: veth $name tx off"
+		fi
+	done < <(ip -n "$ns" -o link show type veth 2>/dev/null || true)
+	[ "$TB_MODE" = cluster ] || [ "$n" = 1 ] || return 0
+	if [ "$FIX_SCAN_LEFT" -gt 0 ]; then FIX_SCAN_LEFT=$((FIX_SCAN_LEFT - 1)); scan=1; fi
+	[ "$scan" = 1 ] || [ "$FIX_PENDING" = 1 ] || [ "${2:-}" = all ] || [ $((FIX_PASSES % 20)) = 0 ] || return 0
+	FIX_PENDING=0
+	for mon in $(pgrep -f "^\[lxc monitor\] $(lxd_dir_of "$n")/containers " || true); do
+		for pid in $(cat /proc/"$mon"/task/*/children 2>/dev/null || true); do
+			key="c$n:$pid"
+			[ -z "${FIXED[$key]:-}" ] || continue
+			if nsenter -t "$pid" -n ethtool -K eth0 tx off >/dev/null 2>&1; then
+				FIXED[$key]=1
+				log "fixer ch$n: container $(tr '\0' ' ' </proc/"$mon"/cmdline | awk '{print $NF}') (pid $pid) eth0 tx off"
+			else
+				FIX_PENDING=1
+			fi
+		done
+	done
+	return 0
+}
+
+fixer_loop() { # N: until the bed's state goes away
+	set +e
+	local tick
+	exec {tick}<> <(:)   # read -t on it: a sleep without a process per pass
+	while [ -f "$STATE/bed.conf" ]; do
+		fixer_pass "$1"
+		read -r -t 0.5 -u "$tick" _
+	done
+}
+
+fixers_start() {
+	local n d
+	for n in $(seq $NCH); do
+		d=$(chdir_of "$n")
+		pid_alive "$d/fixer.pid" && continue
+		TB_STATE=$STATE setsid bash "$HERE/testbed.sh" fixer-loop "$n" </dev/null >>"$d/fixer.log" 2>&1 &
+		echo $! >"$d/fixer.pid"
+	done
+}
+
+fixers_stop() { local n; for n in $(seq $NCH); do stop_pidfile "$(chdir_of "$n")/fixer.pid"; done; }
+
+cmd_fixup() { local n; for n in $(seq $NCH); do fixer_pass "$n" all; done; }
+
+# Containers are in their own network namespaces, not the chassis's: end
+# them by their init (the monitor then cleans up its cgroups), then their
+# monitors.
+containers_kill() {
+	local mons="" mon p
+	mons=$(pgrep -f "^\[lxc monitor\] $STATE/" || true)
+	[ -n "$mons" ] || return 0
+	for mon in $mons; do
+		for p in $(cat /proc/"$mon"/task/*/children 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
+	done
+	for _ in $(seq 100); do
+		p=""; for mon in $mons; do if proc_alive "$mon"; then p=1; fi; done
+		[ -n "$p" ] || return 0
+		sleep 0.1
+	done
+	for mon in $mons; do kill -KILL "$mon" 2>/dev/null || true; done
+}
+
+cmd_launch() { # NAME MEMBER: launch bb on ovn0 on that member; prints its IPv4 address
+	[ "$TB_MODE" = cluster ] || die "launch needs a cluster bed (TB_MODE=cluster)"
+	local name=${1:?usage: launch NAME MEMBER} n ip=""
+	n=$(member_num "${2:?usage: launch NAME MEMBER}")
+	lxc_on "$n" launch "$IMAGE" "$name" --network ovn0 --target "m$n" >/dev/null
+	for _ in $(seq 120); do
+		fixer_pass "$n" all 2>/dev/null
+		ip=$(lxc_on "$n" list "^$name\$" --format csv -c 4 | grep -Eo '^[0-9]+\.[0-9.]+' | head -n1 || true)
+		[ -n "$ip" ] && break
+		sleep 0.5
+	done
+	[ -n "$ip" ] || die "instance $name on m$n got no IPv4 address in 60 s"
+	fixer_pass "$n" all 2>/dev/null
+	echo "$ip"
+}
+
+cluster_up() {
+	fixers_start
+	lxd_start
+	cluster_form
+	cluster_networks
+	image_ensure
+	wait_for 120 "all $NCH members ONLINE" cluster_online
+	wait_for 60 "all $NCH chassis in LXD's HA group" ha_group_full
+}
+
 # --- env file -----------------------------------------------------------------
 write_env() {
-	local grp ext_ip
-	grp=$(ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E '^lxd-net[0-9]+$' | head -n1)
+	local grp
+	grp=$(ha_group)
 	cat >"$STATE/env" <<EOF
 # Written by integration/testbed.sh up; read by tests and the demo.
+TB_MODE=$TB_MODE
+TB_NS=$TB_NS
 TB_STATE=$STATE
 TB_SCRIPT=$HERE/testbed.sh
 TB_LOCK=$LOCK
@@ -267,28 +651,64 @@ $(for n in $(seq $NCH); do
 	d=$(chdir_of "$n")
 	echo "TB_CH${n}_DIR=$d"
 	echo "TB_CH${n}_NETNS=$NS_PREFIX$n"
+	echo "TB_CH${n}_HOSTNAME=$(ch_hostname "$n")"
 	echo "TB_CH${n}_OVS_DB=unix:$d/db.sock"
 	echo "TB_CH${n}_VSWITCHD_CTL=$d/ovs-vswitchd.ctl"
 	echo "TB_CH${n}_CONTROLLER_CTL=$d/ovn-controller.ctl"
 done)
 TB_LXD_NETNS=$NS_LXD
 TB_UNDERLAY_NETNS=$NS_UL
-TB_UPLINK=br0
+TB_UPLINK=$([ "$TB_MODE" = cluster ] && echo UPLINK || echo br0)
 TB_NETWORK=ovn0
 TB_HA_GROUP=$grp
 TB_LISTEN_RANGE=$LISTEN_RANGE
 TB_LISTEN_RANGE2=$LISTEN_RANGE2
 TB_BFD_MS=$BFD_MS
 EOF
+	[ "$TB_MODE" = cluster ] || return 0
+	cat >>"$STATE/env" <<EOF
+# Cluster mode: member mN runs in chassis N's namespace (TB_MN_CHASSIS=chN,
+# whose OVS hostname is host-chN, not mN); lxc against it: testbed.sh lxc-on N.
+TB_MEMBERS="$(for n in $(seq $NCH); do printf 'm%s ' "$n"; done | sed 's/ $//')"
+$(for n in $(seq $NCH); do
+	d=$(lxd_dir_of "$n")
+	echo "TB_M${n}_LXD_DIR=$d"
+	echo "TB_M${n}_SOCKET=$d/unix.socket"
+	echo "TB_M${n}_NETNS=$NS_PREFIX$n"
+	echo "TB_M${n}_CHASSIS=ch$n"
+	echo "TB_M${n}_ADDRESS=$ENCAP_NET.$n:8443"
+done)
+TB_UPLINK_SEGMENT=br-upl
+TB_UPLINK_GATEWAY=$UPLINK_GW
+TB_ROUTER_NETNS=$NS_RT
+TB_ROUTER_UNDERLAY_ADDR=$ROUTER_UL_ADDR
+TB_CLIENT_NETNS=$NS_CL
+TB_CLIENT_ADDR=$CLIENT_ADDR
+TB_IMAGE=$IMAGE
+EOF
+}
+
+bed_namespaces() {
+	echo "$NS_UL"
+	local n; for n in $(seq $NCH); do echo "$NS_PREFIX$n"; done
+	[ "$TB_MODE" = single ] || { echo "$NS_RT"; echo "$NS_CL"; }
 }
 
 # A bed whose processes were killed without `down` (a stopped session, a
 # crashed CI run) leaves its namespaces, bridges and LXD's interfaces
 # behind; with no state of ours here, remove them before starting anew.
+# A cluster bed whose `up` failed half-way is taken down whole: a
+# half-formed LXD cluster does not resume.
 clean_stale() {
 	[ -f "$STATE/env" ] && return 0
+	if [ "$TB_MODE" = cluster ] && [ -d "$STATE" ]; then
+		log "removing the half-started cluster bed in $STATE"
+		cmd_down
+		return 0
+	fi
+	containers_kill
 	local ns
-	for ns in $(ip netns list | awk '{print $1}' | grep -E "^($NS_UL|$NS_PREFIX[0-9]+)\$" || true); do
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^($NS_UL|${NS_PREFIX}[0-9]+|$NS_RT|$NS_CL)\$" || true); do
 		log "removing stale namespace $ns"
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 		ip netns del "$ns" || true
@@ -301,24 +721,32 @@ cmd_up() {
 	cmd_install
 	clean_stale
 	mkdir -p "$STATE"
+	printf 'TB_NS=%s\nTB_MODE=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$LOCK" >"$STATE/bed.conf"
 	central_up
 	underlay_up
+	if [ "$TB_MODE" = cluster ]; then uplink_up; fi
 	local n
 	for n in $(seq $NCH); do chassis_create "$n"; done
 	for n in $(seq $NCH); do chassis_start "$n"; done
 	wait_for 30 "3 chassis in SB" sh -c "[ \$(ovn-sbctl --db=unix:$SB_SOCK --bare --columns=name list Chassis | grep -c .) -ge $NCH ]"
-	lxd_start
-	lxd_configure
+	if [ "$TB_MODE" = cluster ]; then
+		cluster_up
+	else
+		lxd_start
+		lxd_configure
+	fi
 	write_env
 	# The gateway is real only when someone claims it (BFD up between gateways).
 	wait_for 60 "a chassis to claim the gateway port" sh -c \
 		"ovn-sbctl --db=unix:$SB_SOCK --bare --columns=chassis find Port_Binding type=chassisredirect | grep -q ."
-	log "up in $((SECONDS - t0))s; env: $STATE/env"
+	log "up ($TB_MODE) in $((SECONDS - t0))s; env: $STATE/env"
 }
 
 cmd_down() {
 	[ -d "$STATE" ] || { log "nothing to stop"; return 0; }
-	lxd_stop
+	fixers_stop
+	containers_kill
+	lxd_stop "" 50
 	local n ns
 	for n in $(seq $NCH); do
 		local d; d=$(chdir_of "$n")
@@ -331,35 +759,49 @@ cmd_down() {
 	stop_pidfile "$CENTRAL/sb.pid"
 	[ -f "$STATE/bird.pid" ] && stop_pidfile "$STATE/bird.pid"
 	# dnsmasq and friends started by LXD live in its namespace: end them with it.
-	for ns in $NS_UL $(for n in $(seq $NCH); do echo "$NS_PREFIX$n"; done); do
+	for ns in $(bed_namespaces); do
 		if ip netns list | grep -qw "^$ns"; then
 			ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 			ip netns del "$ns"
 		fi
 	done
-	# LXD mounts its shmounts/devlxd under its dir.
-	grep -o " $STATE[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	# LXD mounts its shmounts/devlxd (and instances' rootfs) under its dir.
+	grep -o " ${STATE}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf "$STATE"
 	log "down"
 }
 
 cmd_status() {
 	[ -f "$STATE/env" ] || { echo "test bed: down"; return 1; }
-	local ok=0 f
+	local ok=0 f s n
+	echo "mode: $TB_MODE (namespaces $TB_NS-*)"
 	printf '%-28s %s\n' "daemon" "state"
 	for f in "$CENTRAL/nb.pid" "$CENTRAL/sb.pid" "$CENTRAL/northd.pid" \
 		$(for n in $(seq $NCH); do d=$(chdir_of "$n"); echo "$d/ovsdb-server.pid $d/ovs-vswitchd.pid $d/ovn-controller.pid"; done) \
-		"$LXD_DIR_TB/lxd.pid"; do
+		$(for n in $(members); do echo "$(lxd_dir_of "$n")/lxd.pid"; done) \
+		$([ "$TB_MODE" = cluster ] && for n in $(seq $NCH); do echo "$(chdir_of "$n")/fixer.pid"; done); do
 		if pid_alive "$f"; then s="running ($(cat "$f"))"; else s="DOWN"; ok=1; fi
-		printf '%-28s %s\n' "${f#$STATE/}" "$s"
+		printf '%-28s %s\n' "${f#"$STATE"/}" "$s"
 	done
 	echo
+	if [ "$TB_MODE" = cluster ]; then
+		# Ask the first member whose daemon runs.
+		local v=1
+		for n in $(members); do if pid_alive "$(lxd_dir_of "$n")/lxd.pid"; then v=$n; break; fi; done
+		echo "LXD cluster members (m$v's view):"
+		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc cluster list --format csv 2>&1 |
+			awk -F, 'NF>=7{n=substr($1, 2); print "  " $1 " " $2 " " $(NF-1) " (chassis ch" n ", OVS hostname host-ch" n ")"} NF<7{print "  " $0}' || ok=1
+		echo "instances:"
+		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
+	fi
 	echo "gateway claims (SB Port_Binding type=chassisredirect):"
 	ovn-sbctl --db="unix:$SB_SOCK" --timeout=5 --columns=logical_port,chassis find Port_Binding type=chassisredirect || ok=1
 	echo "chassis:"
 	ovn-sbctl --db="unix:$SB_SOCK" --timeout=5 --bare --columns=name,nb_cfg list Chassis_Private | paste - - - | sed 's/^/  /' || ok=1
 	return $ok
 }
+
+need_cluster() { [ "$TB_MODE" = cluster ] || die "$1 needs a cluster bed (TB_MODE=cluster)"; }
 
 main() {
 	local c=${1:-}; shift || true
@@ -370,7 +812,7 @@ main() {
 			# daemons up starts do not inherit it.
 			mkdir -p "$(dirname "$LOCK")"
 			log "waiting for the test bed lock $LOCK"
-			TB_LOCKED=1 exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
+			TB_LOCKED=1 TB_MODE=$TB_MODE TB_NS=$TB_NS exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
 		fi
 		;;
 	esac
@@ -384,14 +826,22 @@ main() {
 	chassis-start) chassis_start "$1" ;;
 	underlay-cut) ip netns exec "$NS_UL" ip link set "ul-ch$1" down ;;
 	underlay-restore) ip netns exec "$NS_UL" ip link set "ul-ch$1" up ;;
-	lxd-stop) lxd_stop ;;
+	lxd-stop) lxd_stop "" "$([ "$TB_MODE" = cluster ] && echo 300 || echo 50)" ;;
 	lxd-start) lxd_start ;;
+	member-stop) need_cluster "$c"; lxd_stop "$(member_num "$1")" 300 ;;
+	member-start) need_cluster "$c"; lxd_start "$(member_num "$1")" ;;
+	lxc-on) need_cluster "$c"; n=$(member_num "$1"); shift; lxc_on "$n" "$@" ;;
+	launch) cmd_launch "$@" ;;
+	client) need_cluster "$c"; ip netns exec "$NS_CL" "$@" ;;
+	router) need_cluster "$c"; ip netns exec "$NS_RT" "$@" ;;
+	fixup) cmd_fixup ;;
+	fixer-loop) fixer_loop "$1" ;;
 	nb-kill)
 		# Wait until it is gone: its lock on nb.db lasts as long as it does
 		# (a test edits the file offline next).
 		p=$(cat "$CENTRAL/nb.pid")
 		kill -KILL "$p"
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
 		rm -f "$CENTRAL/nb.pid"
 		;;
 	nb-start) central_up ;;
@@ -399,7 +849,7 @@ main() {
 	northd-start) northd_up ;;
 	bird-up) bird_up ;;
 	bird-down) bird_down ;;
-	*) sed -n '2,20p' "$0"; exit 2 ;;
+	*) sed -n '2,42p' "$0"; exit 2 ;;
 	esac
 }
 
