@@ -8,8 +8,8 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 # Integration tests share one real bed: run them one package at a time.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build deps vet fmt generate test test-unit test-integration \
-        testbed-up testbed-down testbed-status demo bench bench-quick clean
+.PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster \
+        testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick clean
 
 all: build
 
@@ -31,18 +31,30 @@ fmt:
 generate:
 	$(GO) generate ./ovn/...
 
-# Every test: unit tests with the race detector, then the integration tests
-# against the real test bed (brought up if it is not running; left running).
-test: deps vet test-unit testbed-up test-integration
+# Every test: unit tests with the race detector, the integration tests
+# against the real test bed (single LXD member; brought up if it is not
+# running), then the LXD-cluster tests on the three-member cluster bed
+# (the bed is switched to cluster mode for them and taken down after).
+test: deps vet test-unit testbed-up test-integration test-cluster
 
 test-unit:
 	$(GO) test -race -count=1 ./...
 
 test-integration: build
-	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v ./integration/...
+	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
 
 testbed-up:
 	bash $(TESTBED) up
+
+# The three-member LXD cluster bed (one LXD per chassis namespace, physical
+# uplink on a shared segment, router and client namespaces, real containers).
+testbed-cluster-up:
+	bash $(TESTBED) down
+	TB_MODE=cluster bash $(TESTBED) up
+
+test-cluster: build testbed-cluster-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CLUSTER=1 $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -run 'TestCluster' ./integration/...
+	bash $(TESTBED) down
 
 testbed-down:
 	bash $(TESTBED) down

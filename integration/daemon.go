@@ -95,6 +95,24 @@ func (b *Bed) StartDaemon(t testing.TB, args ...string) *Daemon {
 // SpawnDaemon starts `ovnfwd run` without waiting for readiness.
 func (b *Bed) SpawnDaemon(t testing.TB, args ...string) *Daemon {
 	t.Helper()
+	return b.spawnDaemon(t, nil, args...)
+}
+
+// SpawnMemberDaemon starts `ovnfwd run` the way cluster member n runs it:
+// against its own LXD daemon and beside its local OVS (chassis n), from
+// which it learns its chassis by itself. Cluster bed only.
+func (b *Bed) SpawnMemberDaemon(t testing.TB, n int, args ...string) *Daemon {
+	t.Helper()
+	dir := b.Get(t, fmt.Sprintf("TB_CH%d_DIR", n))
+	env := []string{"OVNFWD_LXD=" + b.Get(t, fmt.Sprintf("TB_M%d_SOCKET", n))}
+	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR", "OVN_SYSCONFDIR"} {
+		env = append(env, k+"="+dir)
+	}
+	return b.spawnDaemon(t, env, args...)
+}
+
+func (b *Bed) spawnDaemon(t testing.TB, extraEnv []string, args ...string) *Daemon {
+	t.Helper()
 	addr := freePort(t)
 	logPath := filepath.Join(t.TempDir(), "ovnfwd.log")
 	lf, err := os.Create(logPath)
@@ -103,7 +121,7 @@ func (b *Bed) SpawnDaemon(t testing.TB, args ...string) *Daemon {
 	}
 	full := append([]string{"--log-format", "json", "--log-level", "debug", "run", "--metrics-address", addr}, args...)
 	cmd := exec.Command(Binary(t), full...)
-	cmd.Env = b.BedEnv()
+	cmd.Env = append(b.BedEnv(), extraEnv...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
