@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 INTEGRATION_TIMEOUT ?= 20m
 
 .PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster \
-        testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick clean
+        testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick bench-cluster clean
 
 all: build
 
@@ -68,6 +68,10 @@ demo: build testbed-up
 
 bench: build testbed-up
 	bash integration/bench.sh full $(CURDIR)/$(BIN)
+
+# Issue 16: one member's daemon vs three at idle (NB transactions, northd CPU).
+bench-cluster: build testbed-cluster-up
+	bash integration/bench-cluster.sh $(CURDIR)/$(BIN)
 
 bench-quick: build testbed-up
 	bash integration/bench.sh quick $(CURDIR)/$(BIN)

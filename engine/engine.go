@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -805,7 +805,7 @@ func (e *Engine) allStatuses() []fwdsync.ForwardStatus {
 		out = append(out, s)
 	}
 	e.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return keyLess(out[i].Key, out[j].Key) })
+	slices.SortFunc(out, func(a, b fwdsync.ForwardStatus) int { return fwdsync.CompareKeys(a.Key, b.Key) })
 	return out
 }
 
@@ -838,16 +838,6 @@ func keyString(k fwdsync.ForwardKey) string {
 		p = "default"
 	}
 	return p + "/" + k.Network + "/" + k.ListenAddress
-}
-
-func keyLess(a, b fwdsync.ForwardKey) bool {
-	if a.Project != b.Project {
-		return a.Project < b.Project
-	}
-	if a.Network != b.Network {
-		return a.Network < b.Network
-	}
-	return a.ListenAddress < b.ListenAddress
 }
 
 func opsString(ops []fwdsync.Op) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -125,8 +126,8 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 			st.ListErrors[st.Networks[i].Ref()] = r.err.Error()
 		}
 	}
-	sort.Slice(st.Forwards, func(i, j int) bool { return keyLess(st.Forwards[i].Key(), st.Forwards[j].Key()) })
-	sort.Slice(st.LoadBalancers, func(i, j int) bool { return keyLess(st.LoadBalancers[i], st.LoadBalancers[j]) })
+	slices.SortFunc(st.Forwards, func(a, b fwdsync.Forward) int { return fwdsync.CompareKeys(a.Key(), b.Key()) })
+	slices.SortFunc(st.LoadBalancers, fwdsync.CompareKeys)
 	return st, nil
 }
 
@@ -381,14 +382,4 @@ func refLess(a, b fwdsync.NetworkRef) bool {
 		return a.Project < b.Project
 	}
 	return a.Name < b.Name
-}
-
-func keyLess(a, b fwdsync.ForwardKey) bool {
-	if a.Project != b.Project {
-		return a.Project < b.Project
-	}
-	if a.Network != b.Network {
-		return a.Network < b.Network
-	}
-	return a.ListenAddress < b.ListenAddress
 }

@@ -224,7 +224,7 @@ func PlanHA(in HAInput, o HAOptions) ([]Change, []Finding) {
 	for _, n := range in.Networks {
 		p.network(n)
 	}
-	slices.SortFunc(p.changes, func(a, b Change) int { return compareKey(a.Key, b.Key) })
+	slices.SortFunc(p.changes, func(a, b Change) int { return CompareKeys(a.Key, b.Key) })
 	sortFindings(p.findings)
 	return p.changes, p.findings
 }

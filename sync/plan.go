@@ -118,7 +118,7 @@ func plan(lxd LXDState, nb NBState, o Options, scope map[ForwardKey]bool) (Resul
 	p.planStale(groups)
 	p.applyBudget()
 
-	slices.SortFunc(p.res.Changes, func(a, b Change) int { return compareKey(a.Key, b.Key) })
+	slices.SortFunc(p.res.Changes, func(a, b Change) int { return CompareKeys(a.Key, b.Key) })
 	sortFindings(p.res.Findings)
 	return p.res, nil
 }
@@ -287,7 +287,7 @@ func (p *planner) planStale(groups map[ForwardKey]rowGroup) {
 	for k := range groups {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, compareKey)
+	slices.SortFunc(keys, CompareKeys)
 	for _, k := range keys {
 		ref := NetworkRef{Project: k.Project, Name: k.Network}
 		g := groups[k]
@@ -407,7 +407,8 @@ func canonicalKey(k ForwardKey) ForwardKey {
 	return k
 }
 
-func compareKey(a, b ForwardKey) int {
+// CompareKeys orders forward keys by project, network and listen address.
+func CompareKeys(a, b ForwardKey) int {
 	return cmp.Or(
 		strings.Compare(a.Project, b.Project),
 		strings.Compare(a.Network, b.Network),
@@ -418,7 +419,7 @@ func compareKey(a, b ForwardKey) int {
 func sortFindings(fs []Finding) {
 	slices.SortFunc(fs, func(a, b Finding) int {
 		return cmp.Or(
-			compareKey(a.Key, b.Key),
+			CompareKeys(a.Key, b.Key),
 			strings.Compare(string(a.Category), string(b.Category)),
 			strings.Compare(a.Detail, b.Detail),
 		)

@@ -277,7 +277,7 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 		rn.Gateway = GatewayPort(m.Prefix)
 		rn.Holder = holders[rn.Gateway]
 		keys := vips[ref]
-		slices.SortFunc(keys, compareKey)
+		slices.SortFunc(keys, CompareKeys)
 
 		switch {
 		case rn.Holder == "":
@@ -353,7 +353,7 @@ func RouteFindings(p RoutePolicy, in RouteInput) ([]Finding, error) {
 			continue
 		}
 		keys := vips[ref]
-		slices.SortFunc(keys, compareKey)
+		slices.SortFunc(keys, CompareKeys)
 		out = append(out, p.networkFindings(n, GatewayPort(m.Prefix), keys, in.Uplinks[uplink])...)
 	}
 	sortFindings(out)

@@ -74,7 +74,7 @@ func VerifyVerdicts(res Result, in VerifyInput) ([]ForwardStatus, []Finding, Ver
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, compareKey)
+	slices.SortFunc(keys, CompareKeys)
 	vs := Verdicts{rules: res.Rules, keys: keys, unplanned: res.Unplanned, rows: make(map[ForwardKey]*rowVerdict, len(keys))}
 	for _, k := range keys {
 		if _, ok := res.Unplanned[k]; ok {

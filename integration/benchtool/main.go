@@ -43,6 +43,7 @@ func main() {
 		"failover-join": cmdFailoverJoin,
 		"nbcfg-rtt":     cmdNBCfgRTT,
 		"txn-count":     cmdTxnCount,
+		"nb-txns":       cmdNBTxns,
 		"write-batched": cmdWriteBatched,
 		"stats":         cmdStats,
 		"report":        cmdReport,

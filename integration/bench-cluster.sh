@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Cluster idle cost (issue 16): with N forwards realized, the NB
+# transactions and northd CPU per minute of ONE member's `ovnfwd run` next to
+# THREE members' (one writer elected by the NB lock), measured side by side
+# on the three-member cluster bed (TB_MODE=cluster).
+#
+#   bench-cluster.sh PATH-TO-OVNFWD     (make bench-cluster)
+#
+# Knobs: BENCH_FORWARDS (10000), BENCH_IDLE_SECONDS (60 per window),
+# BENCH_WARMUP (20 s after the daemons are ready). Only listen addresses in
+# 198.18.0.0/16 are used; they are removed again at the end.
+{
+set -euo pipefail
+BIN=${1:-}
+[ -x "$BIN" ] || { echo "bench-cluster.sh: ovnfwd binary '$BIN' not found" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+ENVFILE=${TB_STATE:-$HERE/.testbed}/env
+[ -f "$ENVFILE" ] || { echo "bench-cluster.sh: no test bed ($ENVFILE)" >&2; exit 2; }
+set -a; . "$ENVFILE"; set +a
+[ "${TB_MODE:-}" = cluster ] || { echo "bench-cluster.sh: the bed is not a cluster bed (make testbed-cluster-up)" >&2; exit 2; }
+LOCK=${TB_LOCK:-/run/lock/ovnfwd-testbed.lock}
+if [ -z "${BENCH_LOCKED:-}" ]; then
+	BENCH_LOCKED=1 exec flock -o -w 1800 "$LOCK" bash "$0" "$@"
+fi
+N=${BENCH_FORWARDS:-10000}
+WINDOW=${BENCH_IDLE_SECONDS:-60}
+WARMUP=${BENCH_WARMUP:-20}
+WORK=$(mktemp -d /tmp/ovnfwd-bench-cluster.XXXXXX)
+T0=$SECONDS
+log() { printf '[bench-cluster %4ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
+export LXD_DIR=$TB_M1_LXD_DIR OVNFWD_LXD=$TB_M1_SOCKET OVNFWD_NB OVNFWD_SB
+lxdsql() { lxd sql global "$1"; }
+nbctl() { ovn-nbctl --db="$OVNFWD_NB" --timeout=600 "$@"; }
+NETID=$(lxdsql "SELECT id FROM networks WHERE name='$TB_NETWORK' AND project_id=1" | grep -Eo '[0-9]+' | head -n1)
+MATCH="lxd-net$NETID-lb-198.18."
+BT=$WORK/benchtool
+(cd "$ROOT" && go build -tags bench -o "$BT" ./integration/benchtool)
+
+PIDS=()
+stop_daemons() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$p" 2>/dev/null || true; done
+	PIDS=()
+}
+clear_state() {
+	lxdsql "DELETE FROM networks_forwards WHERE network_id=$NETID AND listen_address LIKE '198.18.%'" >/dev/null
+	"$BT" nb-clear -match "$MATCH" >/dev/null
+}
+cleanup() {
+	local rc=$?
+	set +e
+	stop_daemons
+	clear_state
+	nbctl --wait=sb sync >/dev/null 2>&1
+	rm -rf "$WORK"
+	log "done (exit $rc)"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Member n's daemon, as the member runs it (its LXD, its local OVS).
+start_member() { # n port
+	local n=$1 port=$2 dir v
+	v="TB_CH${n}_DIR"; dir=${!v}
+	v="TB_M${n}_SOCKET"
+	env OVNFWD_LXD="${!v}" OVS_RUNDIR="$dir" OVS_DBDIR="$dir" OVS_LOGDIR="$dir" OVS_SYSCONFDIR="$dir" \
+		"$BIN" --log-format json run --metrics-address "127.0.0.1:$port" >"$WORK/m$n.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1800); do
+		curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	log "member $n's daemon not ready after 180 s"; tail -5 "$WORK/m$n.log" >&2; return 1
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# One idle window: NB transactions by table and northd CPU.
+measure() { # label members
+	local label=$1 members=$2 before after northd m port=$((19900 + RANDOM % 50))
+	for m in $members; do start_member "$m" $((port + m)); done
+	sleep "$WARMUP"
+	northd=$(cat "$TB_STATE/central/northd.pid")
+	rm -f "$WORK/ready"
+	"$BT" nb-txns -ready "$WORK/ready" >"$WORK/$label.json" &
+	local tc=$!
+	for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
+	before=$(cpu_ticks "$northd")
+	sleep "$WINDOW"
+	after=$(cpu_ticks "$northd")
+	kill -INT "$tc"; wait "$tc" || true
+	local writers=0
+	for m in $members; do
+		w=$(curl -sf "http://127.0.0.1:$((port + m))/metrics" | awk '$1 == "ovnfwd_writer" { print $2 }')
+		[ "${w%.*}" = 1 ] && writers=$((writers + 1))
+	done
+	jq -c --arg label "$label" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
+		--argjson w "$WINDOW" --argjson writers "$writers" \
+		'{label: $label, txns_per_min: (.transactions * 60 / $w), by_tables, northd_cpu_s_per_min: $cpu, writers: $writers}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
+	stop_daemons
+}
+
+clear_state
+log "seeding $N forwards into LXD's database, repairing them into NB"
+lxdsql "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM seq WHERE i < $((N - 1)))
+INSERT INTO networks_forwards (network_id, node_id, listen_address, description, ports)
+SELECT $NETID, NULL, '198.18.' || (i/250) || '.' || (i%250+1), 'ovnfwd-bench',
+ '[{\"description\":\"\",\"protocol\":\"tcp\",\"listen_port\":\"80\",\"target_port\":\"8080\",\"target_address\":\"10.10.10.' || (i%250+2) || '\"},' ||
+ '{\"description\":\"\",\"protocol\":\"udp\",\"listen_port\":\"53\",\"target_port\":\"\",\"target_address\":\"10.10.10.' || (i%250+2) || '\"}]'
+FROM seq" >/dev/null
+t=$SECONDS
+"$BIN" repair --yes --deletion-budget -1 --timeout 60s --settle 120s --format json >/dev/null 2>"$WORK/repair.err" || true
+nbctl --wait=sb sync
+log "  repaired and realized in $((SECONDS - t)) s"
+
+measure one "1"
+measure three "1 2 3"
+
+jq -rs --arg n "$N" --arg w "$WINDOW" '
+  (.[0]) as $one | (.[1]) as $three |
+  "| members running ovnfwd | NB transactions / min | northd CPU s / min | writers |",
+  "|---|---|---|---|",
+  "| 1 | \($one.txns_per_min) | \($one.northd_cpu_s_per_min) | \($one.writers) |",
+  "| 3 | \($three.txns_per_min) | \($three.northd_cpu_s_per_min) | \($three.writers) |",
+  "",
+  "\($n) forwards, \($w) s idle window per row after a warm-up; transactions by table: one \($one.by_tables), three \($three.by_tables)."
+' "$WORK/results.jsonl" | tee "$TB_STATE/BENCHMARKS-cluster.md"
+}
