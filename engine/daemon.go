@@ -193,9 +193,10 @@ func (d *Daemon) observeClaimsChanged(now time.Time) bool {
 func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	start := time.Now()
 	d.publish(ctx, nil)
+	d.e.takePostponed()
 	pr, err := d.e.pass(ctx, !d.dryRun)
 	if err == nil {
-		d.q.dropNamesBefore(start)
+		d.q.dropNamesBefore(start, d.e.takePostponed())
 	}
 	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -45,6 +45,10 @@ type Engine struct {
 	// singleDeletes counts the rows deleted by single-forward reconciles
 	// (LXD said 404) since the last full pass, against the deletion budget.
 	singleDeletes int
+	// postponed are the row names whose changes were skipped as busy
+	// since takePostponed was last called: their queued NB changes must
+	// survive the pass that skipped them.
+	postponed map[string]bool
 	// judgeMembers: report members whose ovnfwd differs from the writer's
 	// (member-config-mismatch); the daemon does, one-shot commands not.
 	judgeMembers bool
@@ -404,6 +408,10 @@ func (e *Engine) isBusy(ch fwdsync.Change) bool {
 	}
 	for _, op := range ch.Ops {
 		if e.busy(op.Name) {
+			if e.postponed == nil {
+				e.postponed = map[string]bool{}
+			}
+			e.postponed[op.Name] = true
 			e.log.Debug("postponed: row changed moments ago", zap.String("forward", keyString(ch.Key)), zap.String("row", op.Name))
 			return true
 		}
@@ -413,6 +421,13 @@ func (e *Engine) isBusy(ch fwdsync.Change) bool {
 
 // errBusy: the change touches a row another writer changed moments ago.
 var errBusy = errors.New("row changed moments ago; retried once quiet")
+
+// takePostponed returns and forgets the names skipped as busy.
+func (e *Engine) takePostponed() map[string]bool {
+	p := e.postponed
+	e.postponed = nil
+	return p
+}
 
 // errStandby: this member is not the writer; another member applies it.
 var errStandby = errors.New("not the NB writer")

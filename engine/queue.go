@@ -199,11 +199,12 @@ func earliest(a, b time.Time) time.Time {
 
 // dropNamesBefore forgets the NB names changed before t: a full pass that
 // read NB after t covered them (after a reconnect, libovsdb's refill would
-// otherwise turn every row into its own reconcile).
-func (q *queue) dropNamesBefore(t time.Time) {
+// otherwise turn every row into its own reconcile), except those the pass
+// skipped because they were busy: they still need their reconcile.
+func (q *queue) dropNamesBefore(t time.Time, keep map[string]bool) {
 	q.mu.Lock()
 	for n, at := range q.names {
-		if at.Before(t) {
+		if at.Before(t) && !keep[n] {
 			delete(q.names, n)
 		}
 	}

@@ -97,9 +97,9 @@ measure() { # label members
 		w=$(curl -sf "http://127.0.0.1:$((port + m))/metrics" | awk '$1 == "ovnfwd_writer" { print $2 }')
 		[ "${w%.*}" = 1 ] && writers=$((writers + 1))
 	done
-	jq -c --arg label "$label" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
+	jq -c --arg lbl "$label" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
 		--argjson w "$WINDOW" --argjson writers "$writers" \
-		'{label: $label, txns_per_min: (.transactions * 60 / $w), by_tables, northd_cpu_s_per_min: $cpu, writers: $writers}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
+		'{"label": $lbl, "txns_per_min": (.transactions * 60 / $w), "by_tables": .by_tables, "northd_cpu_s_per_min": $cpu, "writers": $writers}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
 	stop_daemons
 }
 
