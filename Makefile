@@ -43,7 +43,10 @@ test-unit:
 test-integration: build
 	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
 
+# The single-member bed (a cluster bed left up by test-cluster or by hand is
+# taken down first: the two modes share the namespaces).
 testbed-up:
+	@if grep -qs '^TB_MODE=cluster' integration/.testbed/env; then bash $(TESTBED) down; fi
 	bash $(TESTBED) up
 
 # The three-member LXD cluster bed (one LXD per chassis namespace, physical
