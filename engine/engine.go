@@ -24,7 +24,8 @@ import (
 type Engine struct {
 	lxd     LXD
 	nb      NB
-	sb      SB // nil: no SB part of the chain
+	sb      SB   // nil: no SB part of the chain
+	nbOnly  bool // verify in NB only (SB, if any, serves the HA groups)
 	opts    fwdsync.Options
 	log     *zap.Logger
 	metrics *metrics  // nil in one-shot commands
@@ -90,8 +91,11 @@ type Engine struct {
 type Config struct {
 	LXD LXD
 	NB  NB
-	// SB is nil when only NB is judged (check without --deep).
-	SB      SB
+	// SB is nil when only NB is judged and no HA group either.
+	SB SB
+	// NBOnly verifies the forwards in NB only (check without --deep: SB
+	// holds only the gateway part, for the HA groups).
+	NBOnly  bool
 	Options fwdsync.Options
 	// HA turns on HA chassis group hygiene (it needs SB); nil: off.
 	HA     *HAConfig
@@ -108,7 +112,7 @@ func New(cfg Config) *Engine {
 		cfg.Logger = zap.NewNop()
 	}
 	e := &Engine{
-		lxd: cfg.LXD, nb: cfg.NB, sb: cfg.SB, opts: cfg.Options, log: cfg.Logger, ha: cfg.HA,
+		lxd: cfg.LXD, nb: cfg.NB, sb: cfg.SB, nbOnly: cfg.NBOnly, opts: cfg.Options, log: cfg.Logger, ha: cfg.HA,
 		barrierTimeout: 5 * time.Second,
 		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
 		prefixes:       map[string]fwdsync.NetworkRef{},
@@ -511,7 +515,7 @@ func (e *Engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 		in.NB = e.nb.SnapshotFor(names)
 	}
 	switch {
-	case e.sb == nil:
+	case e.sb == nil || e.nbOnly:
 		in.NBOnly = true
 	case only != nil:
 		in.SB = e.sb.SnapshotFor(names)

@@ -69,7 +69,7 @@ func (r OneShotResult) ExitCode() int {
 	switch {
 	case len(r.Failed) > 0:
 		return ExitError
-	case r.Declined, r.Report.Summary.Findings > 0, r.Report.Summary.OK < r.Report.Summary.Forwards:
+	case r.Declined, Severe(r.Report.Findings), r.Report.Summary.OK < r.Report.Summary.Forwards:
 		return ExitFindings
 	}
 	return ExitOK

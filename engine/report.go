@@ -115,7 +115,24 @@ func byCategory(fs []fwdsync.Finding) map[string]int {
 	return m
 }
 
-// Exit codes of every command: the one rule scripts and monitoring read.
+// Severe reports whether any finding changes the exit code: every one of
+// severity warning or above; info is shown but never does (one rule for
+// check, repair, status and explain).
+func Severe(fs []FindingOut) bool {
+	for _, f := range fs {
+		if SevereSeverity(f.Severity) {
+			return true
+		}
+	}
+	return false
+}
+
+// SevereSeverity: warning, error and critical change exit codes; info not.
+func SevereSeverity(s string) bool { return s != "" && s != string(fwdsync.SeverityInfo) }
+
+// Exit codes of every command: the one rule scripts and monitoring read:
+// 0 no finding of severity warning or above (and every forward ok), 1 at
+// least one, 2 could not judge.
 const (
 	ExitOK       = 0 // nothing to report
 	ExitFindings = 1 // findings (or forwards not ok)

@@ -296,8 +296,21 @@ func (r StatusReport) ExitCode() int {
 	if r.Summary.Unclaimed > 0 || r.Summary.ByState[string(fwdsync.StateOK)] < r.Summary.Forwards {
 		return ExitFindings
 	}
+	// Its own hygiene findings count; what only a daemon reports is shown
+	// but never changes status's exit code (a daemon may be unreachable).
+	local := func(fs []HygieneFinding) bool {
+		for _, f := range fs {
+			if SevereSeverity(f.Severity) && slices.Contains(f.Sources, LocalSource) {
+				return true
+			}
+		}
+		return false
+	}
+	if local(r.HygieneFindings) {
+		return ExitFindings
+	}
 	for _, n := range r.Networks {
-		if n.MappingError != "" {
+		if n.MappingError != "" || local(n.HygieneFindings) {
 			return ExitFindings
 		}
 	}

@@ -1041,4 +1041,19 @@ func TestCLIHelp(t *testing.T) {
 		t.Errorf("check's flag completion: %q", r.stdout)
 	}
 
+	// --version and version (issue 12): ovnfwd's version; the command adds
+	// LXD's, the rules it chooses and the NB schema.
+	if r := b.ovnfwd(t, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "ovnfwd version ") {
+		t.Errorf("--version: exit %d: %q", r.code, r.stdout)
+	}
+	r = b.ovnfwd(t, "version")
+	for _, want := range []string{"ovnfwd ", "LXD 5.0.2 at ", "rules: lxd-net<ID>-lb-<listen>-<proto> rows on the router and internal switch", "OVN northbound schema "} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("version: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
+		}
+	}
+	// Global flags after the subcommand (they were refused there).
+	if r := b.ovnfwd(t, "check", "--nb", b.Env["OVNFWD_NB"], "--quiet"); r.code == 2 {
+		t.Errorf("check --nb after the subcommand: exit 2: %s", r.stderr)
+	}
 }

@@ -250,6 +250,12 @@ func TestHAGroupHygiene(t *testing.T) {
 	if !strings.Contains(cats["ha-stale"], "ghost") || !strings.Contains(cats["ha-missing"], "ch1") {
 		t.Fatalf("check findings %v: want ha-stale naming ghost and ha-missing naming ch1", cats)
 	}
+	// One contract (issue 12): check without --deep reports the same HA
+	// changes repair makes, with the same exit code.
+	out, code = ovnfwdCmd(t, b, "check", "--format", "json")
+	if code != 1 || !strings.Contains(out, `"ha-stale"`) || !strings.Contains(out, `"ha-missing"`) {
+		t.Fatalf("check without --deep: exit %d, want 1 with ha-stale and ha-missing:\n%s", code, out)
+	}
 
 	if out, code := ovnfwdCmd(t, b, "repair", "--yes", "--format", "json"); code != 0 {
 		t.Fatalf("repair exit %d:\n%s", code, out)

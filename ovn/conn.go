@@ -33,6 +33,10 @@ type Config struct {
 	// client always does so unless ReadOnly is set; the SB client does so
 	// only when asked.
 	LeaderOnly bool
+	// GatewayOnly (SB): monitor only what HA groups and gateway claims need
+	// (port bindings, chassis, SB_Global), not the Load_Balancer and
+	// Address_Set rows (20,000 at 10,000 forwards).
+	GatewayOnly bool
 	// ConnectTimeout bounds each connection attempt, initial or reconnect.
 	// Default 10s.
 	ConnectTimeout time.Duration

@@ -269,6 +269,12 @@ func (n *NB) Connected() bool { return n.c.connected.Load() }
 // Close disconnects for good.
 func (n *NB) Close() { n.c.close() }
 
+// SchemaVersion is the version of the NB schema the server serves.
+func (n *NB) SchemaVersion() string {
+	s := n.c.cl.Schema()
+	return s.Version
+}
+
 // Stats returns the client's counters.
 func (n *NB) Stats() Stats {
 	return Stats{

@@ -61,9 +61,16 @@ func sbClientModel() (model.ClientDBModel, error) {
 	return m, nil
 }
 
-func sbMonitor(cl client.Client) *client.Monitor {
+func sbMonitor(cl client.Client) *client.Monitor { return sbMonitorOf(cl, false) }
+
+// sbMonitorOf is the SB monitor; gatewayOnly leaves out the Load_Balancer
+// and Address_Set tables.
+func sbMonitorOf(cl client.Client, gatewayOnly bool) *client.Monitor {
 	m := cl.NewMonitor()
 	for _, t := range sbColumns {
+		if gatewayOnly && (t.table == sbdb.LoadBalancerTable || t.table == sbdb.AddressSetTable) {
+			continue
+		}
 		m.Tables = append(m.Tables, client.TableMonitor{Table: t.table, Fields: t.columns, Conditions: t.where})
 	}
 	return m
@@ -96,7 +103,8 @@ func DialSB(ctx context.Context, cfg Config) (*SB, error) {
 	}
 	s := &SB{}
 	cfg.ReadOnly = true
-	c, err := dial(ctx, cfg, dbModel, cfg.LeaderOnly, sbMonitor, func(c *conn) cache.EventHandler {
+	monitor := func(cl client.Client) *client.Monitor { return sbMonitorOf(cl, cfg.GatewayOnly) }
+	c, err := dial(ctx, cfg, dbModel, cfg.LeaderOnly, monitor, func(c *conn) cache.EventHandler {
 		return &cache.EventHandlerFuncs{
 			AddFunc:    func(table string, m model.Model) { s.event(c, table, m) },
 			UpdateFunc: func(table string, _, m model.Model) { s.event(c, table, m) },

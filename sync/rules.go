@@ -55,6 +55,22 @@ type Rules struct {
 	DefaultTargetViaNAT bool
 }
 
+// String describes the rules in one line (ovnfwd version shows it).
+func (r Rules) String() string {
+	attach := "router only"
+	if r.AttachSwitch {
+		attach = "router and internal switch"
+	}
+	def := "default target in the tcp row"
+	switch {
+	case r.DefaultTargetViaNAT:
+		def = "default target as a router NAT rule (not managed)"
+	case r.DefaultTargetInUDP:
+		def = "default target in the tcp and udp rows"
+	}
+	return fmt.Sprintf("%s<ID>-lb-<listen>-<proto> rows on the %s; %s", r.Prefix, attach, def)
+}
+
 // RulesFor returns the rules of server s. Kind "" is taken as "lxd". An
 // unknown kind, an unparseable version or an LXD older than 4.19 (no OVN
 // forwards) is an error.

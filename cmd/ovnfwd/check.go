@@ -66,7 +66,7 @@ Examples:
    OVNFWD_BGP_ASN=65101 ovnfwd check --format json | jq '.findings[] | select(.category=="lxd-bgp-also-announces")'
    ovnfwd --nb tcp:10.0.0.2:6641 --sb tcp:10.0.0.2:6642 check --timeout 3s`,
 		Flags: append(append(append(scopeFlags(), planFlags()...), haFlags()...),
-			&cli.BoolFlag{Name: "deep", Usage: "also verify the southbound DB, the active gateway chassis and the HA chassis groups"},
+			&cli.BoolFlag{Name: "deep", Usage: "also verify each forward in the southbound DB and on the active gateway chassis (HA chassis groups are judged either way, as repair judges them)"},
 		),
 		OnUsageError: usageError,
 		Action:       func(c *cli.Context) error { return oneShotAction(c, false) },
@@ -131,7 +131,7 @@ func scopeFlags() []cli.Flag {
 }
 
 func formatFlag() cli.Flag {
-	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "table, json or yaml (default: table on a TTY, json otherwise)"}
+	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "table, json or yaml (default table, on a terminal or not)"}
 }
 
 func timeoutFlag() cli.Flag {
@@ -190,7 +190,9 @@ func oneShotAction(c *cli.Context, repair bool) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
-	copts := connectOpts{readOnly: !repair || o.DryRun, needSB: o.Deep || repair}
+	// SB always: check judges the HA groups repair would change; without
+	// --deep only their part of SB is read, and forwards are verified in NB.
+	copts := connectOpts{readOnly: !repair || o.DryRun, needSB: true, sbGatewayOnly: !o.Deep && !repair}
 	if !repair {
 		copts.prefetchCtx = ctx // check: list LXD while OVN is dialed
 	}
@@ -199,11 +201,8 @@ func oneShotAction(c *cli.Context, repair bool) error {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}
 	defer cs.Close()
-	cfg := engine.Config{LXD: cs.lxd, NB: cs.nb, Options: planOptions(c), HA: ha, Logger: log, Prefetch: cs.prefetch}
-	if cs.sb != nil { // check --deep and repair; HA hygiene needs SB
-		cfg.SB = cs.sb
-	}
-	e := engine.New(cfg)
+	e := engine.New(engine.Config{LXD: cs.lxd, NB: cs.nb, SB: cs.sb, NBOnly: copts.sbGatewayOnly, Options: planOptions(c),
+		HA: ha, Logger: log, Prefetch: cs.prefetch})
 
 	res, err := engine.RunOneShot(ctx, e, o)
 	if err != nil {

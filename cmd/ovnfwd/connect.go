@@ -39,6 +39,8 @@ func (c *conns) Close() {
 type connectOpts struct {
 	readOnly bool          // never write to NB (check, status, explain)
 	needSB   bool          // connect the southbound DB too
+	// sbGatewayOnly: SB for HA groups and claims only (check without --deep)
+	sbGatewayOnly bool
 	timeout  time.Duration // bound on each connection attempt; 0 = until ctx ends
 	// prefetchCtx, when set, starts listing LXD's forwards as soon as LXD
 	// is connected, under this context, while NB and SB are dialed.
@@ -104,7 +106,7 @@ func connect(ctx context.Context, c *cli.Context, log *zap.Logger, o connectOpts
 		sctx, scancel := withTimeout(ctx, o.timeout)
 		defer scancel()
 		sbCfg := base
-		sbCfg.Endpoints, sbCfg.ReadOnly = out.sbEndpoints, true
+		sbCfg.Endpoints, sbCfg.ReadOnly, sbCfg.GatewayOnly = out.sbEndpoints, true, o.sbGatewayOnly
 		out.sb, sbErr = ovn.DialSB(sctx, sbCfg)
 	}()
 	nctx, ncancel := withTimeout(ctx, o.timeout)

@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ovnfwd/ovnfwd/engine"
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,7 @@ the southbound DB and the active gateway chassis, and repairs drift.
 Connections default to what LXD itself uses: the local LXD unix socket and
 LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 		Flags:                globalFlags(),
+		Version:              shortVersion(),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			runCommand(),
@@ -55,8 +57,74 @@ var exit = os.Exit
 func main() {
 	app := newApp()
 	app.ErrWriter = os.Stderr
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(globalFlagsFirst(os.Args, app.Flags)); err != nil {
 		exit(engine.ExitError)
 	}
 	exit(engine.ExitOK)
+}
+
+// globalFlagsFirst moves the global flags given after the subcommand
+// (`ovnfwd check --nb X`) in front of it, where urfave/cli parses them, so
+// that they work in either place, as lxc's do. Everything after "--" is
+// left alone.
+func globalFlagsFirst(args []string, global []cli.Flag) []string {
+	if len(args) < 2 {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range global {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	name := func(a string) (string, bool) {
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			return "", false
+		}
+		n := strings.TrimLeft(a, "-")
+		n, _, _ = strings.Cut(n, "=")
+		_, ok := takesValue[n]
+		return n, ok
+	}
+	// The subcommand is the first argument that is neither a global flag
+	// nor its value.
+	sub := -1
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if n, ok := name(a); ok {
+			if takesValue[n] && !strings.Contains(a, "=") {
+				i++
+			}
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			return args // an unknown flag before the subcommand: let cli say so
+		}
+		sub = i
+		break
+	}
+	if sub < 0 {
+		return args
+	}
+	var moved, rest []string
+	for i := sub + 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		if n, ok := name(a); ok {
+			moved = append(moved, a)
+			if takesValue[n] && !strings.Contains(a, "=") && i+1 < len(args) {
+				moved = append(moved, args[i+1])
+				i++
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	out := append(append([]string{}, args[:sub]...), moved...)
+	out = append(out, args[sub])
+	return append(out, rest...)
 }

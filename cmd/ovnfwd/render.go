@@ -21,17 +21,15 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// resolveFormat picks the output format: the flag, else table on a TTY and
-// json otherwise.
-func resolveFormat(flag string, out *os.File) (string, error) {
+// resolveFormat picks the output format: the flag, else table. It does not
+// depend on whether stdout is a terminal (lxc and ovn-nbctl print the same
+// either way); scripts pass --format json.
+func resolveFormat(flag string, _ *os.File) (string, error) {
 	switch flag {
 	case "table", "json", "yaml":
 		return flag, nil
 	case "":
-		if isTerminal(out) {
-			return "table", nil
-		}
-		return "json", nil
+		return "table", nil
 	}
 	return "", fmt.Errorf("--format %q: want table, json or yaml", flag)
 }
