@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"runtime"
 	"runtime/debug"
 	gosync "sync"
 	"sync/atomic"
@@ -179,6 +180,7 @@ func (d *Daemon) work(ctx context.Context) {
 			}
 		}
 		d.checkReverified()
+		d.metrics.setFindings(d.e.currentFindings())
 	}
 }
 
@@ -210,6 +212,7 @@ func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 		return
 	}
 	d.metrics.passes.WithLabelValues("ok").Inc()
+	d.metrics.lastFullPass.Set(float64(time.Now().UnixNano()) / 1e9)
 	d.observeClaims(time.Now())
 	for _, f := range pr.Plan.Findings {
 		if f.Category == fwdsync.CatDeletionBudget {
@@ -350,7 +353,9 @@ func NewDaemon(cfg DaemonConfig) *Daemon {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle,
+	m := newMetrics()
+	m.buildInfo.WithLabelValues(cfg.Version, runtime.Version()).Set(1)
+	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: m, q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle,
 		pprof: cfg.Pprof, pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: cfg.MemoryLimit, chassis: cfg.Chassis}
 	if cfg.Routes != nil {
 		d.routes = newRouteStateWith(*cfg.Routes, cfg.Speaker, cfg.Logger.Named("routes"), d.metrics.reg)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"maps"
+	"runtime"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The daemon's sources as fakes that it watches: one lock serializes the
@@ -245,6 +247,16 @@ func TestDaemonStandbyWritesNothingUntilElected(t *testing.T) {
 	}
 	if sts := d.e.allStatuses(); len(sts) != 1 || sts[0].State != fwdsync.StateBroken {
 		t.Errorf("standby's verdict %+v, want the missing row judged broken", sts)
+	}
+	// The findings gauge and build info (issue 12).
+	if v := testutil.ToFloat64(d.metrics.findings.WithLabelValues(string(fwdsync.CatMissing), string(fwdsync.SeverityError))); v != 1 {
+		t.Errorf("ovnfwd_findings{category=missing,severity=error} = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(d.metrics.buildInfo.WithLabelValues("v-test", runtime.Version())); v != 1 {
+		t.Errorf("ovnfwd_build_info{version=v-test} = %v", v)
+	}
+	if v := testutil.ToFloat64(d.metrics.lastFullPass); v < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("ovnfwd_last_full_pass_timestamp_seconds = %v", v)
 	}
 	if pub[fwdsync.PublishedChassis] != "ch1" || pub[fwdsync.PublishedVersion] != "v-test" || pub[fwdsync.PublishedPolicy] != "p-test" {
 		t.Errorf("published %v", pub)

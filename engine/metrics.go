@@ -26,6 +26,11 @@ type metrics struct {
 	unresponsive           prometheus.Gauge
 	// writer is 1 on the member that writes NB.
 	writer prometheus.Gauge
+	// findings are the current findings, by category and severity.
+	findings *prometheus.GaugeVec
+	// lastFullPass is when the last full pass ended (Unix seconds).
+	lastFullPass prometheus.Gauge
+	buildInfo    *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -85,7 +90,16 @@ func newMetrics() *metrics {
 	m.writer = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "ovnfwd", Name: "writer", Help: "1 while this member is the one that writes NB (holds the writer lock), else 0.",
 	})
-	m.reg.MustRegister(m.writer)
+	m.findings = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "ovnfwd", Name: "findings", Help: "Current findings (the last full verification and the latest HA pass), by category and severity.",
+	}, []string{"category", "severity"})
+	m.lastFullPass = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "ovnfwd", Name: "last_full_pass_timestamp_seconds", Help: "When the last full pass ended (Unix time); 0 before the first.",
+	})
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "ovnfwd", Name: "build_info", Help: "Always 1; the labels say which ovnfwd runs.",
+	}, []string{"version", "goversion"})
+	m.reg.MustRegister(m.writer, m.findings, m.lastFullPass, m.buildInfo)
 	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive)
 	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.changeToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,
@@ -127,4 +141,12 @@ func (m *metrics) setConn(target string, up bool) {
 		v = 1
 	}
 	m.connUp.WithLabelValues(target).Set(v)
+}
+
+// setFindings replaces the current findings gauge.
+func (m *metrics) setFindings(fs []fwdsync.Finding) {
+	m.findings.Reset()
+	for _, f := range fs {
+		m.findings.WithLabelValues(string(f.Category), string(f.Severity)).Inc()
+	}
 }

@@ -20,6 +20,9 @@ func newLogger(c *cli.Context) (*zap.Logger, error) {
 	switch c.String(flagLogFormat) {
 	case "json":
 		cfg = zap.NewProductionConfig()
+		// Every repair and failover line counts: a mass repair must not
+		// lose most of them to sampling.
+		cfg.Sampling = nil
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
 		cfg.Development = false
