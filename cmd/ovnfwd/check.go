@@ -124,7 +124,8 @@ func scopeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "network", Usage: "only forwards of this LXD `NETWORK`"},
 		&cli.StringSliceFlag{Name: "listen", Usage: "only the forwards with these listen `ADDRESS`es (repeat or comma-separate)"},
 		&cli.BoolFlag{Name: "all-projects", Value: true, Usage: "every project (the default; --project narrows it)"},
-		formatFlag(),
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "table (fits the terminal: $COLUMNS, else its width, else 80), compact (one line per row), csv (the findings), json or yaml; the same on a terminal or not"},
+		&cli.BoolFlag{Name: "wide", Usage: "table: also the REPAIR column, one line per row (nothing wraps)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing on stdout; the exit code tells (errors still go to stderr)"},
 		timeoutFlag(),
 	}
@@ -165,7 +166,7 @@ func oneShotAction(c *cli.Context, repair bool) error {
 	if c.Args().Present() {
 		return cli.Exit(fmt.Sprintf("%s takes no arguments (got %q); use --network and --listen", c.Command.Name, c.Args().First()), engine.ExitError)
 	}
-	format, err := resolveFormat(c.String("format"), os.Stdout)
+	format, err := resolveFormat(c.String("format"))
 	if err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}
@@ -217,7 +218,7 @@ func oneShotAction(c *cli.Context, repair bool) error {
 		if o.DryRun {
 			verb = "would apply"
 		}
-		if err := writeReport(os.Stdout, format, res.Report, verb); err != nil {
+		if err := writeReportWidth(os.Stdout, format, res.Report, verb, termWidth(), c.Bool("wide")); err != nil {
 			return cli.Exit(err.Error(), engine.ExitError)
 		}
 	}

@@ -37,11 +37,11 @@ func (c *conns) Close() {
 
 // connectOpts select what a subcommand needs.
 type connectOpts struct {
-	readOnly bool          // never write to NB (check, status, explain)
-	needSB   bool          // connect the southbound DB too
+	readOnly bool // never write to NB (check, status, explain)
+	needSB   bool // connect the southbound DB too
 	// sbGatewayOnly: SB for HA groups and claims only (check without --deep)
 	sbGatewayOnly bool
-	timeout  time.Duration // bound on each connection attempt; 0 = until ctx ends
+	timeout       time.Duration // bound on each connection attempt; 0 = until ctx ends
 	// prefetchCtx, when set, starts listing LXD's forwards as soon as LXD
 	// is connected, under this context, while NB and SB are dialed.
 	prefetchCtx context.Context

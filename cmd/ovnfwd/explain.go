@@ -101,7 +101,7 @@ func explainAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("listen address %q: not an IP address", args[1]), engine.ExitError)
 	}
 	key := fwdsync.ForwardKey{Project: c.String("project"), Network: network, ListenAddress: lxdwatch.CanonicalIP(listen)}
-	format, err := resolveFormat(c.String("format"), os.Stdout)
+	format, err := resolveFormat(c.String("format"), "table", "json", "yaml")
 	if err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -95,9 +98,41 @@ func TestGoldenReports(t *testing.T) {
 	} {
 		var r engine.Report
 		raw := engineResult(t, tc.name, &r)
-		renderAll(t, tc.name, tc.formats, raw, func(w io.Writer, f string) error { return writeReport(w, f, r, tc.verb) },
+		renderAll(t, tc.name, tc.formats, raw, func(w io.Writer, f string) error { return writeReportWidth(w, f, r, tc.verb, 80, false) },
 			func() any { return &engine.Report{} })
 	}
+}
+
+// check's table fits 80 columns (issue 12: lines ran to 530); --wide adds
+// REPAIR on one line per row; compact and csv.
+func TestGoldenCheckFits(t *testing.T) {
+	var r engine.Report
+	engineResult(t, "check", &r)
+	var fit, wide, compact, csvOut bytes.Buffer
+	for _, x := range []struct {
+		buf    *bytes.Buffer
+		format string
+		wide   bool
+	}{{&fit, "table", false}, {&wide, "table", true}, {&compact, "compact", false}, {&csvOut, "csv", false}} {
+		if err := writeReportWidth(x.buf, x.format, r, "applied", 80, x.wide); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, l := range strings.Split(fit.String(), "\n") {
+		if n := utf8.RuneCountInString(l); n > 80 {
+			t.Errorf("line %d is %d columns: %q", i+1, n, l)
+		}
+	}
+	if !strings.Contains(wide.String(), "REPAIR") || strings.Contains(fit.String(), "REPAIR") {
+		t.Error("REPAIR belongs to --wide only")
+	}
+	rows, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil || len(rows) != len(r.Findings)+1 || rows[0][3] != "category" {
+		t.Errorf("csv: %d rows, %v", len(rows), err)
+	}
+	golden(t, "check.table.golden", fit.Bytes())
+	golden(t, "check-wide.table.golden", wide.Bytes())
+	golden(t, "check.compact.golden", compact.Bytes())
 }
 
 func TestGoldenStatus(t *testing.T) {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -55,6 +56,12 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 var exit = os.Exit
 
 func main() {
+	// Help wraps at the terminal's width (flag usages ran to 430 columns).
+	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
+		cli.HelpPrinterCustom(w, templ, data, map[string]any{"wrapAt": termWidth})
+	}
+	defaultFlagStringer = cli.FlagStringer
+	cli.FlagStringer = flagHelp
 	app := newApp()
 	app.ErrWriter = os.Stderr
 	if err := app.Run(globalFlagsFirst(os.Args, app.Flags)); err != nil {
@@ -127,4 +134,18 @@ func globalFlagsFirst(args []string, global []cli.Flag) []string {
 	out := append(append([]string{}, args[:sub]...), moved...)
 	out = append(out, args[sub])
 	return append(out, rest...)
+}
+
+// defaultFlagStringer is urfave/cli's own (flagHelp reformats its output).
+var defaultFlagStringer cli.FlagStringFunc
+
+// flagHelp renders a flag in --help as its names on one line and its usage
+// wrapped under it, so that help fits the terminal.
+func flagHelp(f cli.Flag) string {
+	names, usage, _ := strings.Cut(defaultFlagStringer(f), "\t")
+	lines := []string{names}
+	for _, l := range wrap(usage, max(termWidth()-16, 30)) {
+		lines = append(lines, "      "+l)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestGlobalFlagsWorkAfterTheSubcommand(t *testing.T) {
@@ -34,5 +38,32 @@ func TestVersionFlag(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), shortVersion()) {
 		t.Errorf("--version printed %q", out.String())
+	}
+}
+
+// Every --help fits an 80-column terminal (lines ran to 430).
+func TestHelpFitsTheTerminal(t *testing.T) {
+	t.Setenv("COLUMNS", "80")
+	saved := cli.FlagStringer
+	defaultFlagStringer = saved
+	cli.FlagStringer = flagHelp
+	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
+		cli.HelpPrinterCustom(w, templ, data, map[string]any{"wrapAt": termWidth})
+	}
+	t.Cleanup(func() { cli.FlagStringer = saved })
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"check", "--help"}, {"repair", "--help"}, {"status", "--help"},
+		{"explain", "--help"}, {"version", "--help"}, {"completion", "--help"}} {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer = &out
+		_ = app.Run(append([]string{"ovnfwd"}, args...))
+		if out.Len() == 0 {
+			t.Errorf("%v printed nothing", args)
+		}
+		for i, l := range strings.Split(out.String(), "\n") {
+			if n := utf8.RuneCountInString(l); n > 80 {
+				t.Errorf("%v line %d is %d columns: %q", args, i+1, n, l)
+			}
+		}
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"gopkg.in/yaml.v3"
 
@@ -21,17 +21,21 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// resolveFormat picks the output format: the flag, else table. It does not
-// depend on whether stdout is a terminal (lxc and ovn-nbctl print the same
-// either way); scripts pass --format json.
-func resolveFormat(flag string, _ *os.File) (string, error) {
-	switch flag {
-	case "table", "json", "yaml":
-		return flag, nil
-	case "":
+// resolveFormat picks the output format among allowed (default: all):
+// the flag, else table. It does not depend on whether stdout is a
+// terminal (lxc and ovn-nbctl print the same either way); scripts pass
+// --format json.
+func resolveFormat(flag string, allowed ...string) (string, error) {
+	if len(allowed) == 0 {
+		allowed = []string{"table", "compact", "csv", "json", "yaml"}
+	}
+	if flag == "" {
 		return "table", nil
 	}
-	return "", fmt.Errorf("--format %q: want table, json or yaml", flag)
+	if slices.Contains(allowed, flag) {
+		return flag, nil
+	}
+	return "", fmtError(flag, strings.Join(allowed, ", "))
 }
 
 // writeStructured writes v as indented JSON or as YAML.
@@ -79,28 +83,62 @@ func countList(m map[string]int) string {
 // writeReport renders check's and repair's report. verb labels the changes
 // ("applied", "would apply").
 func writeReport(w io.Writer, format string, r engine.Report, verb string) error {
-	if format != "table" {
+	return writeReportWidth(w, format, r, verb, termWidth(), false)
+}
+
+// writeReportWidth renders check's and repair's report. Tables fit width
+// (DETAIL wraps; REPAIR is shown with wide, where nothing wraps); compact
+// is one line per row; csv prints the findings (and, for repair, nothing
+// else) as CSV.
+func writeReportWidth(w io.Writer, format string, r engine.Report, verb string, width int, wide bool) error {
+	findings := table{header: []string{"FORWARD", "CATEGORY", "SEVERITY", "DETAIL"}}
+	if wide {
+		findings.header = []string{"FORWARD", "CATEGORY", "SEVERITY", "DETAIL", "REPAIR"}
+	}
+	for _, f := range r.Findings {
+		row := []string{forwardLabel(f.Project, f.Network, f.ListenAddress), f.Category, f.Severity, f.Detail}
+		if wide {
+			row = append(row, f.Repair)
+		}
+		findings.add(row...)
+	}
+	switch format {
+	case "json", "yaml":
 		return writeStructured(w, format, r)
+	case "csv":
+		findings.header = []string{"project", "network", "listen_address", "category", "severity", "detail", "repair"}
+		findings.rows = nil
+		for _, f := range r.Findings {
+			findings.add(f.Project, f.Network, f.ListenAddress, f.Category, f.Severity, f.Detail, f.Repair)
+		}
+		return findings.writeCSV(w)
+	case "compact", "table":
+	default:
+		return fmtError(format, "table, compact, csv, json or yaml")
+	}
+	if format == "compact" || wide {
+		width = 0
 	}
 	if r.Changes != nil {
-		if err := writeChanges(w, r.Changes, verb); err != nil {
+		if err := writeChangesWidth(w, r.Changes, verb, width); err != nil {
 			return err
 		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(r.Findings) > 0 {
-		fmt.Fprintln(tw, "FORWARD\tCATEGORY\tSEVERITY\tDETAIL\tREPAIR")
-		for _, f := range r.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", forwardLabel(f.Project, f.Network, f.ListenAddress), f.Category, f.Severity, f.Detail, f.Repair)
+		if err := findings.write(w, width); err != nil {
+			return err
 		}
-		fmt.Fprintln(tw)
+		fmt.Fprintln(w)
 	}
 	if len(r.NotOK) > 0 {
-		fmt.Fprintln(tw, "FORWARD\tSTATE\tREASON")
+		notOK := table{header: []string{"FORWARD", "STATE", "REASON"}}
 		for _, s := range r.NotOK {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", forwardLabel(s.Project, s.Network, s.ListenAddress), s.State, s.Reason)
+			notOK.add(forwardLabel(s.Project, s.Network, s.ListenAddress), s.State, s.Reason)
 		}
-		fmt.Fprintln(tw)
+		if err := notOK.write(w, width); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
 	}
 	line := fmt.Sprintf("%s checked, %d ok", engine.Plural(r.Summary.Forwards, "forward"), r.Summary.OK)
 	if states := r.Summary.ByState; r.Summary.OK < r.Summary.Forwards {
@@ -119,24 +157,41 @@ func writeReport(w io.Writer, format string, r engine.Report, verb string) error
 	if r.Changes != nil {
 		line += fmt.Sprintf(", %s %s", engine.Plural(r.Summary.Changes, "change"), verb)
 	}
-	fmt.Fprintf(tw, "%s in %d ms\n", line, r.Summary.DurationMS)
-	return tw.Flush()
+	line += fmt.Sprintf(" in %d ms", r.Summary.DurationMS)
+	for _, l := range wrap(line, width) {
+		fmt.Fprintln(w, l)
+	}
+	return nil
 }
 
 // writeChanges renders changes as a table headed by verb.
 func writeChanges(w io.Writer, chs []engine.ChangeOut, verb string) error {
+	return writeChangesWidth(w, chs, verb, termWidth())
+}
+
+// writeChangesWidth renders changes as a table headed by verb, one
+// operation per line, fitting width (0: no limit).
+func writeChangesWidth(w io.Writer, chs []engine.ChangeOut, verb string, width int) error {
 	if len(chs) == 0 {
 		_, err := fmt.Fprintf(w, "Nothing to change.\n\n")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s:\n", capitalize(verb))
-	fmt.Fprintln(tw, "FORWARD\tOPERATIONS")
+	fmt.Fprintf(w, "%s:\n", capitalize(verb))
+	t := table{header: []string{"FORWARD", "OPERATIONS"}}
 	for _, c := range chs {
-		fmt.Fprintf(tw, "%s\t%s\n", forwardLabel(c.Project, c.Network, c.ListenAddress), strings.Join(c.Ops, "; "))
+		for i, op := range c.Ops {
+			label := forwardLabel(c.Project, c.Network, c.ListenAddress)
+			if i > 0 {
+				label = ""
+			}
+			t.add(label, op)
+		}
 	}
-	fmt.Fprintln(tw)
-	return tw.Flush()
+	if err := t.write(w, width); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }
 
 func capitalize(s string) string {

@@ -243,7 +243,7 @@ func statusAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return cli.Exit(fmt.Sprintf("status takes no arguments (got %q); use --network", c.Args().First()), engine.ExitError)
 	}
-	format, err := resolveFormat(c.String("format"), os.Stdout)
+	format, err := resolveFormat(c.String("format"), "table", "json", "yaml")
 	if err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}
