@@ -1057,3 +1057,41 @@ func TestCLIHelp(t *testing.T) {
 		t.Errorf("check --nb after the subcommand: exit 2: %s", r.stderr)
 	}
 }
+
+// ovnfwd finds OVN the way its users have it set up (issue 12): without
+// --nb it takes OVN_NB_DB, else LXD's own network.ovn.northbound_connection
+// (the bed's LXD has it); errors name where the endpoint came from and
+// what is missing.
+func TestCLIFindsOVNLikeLXD(t *testing.T) {
+	b := Open(t)
+	run := func(extra []string, args ...string) cliRun {
+		var env []string
+		for _, kv := range b.BedEnv() {
+			if !strings.HasPrefix(kv, "OVNFWD_NB=") && !strings.HasPrefix(kv, "OVNFWD_SB=") &&
+				!strings.HasPrefix(kv, "OVN_NB_DB=") && !strings.HasPrefix(kv, "OVN_SB_DB=") {
+				env = append(env, kv)
+			}
+		}
+		cmd := exec.Command(Binary(t), args...)
+		cmd.Env = append(env, extra...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := cliRun{stdout: out.String(), stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+		return r
+	}
+	if r := run(nil, "check", "--quiet", "--arp-responder", "unmanaged"); r.code == 2 {
+		t.Errorf("with LXD's endpoint: exit 2: %s", r.stderr)
+	}
+	r := run([]string{"OVN_NB_DB=unix:/nonexistent/nb.sock"}, "check", "--quiet", "--timeout", "2s")
+	if r.code != 2 || !strings.Contains(r.stderr, "OVN_NB_DB") || !strings.Contains(r.stderr, "/nonexistent/nb.sock") {
+		t.Errorf("OVN_NB_DB is not taken first or not named: exit %d: %s", r.code, r.stderr)
+	}
+	r = run([]string{"OVN_NB_DB=ssl:127.0.0.1:1"}, "check", "--quiet", "--timeout", "2s")
+	if r.code != 2 || !strings.Contains(r.stderr, "no CA certificate") || !strings.Contains(r.stderr, "--ovn-ca") {
+		t.Errorf("ssl: without certificates: exit %d: %s", r.code, r.stderr)
+	}
+}

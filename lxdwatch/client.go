@@ -338,10 +338,25 @@ func eventsURL(base string) (string, error) {
 // NorthboundConnection returns LXD's own network.ovn.northbound_connection
 // ("" when unset): ovnfwd's default NB endpoint.
 func (c *Client) NorthboundConnection(ctx context.Context) (string, error) {
+	o, err := c.OVN(ctx)
+	return o.Northbound, err
+}
+
+// OVNSettings is how LXD itself reaches OVN: its network.ovn.* server
+// config (the certificates as PEM text).
+type OVNSettings struct {
+	Northbound             string
+	CA, ClientCert, Client string
+}
+
+// OVN reads LXD's network.ovn.northbound_connection, network.ovn.ca_cert,
+// network.ovn.client_cert and network.ovn.client_key.
+func (c *Client) OVN(ctx context.Context) (OVNSettings, error) {
 	s, err := c.refreshServer(ctx)
 	if err != nil {
-		return "", fmt.Errorf("read LXD server config at %s: %w", c.endpoint, err)
+		return OVNSettings{}, fmt.Errorf("read LXD server config at %s: %w", c.endpoint, err)
 	}
-	v, _ := s.Config["network.ovn.northbound_connection"].(string)
-	return v, nil
+	get := func(k string) string { v, _ := s.Config[k].(string); return v }
+	return OVNSettings{Northbound: get("network.ovn.northbound_connection"), CA: get("network.ovn.ca_cert"),
+		ClientCert: get("network.ovn.client_cert"), Client: get("network.ovn.client_key")}, nil
 }

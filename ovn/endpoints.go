@@ -147,13 +147,15 @@ func validHostname(h string) bool {
 // LXD, the server certificate is verified against the CA only, not against
 // the host name.
 func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	// Each argument is a file, or the PEM text itself (LXD keeps
+	// network.ovn.ca_cert, client_cert and client_key as text).
 	if caFile == "" {
 		return nil, errors.New("ssl endpoint needs a CA certificate")
 	}
 	if (certFile == "") != (keyFile == "") {
 		return nil, errors.New("client certificate and key must be given together")
 	}
-	caPEM, err := os.ReadFile(caFile)
+	caPEM, err := pemOrFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("read CA certificate: %w", err)
 	}
@@ -171,7 +173,15 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		},
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		certPEM, err := pemOrFile(certFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		keyPEM, err := pemOrFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client key: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("load client certificate: %w", err)
 		}
@@ -205,4 +215,12 @@ func verifyChain(roots *x509.CertPool, rawCerts [][]byte) error {
 		return fmt.Errorf("verify server certificate: %w", err)
 	}
 	return nil
+}
+
+// pemOrFile returns s itself when it is PEM text, else the file s names.
+func pemOrFile(s string) ([]byte, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN") {
+		return []byte(s), nil
+	}
+	return os.ReadFile(s)
 }

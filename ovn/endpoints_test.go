@@ -1,12 +1,21 @@
 package ovn
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
@@ -73,5 +82,55 @@ func TestLoadTLSConfigErrors(t *testing.T) {
 	}
 	if _, err := LoadTLSConfig(filepath.Join(t.TempDir(), "missing.pem"), "", ""); err == nil {
 		t.Error("missing CA file accepted")
+	}
+}
+
+// testPEMs makes a CA and a client certificate and key, as PEM text.
+func testPEMs(t *testing.T) (ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ovn ca"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ovnfwd"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &k.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kDER, _ := x509.MarshalECPrivateKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kDER}))
+}
+
+// The certificates may be given as files or as PEM text (what LXD keeps in
+// network.ovn.ca_cert, client_cert and client_key).
+func TestLoadTLSConfigPEMTextOrFiles(t *testing.T) {
+	ca, cert, key := testPEMs(t)
+	fromText, err := LoadTLSConfig(ca, cert, key)
+	if err != nil || len(fromText.Certificates) != 1 {
+		t.Fatalf("PEM text: %v", err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{"ca.pem": ca, "cert.pem": cert, "key.pem": key}
+	for n, v := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromFiles, err := LoadTLSConfig(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil || len(fromFiles.Certificates) != 1 {
+		t.Fatalf("files: %v", err)
+	}
+	if !bytes.Equal(fromText.Certificates[0].Certificate[0], fromFiles.Certificates[0].Certificate[0]) {
+		t.Error("text and files load different certificates")
+	}
+	if _, err := LoadTLSConfig(ca, cert, "-----BEGIN EC PRIVATE KEY-----\nbogus\n-----END EC PRIVATE KEY-----\n"); err == nil {
+		t.Error("a bad key in PEM text was accepted")
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +26,16 @@ type conns struct {
 	nbEndpoints, sbEndpoints []string
 	// prefetch: the LXD listing started before the OVN dials (check).
 	prefetch *engine.Prefetch
+	// tls is the certificate material the OVN connections use.
+	tls ovnFiles
 }
+
+// ovnFiles are the OVN TLS certificate, files or PEM text, and where they
+// came from (for messages).
+type ovnFiles struct{ ca, cert, key, source string }
+
+// defaultNBSocket is where a packaged ovn-central listens.
+const defaultNBSocket = "/var/run/ovn/ovnnb_db.sock"
 
 func (c *conns) Close() {
 	if c.nb != nil {
@@ -65,31 +76,60 @@ func connect(ctx context.Context, c *cli.Context, log *zap.Logger, o connectOpts
 	}
 	out.lxd = l
 
-	nbSpec := c.String(flagNB)
+	// Where OVN is, in this order: --nb (OVNFWD_NB), OVN_NB_DB (what
+	// ovn-nbctl users set), LXD's own network.ovn.northbound_connection
+	// (with its network.ovn.* certificates), the default OVN socket.
+	ovnTLS := ovnFiles{ca: c.String(flagOVNCA), cert: c.String(flagOVNCert), key: c.String(flagOVNKey), source: "--ovn-ca/--ovn-cert/--ovn-key"}
+	nbSpec, nbSource := c.String(flagNB), "--nb"
 	if nbSpec == "" {
-		nbSpec, err = l.NorthboundConnection(lctx)
+		if nbSpec = strings.TrimSpace(os.Getenv("OVN_NB_DB")); nbSpec != "" {
+			nbSource = "OVN_NB_DB"
+		}
+	}
+	if nbSpec == "" {
+		lo, err := l.OVN(lctx)
 		if err != nil {
 			return nil, err
 		}
-		if nbSpec == "" {
-			return nil, fmt.Errorf("no OVN northbound endpoint: LXD at %s has no network.ovn.northbound_connection; set --nb", l.Endpoint())
+		nbSpec, nbSource = lo.Northbound, "LXD's network.ovn.northbound_connection"
+		if ovnTLS.ca == "" && ovnTLS.cert == "" && lo.CA != "" {
+			ovnTLS = ovnFiles{ca: lo.CA, cert: lo.ClientCert, key: lo.Client, source: "LXD's network.ovn.ca_cert/client_cert/client_key"}
 		}
+	}
+	if nbSpec == "" {
+		if _, err := os.Stat(defaultNBSocket); err == nil {
+			nbSpec, nbSource = "unix:"+defaultNBSocket, "the default socket"
+		}
+	}
+	if nbSpec == "" {
+		return nil, fmt.Errorf("no OVN northbound endpoint: no --nb, no OVN_NB_DB, LXD at %s has no network.ovn.northbound_connection, and %s does not exist; set --nb",
+			l.Endpoint(), defaultNBSocket)
 	}
 	out.nbEndpoints, err = ovn.ParseEndpoints(nbSpec)
 	if err != nil {
-		return nil, fmt.Errorf("--nb: %w", err)
+		return nil, fmt.Errorf("%s: %w", nbSource, err)
 	}
-	sbSpec := c.String(flagSB)
+	sbSpec, sbSource := c.String(flagSB), "--sb"
 	if sbSpec == "" {
-		sbSpec = deriveSB(nbSpec)
+		if sbSpec = strings.TrimSpace(os.Getenv("OVN_SB_DB")); sbSpec != "" {
+			sbSource = "OVN_SB_DB"
+		}
+	}
+	if sbSpec == "" {
+		sbSpec, sbSource = deriveSB(nbSpec), "the SB endpoints derived from "+nbSource+" (set --sb)"
 	}
 	out.sbEndpoints, err = ovn.ParseEndpoints(sbSpec)
 	if err != nil {
-		return nil, fmt.Errorf("--sb: %w", err)
+		return nil, fmt.Errorf("%s: %w", sbSource, err)
 	}
+	if ssl := slices.ContainsFunc(append(slices.Clone(out.nbEndpoints), out.sbEndpoints...), func(e string) bool { return strings.HasPrefix(e, "ssl:") }); ssl && ovnTLS.ca == "" {
+		return nil, fmt.Errorf("OVN endpoints %s are ssl: but no CA certificate is known: set --ovn-ca, --ovn-cert and --ovn-key (or LXD's network.ovn.ca_cert, client_cert and client_key)",
+			strings.Join(out.nbEndpoints, ","))
+	}
+	out.tls = ovnTLS
 
 	ovnLog := zapr.NewLogger(log.Named("libovsdb").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
-	base := ovn.Config{CA: c.String(flagOVNCA), Cert: c.String(flagOVNCert), Key: c.String(flagOVNKey), Logger: ovnLog, ConnectTimeout: o.timeout}
+	base := ovn.Config{CA: ovnTLS.ca, Cert: ovnTLS.cert, Key: ovnTLS.key, Logger: ovnLog, ConnectTimeout: o.timeout}
 
 	if o.prefetchCtx != nil {
 		out.prefetch = engine.StartPrefetch(o.prefetchCtx, l)
@@ -119,7 +159,7 @@ func connect(ctx context.Context, c *cli.Context, log *zap.Logger, o connectOpts
 		if out.sb != nil {
 			out.sb.Close()
 		}
-		return nil, fmt.Errorf("cannot reach OVN northbound DB at %s: %w (set --nb)", strings.Join(out.nbEndpoints, ","), err)
+		return nil, fmt.Errorf("cannot reach OVN northbound DB at %s (from %s): %w (set --nb)", strings.Join(out.nbEndpoints, ","), nbSource, err)
 	}
 	if sbErr != nil {
 		out.nb.Close()

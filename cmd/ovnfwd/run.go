@@ -126,8 +126,8 @@ func runDaemon(c *cli.Context) error {
 	defer cs.Close()
 	src := engine.Sources{LXD: cs.lxd, NB: cs.nb, SB: cs.sb, NBEndpoints: cs.nbEndpoints, SBEndpoints: cs.sbEndpoints}
 	if c.Bool("writer-election") {
-		lock, err := ovn.NewLock(ovn.LockConfig{Endpoints: cs.nbEndpoints, CA: c.String(flagOVNCA), Cert: c.String(flagOVNCert),
-			Key: c.String(flagOVNKey), Name: c.String("writer-lock"), Logger: zapr.NewLogger(log.Named("lock"))})
+		lock, err := ovn.NewLock(ovn.LockConfig{Endpoints: cs.nbEndpoints, CA: cs.tls.ca, Cert: cs.tls.cert,
+			Key: cs.tls.key, Name: c.String("writer-lock"), Logger: zapr.NewLogger(log.Named("lock"))})
 		if err != nil {
 			return cli.Exit("--writer-lock: "+err.Error(), engine.ExitError)
 		}
