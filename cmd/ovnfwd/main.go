@@ -34,6 +34,7 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 			explainCommand(),
 			versionCommand(),
 			completionCommand(),
+			manCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
