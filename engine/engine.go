@@ -888,3 +888,6 @@ func (e *Engine) Networks() []fwdsync.Network { return e.lxdState.Networks }
 
 // Forwards returns the forwards of the last LXD listing.
 func (e *Engine) Forwards() []fwdsync.Forward { return e.lxdState.Forwards }
+
+// Instances returns the instance NIC addresses of the last full listing.
+func (e *Engine) Instances() []fwdsync.InstanceNIC { return e.lxdState.Instances }

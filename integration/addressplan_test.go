@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canonical/lxd/shared/api"
 )
@@ -98,8 +99,19 @@ func TestAddressListenOutsideRoutes(t *testing.T) {
 	// The fix the hint gives.
 	fixed := maps.Clone(orig)
 	fixed["ipv4.routes"] = orig["ipv4.routes"] + ",203.0.113.9/32"
-	if err := setUplinkConfig(t, b, uplink, fixed); err != nil {
-		t.Fatalf("LXD refuses %s ipv4.routes=%s: %v", uplink, fixed["ipv4.routes"], err)
+	// LXD 5.0.2 restarts the bridge's dnsmasq on a routes change, and the
+	// new one sometimes finds the old one still on its socket ("Address
+	// already in use"): LXD then reverts the change. Try again.
+	for i := 0; ; i++ {
+		err := setUplinkConfig(t, b, uplink, fixed)
+		if err == nil {
+			break
+		}
+		if i == 5 || !strings.Contains(err.Error(), "already in use") {
+			t.Fatalf("LXD refuses %s ipv4.routes=%s: %v", uplink, fixed["ipv4.routes"], err)
+		}
+		t.Logf("uplink update, try %d: %v", i+1, err)
+		time.Sleep(time.Second)
 	}
 	r = addrCheck(t, b, "--network", net)
 	if _, _, ok := r.addrFinding("203.0.113.9", "listen-outside-routes"); ok || r.code != 0 {
@@ -292,5 +304,106 @@ func TestAddressForwardHasLocation(t *testing.T) {
 	r = addrCheck(t, b, "--network", net)
 	if _, _, ok := r.addrFinding("198.18.70.8", "forward-has-location"); ok || r.code != 0 {
 		t.Errorf("after the hint's query: exit %d, findings %v", r.code, r.categories())
+	}
+}
+
+// explain lists the ACLs around a forward's target: the network's LXD ACL
+// (security.acls, with its rules), the target NIC's security.acls, and the
+// OVN ACLs on the logical switch port holding the target address (here a
+// port added by hand to the switch and to LXD's port group of the ACL, as
+// no instance runs on the single bed).
+func TestAddressExplainACLs(t *testing.T) {
+	b := Open(t)
+	routeSlate(t, b)
+	t.Cleanup(func() { routeSlate(t, b) })
+	net := b.Get(t, "TB_NETWORK")
+	prefix := b.Prefix(t)
+	const acl, port, target = "addrweb", "addrtestport", "10.10.10.5"
+	b.Lxc(t, "network", "acl", "create", acl)
+	b.Lxc(t, "network", "acl", "rule", "add", acl, "ingress", "action=allow", "protocol=tcp", "destination_port=80")
+	b.Lxc(t, "network", "set", net, "security.acls="+acl)
+	t.Cleanup(func() {
+		b.NBCtl(t, "--if-exists", "lsp-del", port)
+		b.Lxc(t, "network", "unset", net, "security.acls")
+		b.Lxc(t, "network", "acl", "delete", acl)
+	})
+	createForwards(t, b, net, "198.18.70.20") // tcp 80 → 10.10.10.5
+	b.NBCtl(t, "lsp-add", prefix+"-ls-int", port, "--", "lsp-set-addresses", port, "00:16:3e:00:00:05 "+target)
+	pgs := b.NBCtl(t, "--bare", "--columns=name", "find", "Port_Group", "acls!=[]")
+	var pg string
+	for _, name := range strings.Fields(pgs) {
+		if strings.HasPrefix(name, "lxd_acl") && !strings.Contains(name, "_net") {
+			pg = name
+		}
+	}
+	if pg == "" {
+		t.Fatalf("LXD created no ACL port group (port groups with ACLs: %q)", pgs)
+	}
+	uuid := strings.TrimSpace(b.NBCtl(t, "--bare", "--columns=_uuid", "find", "Logical_Switch_Port", "name="+port))
+	b.NBCtl(t, "add", "Port_Group", pg, "ports", uuid)
+
+	cmd := exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "json")
+	cmd.Env = b.BedEnv()
+	out, _ := cmd.Output()
+	var x struct {
+		ACLs *struct {
+			NetworkACLs []string `json:"network_acls"`
+			Targets     []struct {
+				Address  string `json:"address"`
+				OVNPorts []struct {
+					Name   string `json:"name"`
+					Switch string `json:"switch"`
+					ACLs   []struct {
+						On, Direction, Match, Action string
+						Priority                     int
+					} `json:"acls"`
+				} `json:"ovn_ports"`
+			} `json:"targets"`
+			LXDACLs []struct {
+				Name    string `json:"name"`
+				Ingress []struct {
+					Action          string `json:"action"`
+					DestinationPort string `json:"destination_port"`
+				} `json:"ingress"`
+			} `json:"lxd_acls"`
+			Errors []string `json:"errors"`
+		} `json:"acls"`
+	}
+	if err := json.Unmarshal(out, &x); err != nil || x.ACLs == nil {
+		t.Fatalf("explain: %v: %s", err, out)
+	}
+	a := x.ACLs
+	if !slices.Equal(a.NetworkACLs, []string{acl}) || len(a.Errors) != 0 {
+		t.Errorf("network_acls %v, errors %v", a.NetworkACLs, a.Errors)
+	}
+	if len(a.LXDACLs) != 1 || a.LXDACLs[0].Name != acl || len(a.LXDACLs[0].Ingress) != 1 || a.LXDACLs[0].Ingress[0].DestinationPort != "80" {
+		t.Errorf("lxd_acls %+v", a.LXDACLs)
+	}
+	if len(a.Targets) != 1 || a.Targets[0].Address != target || len(a.Targets[0].OVNPorts) != 1 {
+		t.Fatalf("targets %+v", a.Targets)
+	}
+	p := a.Targets[0].OVNPorts[0]
+	if p.Name != port || p.Switch != prefix+"-ls-int" {
+		t.Errorf("port %s on switch %s", p.Name, p.Switch)
+	}
+	found := false
+	for _, r := range p.ACLs {
+		if r.On == "port_group "+pg && strings.Contains(r.Match, "tcp.dst == 80") && strings.HasPrefix(r.Action, "allow") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no allow tcp.dst == 80 ACL of port group %s in %+v", pg, p.ACLs)
+	}
+	t.Logf("port %s: %d ACLs (port group %s, switch %s)", p.Name, len(p.ACLs), pg, p.Switch)
+
+	// The table shows the section.
+	cmd = exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "table")
+	cmd.Env = b.BedEnv()
+	out, _ = cmd.Output()
+	for _, want := range []string{"ACLs around the targets", "network security.acls: " + acl, "OVN port " + port, "LXD ACL " + acl + ": 1 ingress"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("explain table lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -96,7 +96,7 @@ func instanceNICs(insts []api.Instance, networkProjects []string) []fwdsync.Inst
 				out = append(out, fwdsync.InstanceNIC{
 					Project: project, Instance: inst.Name, Device: dev,
 					Network: fwdsync.NetworkRef{Project: netProject, Name: network},
-					Key:     key, Address: CanonicalIP(addr),
+					Key:     key, Address: CanonicalIP(addr), ACLs: cfg["security.acls"],
 				})
 			}
 		}

@@ -55,6 +55,8 @@ type InstanceNIC struct {
 	Key string
 	// Address is in canonical form.
 	Address string
+	// ACLs is the NIC's security.acls (comma-separated names), for explain.
+	ACLs string
 }
 
 // AddressInput is what the address plan is judged from.
