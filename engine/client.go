@@ -334,6 +334,8 @@ var hygieneCategories = map[fwdsync.Category]bool{
 	fwdsync.CatHAStale: true, fwdsync.CatHAMissing: true, fwdsync.CatHAPriority: true,
 	fwdsync.CatDarkEverywhere: true, fwdsync.CatChassisUnresponsive: true,
 	fwdsync.CatVIPUnanswered: true, fwdsync.CatLXDBGPAlsoAnnounces: true, fwdsync.CatRouteNoNextHop: true,
+	fwdsync.CatListenOutsideRoutes: true, fwdsync.CatListenIsInstanceAddress: true, fwdsync.CatListenOverlap: true,
+	fwdsync.CatForwardHasLocation: true,
 }
 
 // haCategories are the hygiene categories about HA chassis groups, whose

@@ -556,6 +556,7 @@ func (e *Engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 // network in the route policy's scope, whichever chassis holds it.
 func (e *Engine) routeFindings(res fwdsync.Result) []fwdsync.Finding {
 	fs := fwdsync.UnansweredVIPs(res, e.lxdState.Networks, e.uplinkCfg)
+	fs = append(fs, e.addressFindings()...)
 	if e.opts.Routes == nil {
 		return fs
 	}
@@ -566,6 +567,21 @@ func (e *Engine) routeFindings(res fwdsync.Result) []fwdsync.Finding {
 		return fs
 	}
 	return append(fs, rf...)
+}
+
+// addressFindings judges the forwards' listen addresses against their
+// uplinks' address plan (listen-outside-routes, listen-is-instance-address,
+// listen-overlap, forward-has-location), with the last full listing's
+// networks, load balancers and instance addresses and the forwards as
+// last read.
+func (e *Engine) addressFindings() []fwdsync.Finding {
+	fwds := make([]fwdsync.Forward, 0, len(e.forwards))
+	for _, f := range e.forwards {
+		fwds = append(fwds, f)
+	}
+	return fwdsync.AddressFindings(fwdsync.AddressInput{
+		Networks: e.lxdState.Networks, Forwards: fwds, LoadBalancers: e.lxdState.LoadBalancers,
+		Instances: e.lxdState.Instances, Uplinks: e.uplinkCfg})
 }
 
 // readUplinks re-reads the config of every uplink of nets (read-only);
@@ -876,3 +892,6 @@ func (e *Engine) Networks() []fwdsync.Network { return e.lxdState.Networks }
 
 // Forwards returns the forwards of the last LXD listing.
 func (e *Engine) Forwards() []fwdsync.Forward { return e.lxdState.Forwards }
+
+// Instances returns the instance NIC addresses of the last full listing.
+func (e *Engine) Instances() []fwdsync.InstanceNIC { return e.lxdState.Instances }

@@ -40,6 +40,9 @@ type Explanation struct {
 	LastFailover *FailoverOut `json:"last_failover,omitempty" yaml:"last_failover,omitempty"`
 	// Daemons are the daemons asked (none with --no-daemon).
 	Daemons []MemberStatus `json:"daemons,omitempty" yaml:"daemons,omitempty"`
+	// ACLs are the LXD and OVN ACLs around the forward's targets (when
+	// read: explain reads them for a forward LXD has).
+	ACLs *ExplainACLs `json:"acls,omitempty" yaml:"acls,omitempty"`
 }
 
 type ExplainStep struct {
@@ -75,6 +78,8 @@ type ExplainInput struct {
 	LXDChassis, LXDChassisErr string
 	// Daemons are the answers of the daemons asked (none: --no-daemon).
 	Daemons []DaemonReport
+	// ACLs, when read, are shown as they are (ExplainACLsFor).
+	ACLs *ExplainACLs
 }
 
 // BuildExplanation walks the chain over plain data (no I/O).
@@ -84,7 +89,7 @@ func BuildExplanation(in ExplainInput) Explanation {
 	st := x.judge()
 	out := Explanation{
 		Project: ProjectName(in.Key.Project), Network: in.Key.Network, ListenAddress: in.Key.ListenAddress,
-		State: string(st.State), Reason: st.Reason, Findings: ToFindings(in.Findings),
+		State: string(st.State), Reason: st.Reason, Findings: ToFindings(in.Findings), ACLs: in.ACLs,
 	}
 	if len(in.Daemons) > 0 && x.mapped() {
 		out.LastFailover = x.lastFailover()

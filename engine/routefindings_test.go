@@ -33,7 +33,7 @@ func (u *uplinkLXD) NetworkConfig(_ context.Context, project, name string) (map[
 }
 
 // lxdBGP is uplink config with one complete LXD BGP peer.
-var lxdBGP = map[string]string{"ipv4.routes": "198.51.100.0/24", "bgp.peers.tor.address": "192.0.2.1", "bgp.peers.tor.asn": "65000"}
+var lxdBGP = map[string]string{"ipv4.routes": "198.51.100.0/24", "ipv6.routes": "2001:db8:60::/64", "bgp.peers.tor.address": "192.0.2.1", "bgp.peers.tor.asn": "65000"}
 
 // routeEngine is the fixture's Engine judging with opts, its LXD serving
 // the given uplinks.

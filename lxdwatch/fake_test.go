@@ -38,6 +38,7 @@ type fakeLXD struct {
 	lbs      map[string][]api.NetworkLoadBalancer
 	states   map[string]api.NetworkState
 	members  []api.ClusterMember
+	insts    []api.Instance // Project set
 	fail     map[string]int // request path (without query) + "?project=" → HTTP status
 	requests map[string]int // path → count
 
@@ -200,6 +201,12 @@ func (f *fakeLXD) addNetwork(project, name, typ string, config map[string]string
 	f.networks[project] = append(f.networks[project], api.Network{Name: name, Type: typ, Managed: true, Config: config})
 }
 
+func (f *fakeLXD) addInstance(project, name string, devices map[string]map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.insts = append(f.insts, api.Instance{Name: name, Project: project, ExpandedDevices: devices})
+}
+
 func (f *fakeLXD) addForward(project, network string, fwd api.NetworkForward) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -301,6 +308,14 @@ func (f *fakeLXD) serve(w http.ResponseWriter, r *http.Request) {
 		writeSync(w, f.members)
 	case segs[0] == "networks":
 		f.serveNetworks(w, project, segs[1:], recursion)
+	case len(segs) == 1 && segs[0] == "instances" && recursion:
+		out := []api.Instance{}
+		for _, in := range f.insts {
+			if r.URL.Query().Get("all-projects") == "true" || in.Project == reqProject {
+				out = append(out, in)
+			}
+		}
+		writeSync(w, out)
 	default:
 		writeError(w, http.StatusNotFound, "not found")
 	}

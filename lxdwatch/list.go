@@ -128,6 +128,7 @@ func (c *Client) List(ctx context.Context) (fwdsync.LXDState, error) {
 	}
 	slices.SortFunc(st.Forwards, func(a, b fwdsync.Forward) int { return fwdsync.CompareKeys(a.Key(), b.Key()) })
 	slices.SortFunc(st.LoadBalancers, fwdsync.CompareKeys)
+	st.Instances = c.instanceNICs(ctx, projects)
 	return st, nil
 }
 
@@ -350,6 +351,7 @@ func convertForward(ref fwdsync.NetworkRef, f api.NetworkForward) fwdsync.Forwar
 		ListenAddress: CanonicalIP(f.ListenAddress),
 		DefaultTarget: f.Config["target_address"],
 		Ports:         make([]fwdsync.ForwardPort, 0, len(f.Ports)),
+		Location:      f.Location,
 	}
 	for _, p := range f.Ports {
 		out.Ports = append(out.Ports, fwdsync.ForwardPort{

@@ -61,6 +61,9 @@ type Forward struct {
 	// DefaultTarget is config["target_address"], "" when unset.
 	DefaultTarget string
 	Ports         []ForwardPort
+	// Location is the cluster member LXD reports for the forward, "" for
+	// a network-wide one (every OVN forward LXD creates itself).
+	Location string
 }
 
 // Key returns the forward's key.
@@ -82,6 +85,9 @@ type LXDState struct {
 	// ListErrors says why the listing of a network did not complete (the
 	// LXD error), for the incomplete-listing finding.
 	ListErrors map[NetworkRef]string
+	// Instances are the instance NIC addresses on LXD networks (any
+	// type), for the address plan; nil when they could not be listed.
+	Instances []InstanceNIC
 }
 
 // ---------------------------------------------------------------------------

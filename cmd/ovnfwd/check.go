@@ -46,6 +46,14 @@ volatile.network.ipv4/ipv6.address for a VIP's family). Without --bgp-asn
 neither is judged: LXD's own speaker is then how the forwards are announced.
 check opens no BGP session.
 
+The address plan (report-only): listen-outside-routes (a listen address in
+none of the uplink's ipv4.routes/ipv6.routes, when the uplink's config could
+be read), listen-is-instance-address (an instance NIC's configured address on
+the network, a router address, or inside the uplink's ipv4.ovn.ranges),
+listen-overlap (a listen address another network's forward or a load balancer
+on the same uplink also has) and forward-has-location (an OVN forward with a
+cluster member, which only LXD's database can give it).
+
 Output: one line per finding (forward, category, severity, detail, repair), the
 forwards that are not ok with their state, and a summary line. --format json
 prints {"summary": {"forwards", "ok", "findings", "by_category", "by_state",

@@ -41,6 +41,12 @@ with a warning) or – (does not apply), and the evidence it read:
 The first failing step says what to do. explain is read-only: it writes no
 barrier, so step 10 compares with the last NB config anyone published.
 
+After the steps, explain lists the ACLs around the forward's targets (shown,
+not judged; "acls" in JSON): the network's LXD security.acls and its default
+ingress action, each target instance NIC's security.acls, the rules of those
+LXD ACLs, and the NB ACLs on the logical switch ports that hold a target
+address (through the port groups holding the port, or its switch).
+
 The daemons are asked as status asks them (--daemon, default the local
 daemon ` + defaultDaemon + `; --no-daemon): one that does not answer within
 --daemon-timeout is shown as unreachable in step 9 and changes nothing else.
@@ -77,6 +83,12 @@ func writeExplanation(w io.Writer, format string, x engine.Explanation) error {
 		}
 		if s.Action != "" && s.Status != engine.StepOK && s.Status != engine.StepSkip {
 			fmt.Fprintf(w, "     → %s\n", s.Action)
+		}
+	}
+	if lines := x.ACLs.Lines(); len(lines) > 0 {
+		fmt.Fprintln(w, "\nACLs around the targets (shown, not judged):")
+		for _, l := range lines {
+			fmt.Fprintf(w, "   %s\n", l)
 		}
 	}
 	fmt.Fprintln(w)
@@ -154,6 +166,18 @@ func explainAction(c *cli.Context) error {
 	}
 	if in.Flows, err = cs.sb.StageFlows(ctx, "lr_in_dnat", key.ListenAddress); err != nil {
 		in.FlowsErr = err.Error()
+	}
+	if in.Forward != nil {
+		for _, n := range e.Networks() {
+			if n.Ref() == ref {
+				in.ACLs = engine.ExplainACLsFor(*in.Forward, n, e.Instances(), engine.ACLReaders{
+					LXDACLs: func(project string, names []string) ([]fwdsync.NetworkACL, error) {
+						return cs.lxd.NetworkACLs(ctx, project, names)
+					},
+					PortACLs: func(address string) ([]fwdsync.OVNPort, error) { return cs.nb.PortACLs(ctx, address) },
+				})
+			}
+		}
 	}
 	in.Daemons = <-daemons
 	x := engine.BuildExplanation(in)

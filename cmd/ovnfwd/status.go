@@ -34,7 +34,9 @@ ovn-nbctl --wait, ovnfwd repair) bumps nb_cfg. status itself writes nothing.
 
 Each network also lists its hygiene findings: HA chassis groups (ha-stale,
 ha-missing, ha-priority), liveness (chassis-unresponsive, dark-everywhere) and
-route state (vip-unanswered, lxd-bgp-also-announces, route-no-next-hop).
+route state (vip-unanswered, lxd-bgp-also-announces, route-no-next-hop) and
+the address plan (listen-outside-routes, listen-is-instance-address,
+listen-overlap, forward-has-location).
 
 The daemons: status asks the ` + "`ovnfwd run`" + ` daemons (one per LXD member) at their
 --metrics-address, all at once, for what only they see over time: the last
