@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write a Go fuzz corpus file: fuzzseed.py DIR/testdata/fuzz/FuzzX NAME TYPE:VALUE...
 
-TYPE is string, bytes, int, uint16, bool. Used to add seed (or
+TYPE is string, bytes, hex (bytes given in hex), int, uint8, uint16,
+uint32, int64, bool. Used to add seed (or
 regression) examples by hand; `go test` runs every file as a test case.
 """
 import json, os, sys
@@ -13,6 +14,8 @@ def line(arg):
     typ, _, val = arg.partition(":")
     if typ == "string":
         return "string(%s)" % quote(val)
+    if typ == "hex":
+        return '[]byte("%s")' % "".join("\\x%02x" % b for b in bytes.fromhex(val))
     if typ == "bytes":
         return "[]byte(%s)" % quote(val)
     if typ in ("int", "uint16", "uint8", "int64", "uint32"):
