@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/canonical/lxd/shared/api"
@@ -120,7 +121,7 @@ func FuzzLifecycleSource(f *testing.F) {
 		}
 		switch kind {
 		case KindForward, KindLoadBalancer:
-			ip := net.ParseIP(listen)
+			ip := net.ParseIP(strings.TrimSpace(listen)) // as CanonicalIP and the planner read it
 			if want := network != "" && ip != nil; ok != want {
 				t.Fatalf("%s %q: ok=%v, want %v (%+v)", action, src, ok, want, ev)
 			}

@@ -49,11 +49,8 @@ func FuzzParsePeer(f *testing.F) {
 			case err == nil && (p.Address != q.Address || p.Port != q.Port || p.ASN != q.ASN):
 				t.Fatalf("the password changes the peer: %+v vs %+v", p, q)
 			}
-			if err != nil {
-				if pw := strings.TrimSpace(orig[2]); len(pw) >= 3 && !strings.Contains(alt, pw) && strings.Contains(err.Error(), pw) {
-					t.Fatalf("error shows the password %q: %v", pw, err)
-				}
-			}
+			// (No substring test: the equal errors say it all, and a
+			// password like `00"` is in %q's quoting of a host "\xc00".)
 		}
 		if err != nil {
 			return
