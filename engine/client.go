@@ -77,6 +77,10 @@ func queryDaemon(ctx context.Context, addr string, timeout time.Duration) Daemon
 		routes    RouteStatus
 		member    MemberInfo
 		memberErr error
+		// Decoded apart and kept only when the whole body decoded: a
+		// malformed body must not leave half its records behind.
+		failovers []FailoverRecord
+		findings  []FindingOut
 	)
 	wg.Add(5)
 	go func() { defer wg.Done(); memberErr = getJSON(ctx, base, "/member", &member) }()
@@ -84,20 +88,30 @@ func queryDaemon(ctx context.Context, addr string, timeout time.Duration) Daemon
 		defer wg.Done()
 		readyCode, readyBody, readyErr = httpGet(ctx, base, "/readyz")
 	}()
-	go func() { defer wg.Done(); failErr = getJSON(ctx, base, "/failovers", &r.Failovers) }()
+	go func() { defer wg.Done(); failErr = getJSON(ctx, base, "/failovers", &failovers) }()
 	go func() { defer wg.Done(); routesErr = getJSON(ctx, base, "/routes", &routes) }()
-	go func() { defer wg.Done(); findErr = getJSON(ctx, base, "/findings", &r.Findings) }()
+	go func() { defer wg.Done(); findErr = getJSON(ctx, base, "/findings", &findings) }()
 	wg.Wait()
 
 	if readyErr == nil {
 		switch readyCode {
 		case http.StatusOK:
-			r.Ready = true
+			if strings.TrimSpace(readyBody) == "ready" {
+				r.Ready = true
+			} else {
+				readyErr = fmt.Errorf("GET %s/readyz: HTTP 200 but not an ovnfwd daemon's answer: %q", base, firstLine(readyBody))
+			}
 		case http.StatusServiceUnavailable:
 			r.NotReady = strings.TrimSpace(readyBody)
 		default:
 			readyErr = fmt.Errorf("GET %s/readyz: HTTP %d", base, readyCode)
 		}
+	}
+	if failErr == nil {
+		r.Failovers = failovers
+	}
+	if findErr == nil {
+		r.Findings = findings
 	}
 	if routesErr == nil {
 		r.Routes = &routes
@@ -166,14 +180,19 @@ func httpGet(ctx context.Context, base, path string) (int, string, error) {
 		return 0, "", err // a *url.Error naming the URL
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDaemonBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDaemonBody+1))
 	if err != nil {
 		return 0, "", fmt.Errorf("GET %s%s: reading the answer: %w", base, path, err)
+	}
+	if len(body) > maxDaemonBody {
+		// Its first 16 MiB might decode; the whole answer is not judged.
+		return 0, "", fmt.Errorf("GET %s%s: answer larger than %d MiB", base, path, maxDaemonBody>>20)
 	}
 	return resp.StatusCode, string(body), nil
 }
 
-// getJSON reads one JSON endpoint into v.
+// getJSON reads one JSON endpoint into v; on error v may hold part of the
+// body: decode into a fresh value and keep it only on success.
 func getJSON(ctx context.Context, base, path string, v any) error {
 	code, body, err := httpGet(ctx, base, path)
 	if err != nil {
@@ -181,6 +200,10 @@ func getJSON(ctx context.Context, base, path string, v any) error {
 	}
 	if code != http.StatusOK {
 		return fmt.Errorf("GET %s%s: HTTP %d: %s", base, path, code, firstLine(body))
+	}
+	if strings.TrimSpace(body) == "null" {
+		// Valid JSON that decodes to nothing: no daemon sends it.
+		return fmt.Errorf("GET %s%s: not the JSON of an ovnfwd daemon: null", base, path)
 	}
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		return fmt.Errorf("GET %s%s: not the JSON of an ovnfwd daemon: %w", base, path, err)

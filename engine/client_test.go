@@ -160,7 +160,9 @@ func TestQueryDaemonsFailures(t *testing.T) {
 		t.Errorf("closed port: %+v", d)
 	}
 	// Something else listening: it answers, but not as a Daemon.
-	if w := ds[4]; !w.reachable() || len(w.Errors) != 3 || !strings.Contains(w.Errors[0], wrong.URL+"/failovers: not the JSON of an ovnfwd daemon") {
+	// (Its 200 /readyz is not "ready": it is no ready daemon either.)
+	if w := ds[4]; !w.reachable() || w.Ready || len(w.Errors) != 4 || !strings.Contains(w.Errors[0], wrong.URL+"/readyz: HTTP 200 but not an ovnfwd daemon's answer") ||
+		!strings.Contains(w.Errors[1], wrong.URL+"/failovers: not the JSON of an ovnfwd daemon") {
 		t.Errorf("not a Daemon: %+v", w)
 	}
 	ms := memberStatuses(ds, nil)

@@ -2,6 +2,7 @@ package lxdwatch
 
 import (
 	"encoding/json"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -85,8 +86,9 @@ var actions = map[string]EventKind{
 
 // ParseLifecycle turns an LXD lifecycle event into an Event. ok is false for
 // other event types, actions ovnfwd does not follow, and sources it cannot
-// parse. It names objects from metadata.source (the name fields are empty in
-// LXD's network events); the project comes from its ?project= query, else the
+// parse (a forward or load balancer source must end in an IP address). It
+// names objects from metadata.source (the name fields are empty in LXD's
+// network events); the project comes from its ?project= query, else the
 // event envelope, else "default". Received is left zero.
 func ParseLifecycle(ev api.Event) (Event, bool) {
 	if ev.Type != api.EventTypeLifecycle {
@@ -136,8 +138,14 @@ func ParseLifecycle(ev api.Event) (Event, bool) {
 		if len(segs) != 5 || segs[0] != "1.0" || segs[1] != "networks" || segs[3] != coll || segs[2] == "" || segs[4] == "" {
 			return Event{}, false
 		}
+		// A forward or load balancer is named by its listen address: a
+		// source naming anything else is no event of one.
+		listen := CanonicalIP(segs[4])
+		if net.ParseIP(listen) == nil {
+			return Event{}, false
+		}
 		out.Network = fwdsync.NetworkRef{Project: project, Name: segs[2]}
-		out.Key = fwdsync.ForwardKey{Project: project, Network: segs[2], ListenAddress: CanonicalIP(segs[4])}
+		out.Key = fwdsync.ForwardKey{Project: project, Network: segs[2], ListenAddress: listen}
 	case KindNetwork:
 		if len(segs) != 3 || segs[0] != "1.0" || segs[1] != "networks" || segs[2] == "" {
 			return Event{}, false

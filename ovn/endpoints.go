@@ -77,6 +77,11 @@ func parseUnix(s, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("invalid OVSDB endpoint %q: %w", s, err)
 	}
+	if strings.TrimSpace(abs) != abs {
+		// "unix:x/. /" cleans to ".../. ": an endpoint ending in a space,
+		// which the next parse would trim to another path.
+		return "", fmt.Errorf("invalid OVSDB endpoint %q: socket path %q ends in whitespace", s, abs)
+	}
 	ep := "unix:" + abs
 	// libovsdb silently replaces a unix endpoint whose URL has no path with
 	// its default socket; make sure ours parses to exactly this path.

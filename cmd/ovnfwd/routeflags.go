@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strconv"
@@ -37,7 +38,9 @@ const (
 	flagBGPSBGrace      = "bgp-sb-grace"
 	flagBGPAnnDelay     = "bgp-announce-delay"
 
-	// envBGPPeers holds --bgp-peer values separated by spaces or ";".
+	// envBGPPeers holds --bgp-peer values separated by ";" or newlines
+	// (never by spaces: a password may contain them). It is read only
+	// when no --bgp-peer is given on the command line.
 	envBGPPeers = "OVNFWD_BGP_PEERS"
 )
 
@@ -139,8 +142,10 @@ func bgpFlags() []cli.Flag {
 			Usage: "this member's OVN chassis `NAME` (default: the local OVS external_ids:system-id, from ovs-vsctl)"},
 		&cli.StringFlag{Name: flagBGPRouterID, EnvVars: []string{"OVNFWD_BGP_ROUTER_ID"}, Category: cat,
 			Usage: "BGP router `ID` (an IPv4 address; default: --bgp-local-address when it is IPv4)"},
-		&cli.GenericFlag{Name: flagBGPPeer, Value: &peerList{}, EnvVars: []string{envBGPPeers}, Category: cat,
-			Usage: "a BGP neighbor, `ADDRESS[:PORT],ASN[,PASSWORD]` (IPv6 with a port: [ADDR]:PORT; PASSWORD @FILE reads it from FILE); repeatable; in $" + envBGPPeers + " separate peers by spaces or ;"},
+		// No EnvVars: urfave/cli would hand $OVNFWD_BGP_PEERS to Set as one
+		// value and print it whole in a parse error; peerSpecs reads it.
+		&cli.GenericFlag{Name: flagBGPPeer, Value: &peerList{}, Category: cat,
+			Usage: "a BGP neighbor, `ADDRESS[:PORT],ASN[,PASSWORD]` (IPv6 with a port: [ADDR]:PORT; the PASSWORD is the rest of the value, spaces and commas included; @FILE reads it from FILE); repeatable; without it, $" + envBGPPeers + " holds the peers, separated by ; or newlines (a password with those: @FILE)"},
 		&cli.StringFlag{Name: flagBGPLocalAddress, EnvVars: []string{"OVNFWD_BGP_LOCAL_ADDRESS"}, Category: cat,
 			Usage: "source `ADDRESS` of the BGP sessions (default: chosen by the kernel)"},
 		&cli.IntFlag{Name: flagBGPListenPort, Value: -1, EnvVars: []string{"OVNFWD_BGP_LISTEN_PORT"}, Category: cat,
@@ -267,13 +272,14 @@ func checkTimers(hold, keepalive time.Duration) error {
 }
 
 // peerList is the value of the repeatable --bgp-peer. A peer spec contains
-// commas, so the comma split of cli.StringSliceFlag cannot be used; one
-// value (or $OVNFWD_BGP_PEERS) may hold several specs separated by spaces
-// or ";".
+// commas, so the comma split of cli.StringSliceFlag cannot be used; each
+// value is exactly one spec, kept whole (a password may hold spaces, commas
+// and semicolons). Set never fails: urfave/cli prints a value it could not
+// set, password included.
 type peerList []string
 
 func (l *peerList) Set(v string) error {
-	*l = append(*l, strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ' ' || r == '\n' || r == '\t' })...)
+	*l = append(*l, v)
 	return nil
 }
 
@@ -288,15 +294,51 @@ func (l *peerList) String() string {
 	return strings.Join(out, " ")
 }
 
-// peerSpecs are the --bgp-peer values.
+// peerSpecs are the --bgp-peer values, else those of $OVNFWD_BGP_PEERS.
 func peerSpecs(c *cli.Context) []string {
-	if l, ok := c.Generic(flagBGPPeer).(*peerList); ok && l != nil {
+	if l, ok := c.Generic(flagBGPPeer).(*peerList); ok && l != nil && len(*l) > 0 {
 		return *l
 	}
-	return nil
+	return splitEnvPeers(os.Getenv(envBGPPeers))
 }
 
-// parsePeer parses ADDRESS[:PORT],ASN[,PASSWORD].
+// splitEnvPeers splits $OVNFWD_BGP_PEERS on ";" and newlines, dropping
+// blank entries. Spaces are kept: they may be part of a password.
+func splitEnvPeers(v string) []string {
+	var out []string
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == '\n' || r == '\r' }) {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// maxPasswordFile bounds what is read of a @FILE password (TCP MD5 keys
+// are at most 80 bytes; this only stops @/dev/zero from eating memory).
+const maxPasswordFile = 4096
+
+// readPasswordFile returns FILE's content without its trailing line end.
+// Its errors name the file, never the content.
+func readPasswordFile(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(data) > maxPasswordFile {
+		return "", fmt.Errorf("%s: longer than %d bytes", file, maxPasswordFile)
+	}
+	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
+// parsePeer parses ADDRESS[:PORT],ASN[,PASSWORD]: the password is
+// everything after the second comma (surrounding whitespace of the whole
+// spec is ignored), or @FILE. Its errors never contain the password.
 func parsePeer(spec string) (bgp.Peer, error) {
 	var p bgp.Peer
 	fail := func(format string, args ...any) (bgp.Peer, error) {
@@ -325,17 +367,18 @@ func parsePeer(spec string) (bgp.Peer, error) {
 	if len(parts) == 3 {
 		p.Password = parts[2]
 		if file, ok := strings.CutPrefix(p.Password, "@"); ok {
-			data, err := os.ReadFile(file)
+			pw, err := readPasswordFile(file)
 			if err != nil {
 				return fail("password file: %v", err)
 			}
-			p.Password = strings.TrimRight(string(data), "\r\n")
+			p.Password = pw
 		}
 	}
 	return p, nil
 }
 
-// redactPeer hides a password in error messages.
+// redactPeer hides a password in error messages (a @FILE stays: it names
+// a file, not the secret).
 func redactPeer(spec string) string {
 	parts := strings.SplitN(spec, ",", 3)
 	if len(parts) == 3 && !strings.HasPrefix(parts[2], "@") {
