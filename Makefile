@@ -8,7 +8,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 # Integration tests share one real bed: run them one package at a time.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster \
+.PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci \
         testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick bench-cluster clean
 
 all: build
@@ -35,10 +35,19 @@ generate:
 # against the real test bed (single LXD member; brought up if it is not
 # running), then the LXD-cluster tests on the three-member cluster bed
 # (the bed is switched to cluster mode for them and taken down after).
-test: deps vet test-unit testbed-up test-integration test-cluster
+test: deps vet test-unit fuzz-ci testbed-up test-integration test-cluster
 
 test-unit:
 	$(GO) test -race -count=1 ./...
+
+# Fuzzing: every go test -fuzz target for FUZZTIME each (scripts/fuzz.sh);
+# their seed corpora (*/testdata/fuzz/) already run in test-unit.
+FUZZTIME ?= 30s
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+fuzz-ci:
+	bash scripts/fuzz.sh 5s
 
 test-integration: build
 	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
