@@ -5,7 +5,9 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +87,7 @@ type Probe struct {
 	udpSent map[uint64]time.Time
 	udpRecv map[uint64]time.Time
 	arp     []ARPFrame
+	frames  []TimedLine // -mac: first frame after each gap
 	stderr  bytes.Buffer
 	done    chan struct{}
 	timeout time.Duration
@@ -153,6 +156,8 @@ func (p *Probe) parse(line string) {
 		} else {
 			p.udpRecv[seq] = ns2t(f[2])
 		}
+	case "M":
+		p.frames = append(p.frames, TimedLine{At: ns2t(f[1]), Line: f[2]})
 	case "A":
 		if len(f) >= 8 {
 			p.arp = append(p.arp, ARPFrame{At: ns2t(f[1]), Op: f[2], SenderMAC: f[3], SenderIP: f[4], TargetIP: f[6]})
@@ -188,6 +193,13 @@ func (p *Probe) Attempts() []Attempt {
 	p.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// Frames returns the -mac frames seen so far (the first after each gap).
+func (p *Probe) Frames() []TimedLine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.frames)
 }
 
 // ARP returns the ARP frames seen so far.
@@ -483,4 +495,173 @@ func repairedAll(ds []*Daemon, listen string) int {
 		n += repaired(d, listen)
 	}
 	return n
+}
+
+// OVSDBEvent is one row change an OVSDB monitor reported, stamped when it
+// arrived (initial rows included).
+type OVSDBEvent struct {
+	At       time.Time
+	Table    string
+	UUID     string
+	New, Old map[string]json.RawMessage
+}
+
+// WatchOVSDB monitors tables (name → columns) of database db on the unix
+// socket sock and calls onEvent for every row change (from one goroutine),
+// the initial rows first. It stops at test end.
+func WatchOVSDB(t testing.TB, sock, db string, tables map[string][]string, onEvent func(OVSDBEvent)) {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("OVSDB monitor %s: %v", sock, err)
+	}
+	reqs := map[string]any{}
+	for tbl, cols := range tables {
+		reqs[tbl] = map[string]any{"columns": cols}
+	}
+	enc, dec := json.NewEncoder(c), json.NewDecoder(c)
+	var encMu gosync.Mutex
+	if err := enc.Encode(map[string]any{"id": 1, "method": "monitor", "params": []any{db, "w", reqs}}); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(raw json.RawMessage) {
+		now := time.Now()
+		var upd map[string]map[string]struct {
+			New map[string]json.RawMessage `json:"new"`
+			Old map[string]json.RawMessage `json:"old"`
+		}
+		if json.Unmarshal(raw, &upd) != nil {
+			return
+		}
+		for tbl, rows := range upd {
+			for uuid, r := range rows {
+				onEvent(OVSDBEvent{At: now, Table: tbl, UUID: uuid, New: r.New, Old: r.Old})
+			}
+		}
+	}
+	replied := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		first := true
+		for {
+			var msg struct {
+				ID     any               `json:"id"`
+				Method string            `json:"method"`
+				Params []json.RawMessage `json:"params"`
+				Result json.RawMessage   `json:"result"`
+				Error  any               `json:"error"`
+			}
+			if err := dec.Decode(&msg); err != nil {
+				if first {
+					replied <- err
+				}
+				return
+			}
+			switch {
+			case first && msg.Method == "":
+				first = false
+				if msg.Error != nil {
+					replied <- fmt.Errorf("%v", msg.Error)
+					return
+				}
+				deliver(msg.Result)
+				replied <- nil
+			case msg.Method == "echo":
+				encMu.Lock()
+				_ = enc.Encode(map[string]any{"id": msg.ID, "result": msg.Params, "error": nil})
+				encMu.Unlock()
+			case msg.Method == "update" && len(msg.Params) == 2:
+				deliver(msg.Params[1])
+			}
+		}
+	}()
+	select {
+	case err := <-replied:
+		if err != nil {
+			t.Fatalf("OVSDB monitor %s %s: %v", sock, db, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("OVSDB monitor %s: no reply", sock)
+	}
+	t.Cleanup(func() { _ = c.Close(); <-done })
+}
+
+// OVSDBRef is the UUID an OVSDB reference column holds ("" when empty).
+func OVSDBRef(raw json.RawMessage) string {
+	var v []json.RawMessage
+	if json.Unmarshal(raw, &v) != nil || len(v) != 2 {
+		return ""
+	}
+	var kind string
+	_ = json.Unmarshal(v[0], &kind)
+	if kind != "uuid" {
+		return ""
+	}
+	var u string
+	_ = json.Unmarshal(v[1], &u)
+	return u
+}
+
+// OVSDBStringMap decodes an OVSDB map column of strings.
+func OVSDBStringMap(raw json.RawMessage) map[string]string {
+	m := map[string]string{}
+	var v []json.RawMessage
+	if json.Unmarshal(raw, &v) != nil || len(v) != 2 {
+		return m
+	}
+	var pairs [][2]string
+	_ = json.Unmarshal(v[1], &pairs)
+	for _, p := range pairs {
+		m[p[0]] = p[1]
+	}
+	return m
+}
+
+// TimedLine is one output line of a monitor command, stamped on arrival.
+type TimedLine struct {
+	At   time.Time
+	Line string
+}
+
+// LineMonitor runs a monitoring command (e.g. `ip netns exec NS bridge
+// monitor fdb`) and keeps its output lines with their arrival times.
+type LineMonitor struct {
+	cmd   *exec.Cmd
+	mu    gosync.Mutex
+	lines []TimedLine
+	done  chan struct{}
+}
+
+// StartLineMonitor starts name args…; it is ended at test end.
+func StartLineMonitor(t testing.TB, name string, args ...string) *LineMonitor {
+	t.Helper()
+	m := &LineMonitor{cmd: exec.Command(name, args...), done: make(chan struct{})}
+	stdout, err := m.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			now := time.Now()
+			m.mu.Lock()
+			m.lines = append(m.lines, TimedLine{At: now, Line: sc.Text()})
+			m.mu.Unlock()
+		}
+		_ = m.cmd.Wait()
+		close(m.done)
+	}()
+	t.Cleanup(func() { _ = m.cmd.Process.Kill(); <-m.done })
+	return m
+}
+
+// Lines returns the lines so far.
+func (m *LineMonitor) Lines() []TimedLine {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.lines)
 }

@@ -11,6 +11,7 @@
 //	U <seq> <send_ns>                        a datagram of the long-lived UDP flow was sent
 //	R <seq> <recv_ns>                        … and its echo came back
 //	A <ns> <op> <sender_mac> <sender_ip> <target_mac> <target_ip> <src_mac>   an ARP frame (-arp)
+//	M <ns> <what>                            a frame from -mac after ≥ 50 ms without one (-arp)
 //
 // Flags: -tcp HOST:PORT opens a NEW connection every -interval (each
 // attempt in its own goroutine, bounded by -timeout, so a hanging attempt
@@ -67,6 +68,7 @@ func main() {
 	udpTarget := flag.String("udp", "", "HOST:PORT: one long-lived UDP flow to an echo service")
 	udpInterval := flag.Duration("udp-interval", 10*time.Millisecond, "between datagrams of the UDP flow")
 	arpIface := flag.String("arp", "", "record ARP frames seen on this interface")
+	watchMAC := flag.String("mac", "", "with -arp: also record the first frame from this source MAC after every gap of 50 ms")
 	duration := flag.Duration("duration", 0, "stop after this long (0: at SIGTERM)")
 	flag.Parse()
 	if *tcpTarget == "" && *udpTarget == "" && *arpIface == "" {
@@ -77,7 +79,7 @@ func main() {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	if *arpIface != "" {
-		if err := startARP(*arpIface, stop, &wg); err != nil {
+		if err := startARP(*arpIface, *watchMAC, stop, &wg); err != nil {
 			fmt.Fprintln(os.Stderr, "prober: arp:", err)
 			os.Exit(1)
 		}
@@ -159,10 +161,6 @@ func attempt(target string, req []byte, expect string, deadline time.Time) strin
 		return classify(err, "connect")
 	}
 	defer c.Close()
-	// No TIME_WAIT pile-up at 100 connections a second.
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
 	_ = c.SetDeadline(deadline)
 	if _, err := c.Write(req); err != nil {
 		return classify(err, "write")
@@ -248,16 +246,24 @@ func startUDP(target string, interval time.Duration, stop <-chan struct{}, wg *s
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func startARP(iface string, stop <-chan struct{}, wg *sync.WaitGroup) error {
+func startARP(iface, mac string, stop <-chan struct{}, wg *sync.WaitGroup) error {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return err
 	}
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_ARP)))
+	var watch net.HardwareAddr
+	proto := uint16(syscall.ETH_P_ARP)
+	if mac != "" {
+		if watch, err = net.ParseMAC(mac); err != nil {
+			return err
+		}
+		proto = syscall.ETH_P_ALL
+	}
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(proto)))
 	if err != nil {
 		return err
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(syscall.ETH_P_ARP), Ifindex: ifi.Index}); err != nil {
+	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(proto), Ifindex: ifi.Index}); err != nil {
 		return err
 	}
 	tv := syscall.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
@@ -269,6 +275,7 @@ func startARP(iface string, stop <-chan struct{}, wg *sync.WaitGroup) error {
 		defer wg.Done()
 		defer syscall.Close(fd)
 		buf := make([]byte, 1600)
+		var lastWatched time.Time
 		for {
 			select {
 			case <-stop:
@@ -277,10 +284,20 @@ func startARP(iface string, stop <-chan struct{}, wg *sync.WaitGroup) error {
 			}
 			n, _, err := syscall.Recvfrom(fd, buf, 0)
 			now := time.Now()
-			if err != nil || n < 14+28 {
+			if err != nil || n < 14 {
 				continue
 			}
 			src := net.HardwareAddr(buf[6:12])
+			etype := binary.BigEndian.Uint16(buf[12:14])
+			if watch != nil && bytes.Equal(src, watch) {
+				if now.Sub(lastWatched) >= 50*time.Millisecond {
+					emit("M %d %s", now.UnixNano(), describe(buf[:n]))
+				}
+				lastWatched = now
+			}
+			if etype != syscall.ETH_P_ARP || n < 14+28 {
+				continue
+			}
 			a := buf[14:]
 			if binary.BigEndian.Uint16(a[0:2]) != 1 || binary.BigEndian.Uint16(a[2:4]) != 0x0800 {
 				continue
@@ -294,4 +311,27 @@ func startARP(iface string, stop <-chan struct{}, wg *sync.WaitGroup) error {
 		}
 	}()
 	return nil
+}
+
+// describe names a frame: ethertype, and for IPv4 the protocol and addresses.
+func describe(f []byte) string {
+	etype := binary.BigEndian.Uint16(f[12:14])
+	dst := net.HardwareAddr(f[0:6])
+	switch {
+	case etype == syscall.ETH_P_ARP && len(f) >= 42:
+		a := f[14:]
+		op := "arp-request"
+		if binary.BigEndian.Uint16(a[6:8]) == 2 {
+			op = "arp-reply"
+		}
+		return fmt.Sprintf("%s:%s>%s(to:%s)", op, net.IP(a[14:18]), net.IP(a[24:28]), dst)
+	case etype == syscall.ETH_P_IP && len(f) >= 34:
+		ip := f[14:]
+		proto := map[byte]string{1: "icmp", 6: "tcp", 17: "udp"}[ip[9]]
+		if proto == "" {
+			proto = fmt.Sprint(ip[9])
+		}
+		return fmt.Sprintf("ipv4-%s:%s>%s(to:%s)", proto, net.IP(ip[12:16]), net.IP(ip[16:20]), dst)
+	}
+	return fmt.Sprintf("ethertype-0x%04x(to:%s)", etype, dst)
 }
