@@ -54,11 +54,10 @@ import (
 // OUTAGE_JSON (raw records; default integration/.bench/outage-<time>.json).
 
 const (
-	outageVIP   = "198.51.100.170"
-	birdASN     = "65000"
-	memberASN   = "65101"
-	daemonAddr  = "127.0.0.1:9478" // inside each member's namespace
-	proberEvery = "10ms"
+	outageVIP  = "198.51.100.170"
+	birdASN    = "65000"
+	memberASN  = "65101"
+	daemonAddr = "127.0.0.1:9478" // inside each member's namespace
 )
 
 // killRecord is one kill of the active gateway.
@@ -71,26 +70,27 @@ type killRecord struct {
 	LightAtKill bool      `json:"light_at_kill"` // traffic good for the second before the kill
 
 	// Milliseconds after the kill (-1: not seen).
-	BFDDown        float64  `json:"bfd_down_ms"`
-	Claim          float64  `json:"claim_ms"`
-	LastGoodBefore float64  `json:"last_good_before_ms"` // negative
-	FirstGoodAfter float64  `json:"first_good_after_ms"` // = outage
-	FailedAttempts int      `json:"failed_attempts"`
-	UDPLastBefore  float64  `json:"udp_last_echo_before_ms"`
-	UDPFirstAfter  float64  `json:"udp_first_echo_after_ms"`
-	FirstGARP      float64  `json:"first_garp_ms"`     // any GARP from the router MAC after the claim
-	FirstGARPVIP   float64  `json:"first_garp_vip_ms"` // … for the VIP
-	ARPReplyVIP    float64  `json:"arp_reply_vip_ms"`  // first ARP reply for the VIP after the kill
-	FDBMove        float64  `json:"fdb_move_ms"`       // router MAC learned on another bridge port
-	FirstFrame     float64  `json:"first_frame_ms"`    // first frame from the router MAC the router namespace got after the kill
-	FirstFrameWhat string   `json:"first_frame"`
-	Frames         []string `json:"frames"` // the first frames from the router MAC after gaps of ≥ 50 ms
-	FDBWhat        string   `json:"fdb_move"`
-	CtlClaim       float64  `json:"controller_claim_ms"` // the new gateway's ovn-controller logs the claim
-	RouteEvents    []string `json:"route_events,omitempty"`
-	Reverified     float64  `json:"reverified_ms"`            // ovnfwd: all forwards re-verified
-	Crashes        []string `json:"crashes,omitempty"`        // chassis daemons that died by themselves during the cycle
-	CrashesBefore  []string `json:"crashes_before,omitempty"` // … found dead (and restarted) before the kill
+	BFDDown            float64  `json:"bfd_down_ms"`
+	Claim              float64  `json:"claim_ms"`
+	LastGoodBefore     float64  `json:"last_good_before_ms"` // negative
+	FirstGoodAfter     float64  `json:"first_good_after_ms"` // = outage
+	FailedAttempts     int      `json:"failed_attempts"`
+	UDPLastBefore      float64  `json:"udp_last_echo_before_ms"`
+	UDPFirstAfter      float64  `json:"udp_first_echo_after_ms"`
+	FirstGARP          float64  `json:"first_garp_ms"`     // any GARP from the router MAC after the claim
+	FirstGARPVIP       float64  `json:"first_garp_vip_ms"` // … for the VIP
+	ARPReplyVIP        float64  `json:"arp_reply_vip_ms"`  // first ARP reply for the VIP after the kill
+	FDBMove            float64  `json:"fdb_move_ms"`       // router MAC learned on another bridge port
+	FirstFrame         float64  `json:"first_frame_ms"`    // first frame from the router MAC entering the uplink bridge from the new gateway's port
+	FirstFrameWhat     string   `json:"first_frame"`
+	Frames             []string `json:"frames"` // the first frames from the router MAC after gaps of ≥ 50 ms
+	FDBWhat            string   `json:"fdb_move"`
+	CtlClaim           float64  `json:"controller_claim_ms"` // the new gateway's ovn-controller logs the claim
+	RouteEvents        []string `json:"route_events,omitempty"`
+	Reverified         float64  `json:"reverified_ms"`            // ovnfwd: all forwards re-verified
+	Crashes            []string `json:"crashes,omitempty"`        // chassis daemons that died by themselves during the cycle
+	CrashBeforeRestart bool     `json:"crash_before_restart"`     // … before the victim's restart: the kill's measurements are affected
+	CrashesBefore      []string `json:"crashes_before,omitempty"` // … found dead (and restarted) before the kill
 
 	// Pre-emption back after the restart (ms after chassis-start).
 	Restart       time.Time `json:"restart"`
@@ -112,20 +112,22 @@ type bfdEvent struct {
 }
 
 type outageBench struct {
-	t       *testing.T
-	b       *Bed
-	prefix  string
-	crPort  string
-	mac     string // the OVN router's uplink MAC
-	nextHop string
+	t        *testing.T
+	b        *Bed
+	prefix   string
+	crPort   string
+	mac      string // the OVN router's uplink MAC
+	nextHop  string
+	interval time.Duration // between new connections (and UDP datagrams)
 
 	mu     gosync.Mutex
 	claims []claimEvent
 	bfd    []bfdEvent
 
-	arp   *Probe       // ARP frames in the router namespace
-	fdb   *LineMonitor // bridge monitor fdb in the underlay namespace
-	route *LineMonitor // ip monitor route in the router namespace
+	arp   *Probe            // ARP frames in the router namespace
+	ports map[string]*Probe // chassis → frames from the router MAC on its uplink bridge port
+	fdb   *LineMonitor      // bridge monitor fdb in the underlay namespace
+	route *LineMonitor      // ip monitor route in the router namespace
 
 	daemons []*nsDaemon
 	bird    *exec.Cmd
@@ -146,7 +148,10 @@ func TestOutageBench(t *testing.T) {
 	if os.Getenv("OUTAGE_MODES") == "" {
 		modes = []string{"lxd", "l2", "bgp"}
 	}
-	ob := &outageBench{t: t, b: b, prefix: b.Prefix(t)}
+	ob := &outageBench{t: t, b: b, prefix: b.Prefix(t), interval: 10 * time.Millisecond}
+	if d, err := time.ParseDuration(os.Getenv("OUTAGE_INTERVAL")); err == nil && d > 0 {
+		ob.interval = d
+	}
 	ob.crPort = "cr-" + ob.prefix + "-lr-lrp-ext"
 	ob.mac = strings.Trim(strings.TrimSpace(b.NBCtl(t, "get", "Logical_Router_Port", ob.prefix+"-lr-lrp-ext", "mac")), `"`)
 	ob.nextHop = strings.TrimSpace(b.script0(t, "lxc-on", "1", "network", "get", b.Get(t, "TB_NETWORK"), "volatile.network.ipv4.address"))
@@ -158,12 +163,29 @@ func TestOutageBench(t *testing.T) {
 		member = "m1"
 	}
 	target := b.LaunchInstances(t, map[string]string{names[0]: member})[names[0]]
+	// A forward left by an earlier run whose cleanup found LXD without quorum.
+	if err := b.member(t, 1).DeleteNetworkForward(b.Get(t, "TB_NETWORK"), outageVIP); err == nil {
+		t.Logf("deleted a stale forward %s", outageVIP)
+	}
 	b.CreateMemberForward(t, 1, api.NetworkForwardsPost{ListenAddress: outageVIP, NetworkForwardPut: api.NetworkForwardPut{
 		Ports: []api.NetworkForwardPort{
 			{Protocol: "tcp", ListenPort: "80", TargetAddress: target.IP},
 			{Protocol: "udp", ListenPort: "7", TargetAddress: target.IP},
 		}}})
 	b.WaitLXDRow(t, ob.prefix+"-lb-"+outageVIP+"-tcp")
+	// Runs before the deletions above (cleanups are LIFO): every chassis up
+	// and LXD's database quorate again, or the deletions fail.
+	t.Cleanup(func() {
+		ob.reviveCrashed("")
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if _, err := b.member(t, 1).GetClusterMembers(); err == nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		t.Logf("LXD has no database quorum 2 min after the bench")
+	})
 	t.Logf("VIP %s → %s on %s; router MAC %s, uplink address %s; gateway %s", outageVIP, target.IP, target.Member, ob.mac, ob.nextHop, ob.claimant())
 
 	var all []killRecord
@@ -264,7 +286,13 @@ func (ob *outageBench) watch() {
 			ob.mu.Unlock()
 		})
 	}
-	ob.arp = b.StartProbe(t, b.Get(t, "TB_ROUTER_NETNS"), "-arp", "upl0", "-mac", ob.mac)
+	ob.arp = b.StartProbe(t, b.Get(t, "TB_ROUTER_NETNS"), "-arp", "upl0")
+	// Frames from the router MAC entering the uplink bridge from each
+	// chassis's port: what teaches the bridge the new gateway.
+	ob.ports = map[string]*Probe{}
+	for n := 1; n <= 3; n++ {
+		ob.ports[fmt.Sprintf("ch%d", n)] = b.StartProbe(t, b.Get(t, "TB_UNDERLAY_NETNS"), "-arp", fmt.Sprintf("upl-ch%d", n), "-mac", ob.mac)
+	}
 	ob.fdb = StartLineMonitor(t, "ip", "netns", "exec", b.Get(t, "TB_UNDERLAY_NETNS"), "bridge", "monitor", "fdb")
 	ob.route = StartLineMonitor(t, "ip", "netns", "exec", b.Get(t, "TB_ROUTER_NETNS"), "ip", "monitor", "route")
 }
@@ -348,9 +376,9 @@ func (ob *outageBench) runMode(mode string, kills int, target Instance) []killRe
 		ob.stopBird()
 	}()
 
-	args := []string{"-tcp", outageVIP + ":80", "-expect", target.Page(), "-interval", proberEvery, "-timeout", "300ms"}
+	args := []string{"-tcp", outageVIP + ":80", "-expect", target.Page(), "-interval", ob.interval.String(), "-timeout", "300ms"}
 	if os.Getenv("OUTAGE_UDP") != "0" {
-		args = append(args, "-udp", outageVIP+":7", "-udp-interval", proberEvery)
+		args = append(args, "-udp", outageVIP+":7", "-udp-interval", ob.interval.String())
 	}
 	p := b.StartProbe(t, b.Get(t, "TB_CLIENT_NETNS"), args...)
 	defer p.Stop()
@@ -365,9 +393,15 @@ func (ob *outageBench) runMode(mode string, kills int, target Instance) []killRe
 	}
 
 	var recs []killRecord
-	for i := 1; i <= kills; i++ {
+	// Kills until `kills` of them are usable (no other chassis daemon died
+	// before the restart), at most 2.5 × kills.
+	used := 0
+	for i := 1; used < kills && i <= kills*5/2; i++ {
 		rec := ob.cycle(mode, i, p)
 		recs = append(recs, rec)
+		if rec.clean() {
+			used++
+		}
 		t.Logf("%s #%d: kill %s → %s: BFD down %s, claim %s, outage %s (%d failed; last good %s), UDP first echo %s, controller claim %s, first frame from the router MAC %s (%s), GARP %s (VIP %s), ARP reply VIP %s, FDB move %s, re-verified %s; restart: claim back %s, pre-emption outage %s (%d failed)",
 			mode, i, rec.Victim, rec.NewGW, f(rec.BFDDown), f(rec.Claim), f(rec.FirstGoodAfter), rec.FailedAttempts, f(rec.LastGoodBefore),
 			f(rec.UDPFirstAfter), f(rec.CtlClaim), f(rec.FirstFrame), rec.FirstFrameWhat, f(rec.FirstGARP), f(rec.FirstGARPVIP), f(rec.ARPReplyVIP), f(rec.FDBMove), f(rec.Reverified),
@@ -407,10 +441,11 @@ func (ob *outageBench) cycle(mode string, i int, p *Probe) killRecord {
 	t, b := ob.t, ob.b
 	rec := killRecord{Mode: mode, N: i, BFDDown: -1, Claim: -1, LastGoodBefore: -1, FirstGoodAfter: -1, UDPLastBefore: -1,
 		UDPFirstAfter: -1, FirstFrame: -1, CtlClaim: -1, FirstGARP: -1, FirstGARPVIP: -1, ARPReplyVIP: -1, FDBMove: -1, Reverified: -1, ClaimBack: -1, PreemptOutage: -1}
-	rec.CrashesBefore = ob.reviveCrashed("")
-	// Settle: BFD up everywhere, a claimant, traffic good for a second (LXD
-	// alone may stay dark: at most 10 s).
-	Eventually(t, 60*time.Second, 100*time.Millisecond, "BFD up and a claimant before the kill", func() string {
+	// Settle: every chassis daemon running (restart any that died by
+	// itself), BFD up everywhere, a claimant, traffic good for a second
+	// (LXD alone may stay dark: at most 10 s).
+	Eventually(t, 90*time.Second, 100*time.Millisecond, "BFD up and a claimant before the kill", func() string {
+		rec.CrashesBefore = append(rec.CrashesBefore, ob.reviveCrashed("")...)
 		if !ob.bfdAllUp() || ob.claimant() == "" {
 			return fmt.Sprintf("claimant %q, BFD all up %v", ob.claimant(), ob.bfdAllUp())
 		}
@@ -418,6 +453,10 @@ func (ob *outageBench) cycle(mode string, i int, p *Probe) killRecord {
 	})
 	until := time.Now().Add(10 * time.Second)
 	for time.Now().Before(until) && !ob.steady(p, time.Second) {
+		if ob.deadOthers("") != nil {
+			rec.CrashesBefore = append(rec.CrashesBefore, ob.reviveCrashed("")...)
+			until = time.Now().Add(10 * time.Second)
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	rec.LightAtKill = ob.steady(p, time.Second)
@@ -456,7 +495,7 @@ func (ob *outageBench) cycle(mode string, i int, p *Probe) killRecord {
 		time.Sleep(400 * time.Millisecond) // the last attempts settle
 	}
 	ob.measure(&rec, p)
-	rec.Crashes = ob.reviveCrashed(rec.Victim)
+	rec.Crashes, rec.CrashBeforeRestart = ob.reviveCrashedAt(rec.Victim, rec.Restart)
 	if len(rec.Crashes) == 0 && ob.claimant() != rec.Victim {
 		t.Logf("%s #%d: %s did not pre-empt the gateway back (claimant %q)", mode, i, rec.Victim, ob.claimant())
 	}
@@ -531,8 +570,16 @@ func (ob *outageBench) killChassis(n string) time.Time {
 // cycle (OVS 3.1's userspace conntrack can abort under this load, see the
 // report), and names it with the log line that says why.
 func (ob *outageBench) reviveCrashed(victim string) []string {
+	c, _ := ob.reviveCrashedAt(victim, time.Time{})
+	return c
+}
+
+// reviveCrashedAt is reviveCrashed that also tells whether a daemon died
+// before the moment at (by its log's EMER line; unknown counts as before).
+func (ob *outageBench) reviveCrashedAt(victim string, at time.Time) ([]string, bool) {
 	t, b := ob.t, ob.b
 	var crashed []string
+	before := false
 	for n := 1; n <= 3; n++ {
 		dir := b.Get(t, fmt.Sprintf("TB_CH%d_DIR", n))
 		for _, p := range []string{"ovs-vswitchd", "ovn-controller"} {
@@ -549,6 +596,9 @@ func (ob *outageBench) reviveCrashed(victim string) []string {
 					}
 				}
 			}
+			if ts, err := time.Parse("2006-01-02T15:04:05.000Z", strings.SplitN(why, "|", 2)[0]); err != nil || ts.Before(at) {
+				before = true
+			}
 			crashed = append(crashed, fmt.Sprintf("ch%d %s: %s", n, p, why))
 			t.Logf("ch%d's %s died by itself (victim was %s): %s — restarting it", n, p, victim, why)
 		}
@@ -564,7 +614,7 @@ func (ob *outageBench) reviveCrashed(victim string) []string {
 			return ""
 		})
 	}
-	return crashed
+	return crashed, before
 }
 
 func zombie(pid int) bool {
@@ -708,7 +758,11 @@ func (ob *outageBench) measure(rec *killRecord, p *Probe) {
 			rec.ARPReplyVIP = since(a.At)
 		}
 	}
-	for _, fr := range ob.arp.Frames() {
+	var frames []TimedLine
+	if pp := ob.ports[rec.NewGW]; pp != nil {
+		frames = pp.Frames()
+	}
+	for _, fr := range frames {
 		if fr.At.After(kill) && fr.At.Before(restart) {
 			if rec.FirstFrame < 0 {
 				rec.FirstFrame, rec.FirstFrameWhat = since(fr.At), fr.Line
@@ -971,24 +1025,30 @@ func stats(vs []float64) string {
 }
 
 // clean reports whether a kill's measurements are usable: no other chassis
-// daemon died during its cycle.
-func (r killRecord) clean() bool { return len(r.Crashes) == 0 }
+// daemon died before the victim was restarted.
+func (r killRecord) clean() bool { return len(r.Crashes) == 0 || !r.CrashBeforeRestart }
+
+// preemptClean: no other chassis daemon died during the cycle at all.
+func (r killRecord) preemptClean() bool { return len(r.Crashes) == 0 }
 
 func (ob *outageBench) report(all []killRecord, kills int, modes []string) string {
 	var sb strings.Builder
 	cmd := fmt.Sprintf("OUTAGE_KILLS=%d OUTAGE_MODES=%s make bench-outage", kills, strings.Join(modes, ","))
+	if ob.interval != 10*time.Millisecond {
+		cmd = fmt.Sprintf("OUTAGE_INTERVAL=%v %s", ob.interval, cmd)
+	}
 	fmt.Fprintf(&sb, "## Gateway failover: traffic outage through a forward (cluster bed)\n\n")
 	fmt.Fprintf(&sb, "Produced by `%s` (TestOutageBench, integration/outage_bench_test.go) on %s, %s. "+
 		"Three-member LXD 5.0.2 cluster, OVN 23.03.1, OVS 3.1.0 userspace datapath, BFD %s ms × 3; the forward's target "+
 		"runs on m1, the gateway is on ch3 by LXD's priorities. A client behind the uplink router opens a NEW HTTP connection "+
-		"to the VIP every 10 ms (300 ms timeout) and keeps one UDP flow (a datagram every 10 ms to the echo service); "+
+		"to the VIP every %v (300 ms timeout) and keeps one UDP flow (a datagram every %v to the echo service); "+
 		"kill -9 of the active gateway's ovs-vswitchd + ovn-controller, restart ≈5 s later (it pre-empts the gateway back). "+
 		"Outage = kill → start of the first good new connection after the first failed one. "+
 		"Times in ms: min / median / p99 / max (p99 by nearest rank: with ≤ 100 kills it is the maximum).\n\n",
-		cmd, time.Now().UTC().Format("2006-01-02"), hostLoad(), ob.b.Env["TB_BFD_MS"])
+		cmd, time.Now().UTC().Format("2006-01-02"), hostLoad(), ob.b.Env["TB_BFD_MS"], ob.interval, ob.interval)
 	sb.WriteString("| mode | kills used | outage (new connections) | SB claim (kill → claim) | claim → first good | UDP flow outage | pre-emption back: outage (kills with one) |\n")
 	sb.WriteString("|---|---|---|---|---|---|---|\n")
-	var excluded []string
+	var excluded, preExcluded []string
 	for _, m := range modes {
 		var outage, claim, after, udp, pre []float64
 		n, preN, used := 0, 0, 0
@@ -998,8 +1058,11 @@ func (ob *outageBench) report(all []killRecord, kills int, modes []string) strin
 			}
 			n++
 			if !r.clean() {
-				excluded = append(excluded, fmt.Sprintf("%s #%d (%s)", r.Mode, r.N, strings.Join(r.Crashes, "; ")))
+				excluded = append(excluded, fmt.Sprintf("%s #%d", r.Mode, r.N))
 				continue
+			}
+			if !r.preemptClean() {
+				preExcluded = append(preExcluded, fmt.Sprintf("%s #%d", r.Mode, r.N))
 			}
 			used++
 			outage = append(outage, r.FirstGoodAfter)
@@ -1010,7 +1073,7 @@ func (ob *outageBench) report(all []killRecord, kills int, modes []string) strin
 				after = append(after, -1)
 			}
 			udp = append(udp, r.UDPFirstAfter)
-			if r.PreemptOutage >= 0 {
+			if r.PreemptOutage >= 0 && r.preemptClean() {
 				pre = append(pre, r.PreemptOutage)
 				preN++
 			}
@@ -1020,11 +1083,21 @@ func (ob *outageBench) report(all []killRecord, kills int, modes []string) strin
 		}
 		fmt.Fprintf(&sb, "| %s | %d of %d | %s | %s | %s | %s | %s (%d) |\n", modeName(m), used, n, stats(outage), stats(claim), stats(after), stats(udp), stats(pre), preN)
 	}
-	if len(excluded) > 0 {
-		fmt.Fprintf(&sb, "\nExcluded (a chassis daemon other than the victim died during the cycle; it was restarted): %s.\n", strings.Join(excluded, ", "))
+	var crashes int
+	for _, r := range all {
+		if len(r.Crashes) > 0 {
+			crashes++
+		}
+	}
+	if crashes > 0 {
+		fmt.Fprintf(&sb, "\nIn %d of %d cycles a chassis other than the victim lost its ovs-vswitchd by itself (OVS 3.1.0 userspace conntrack: "+
+			"`assertion conn->conn_type == CT_CONN_TYPE_DEFAULT failed in conn_update_state()`, on the chassis of the forward's target, "+
+			"as the traffic moved to another gateway); the bench restarted it. Kills excluded from the table because it died before the "+
+			"victim's restart: %s. Pre-emption outages excluded because it died after the restart: %s.\n",
+			crashes, len(all), list(excluded), list(preExcluded))
 	}
 	sb.WriteString("\nWhere the time goes (ms after the kill, median over the kills used; – not seen):\n\n")
-	sb.WriteString("| mode | BFD down seen by a survivor | new gateway's ovn-controller claims (its log) | SB claim | ovnfwd: all forwards re-verified | first frame from the router MAC at the uplink router | uplink bridge moves the router MAC to the new port | first GARP after the claim | first good new connection |\n")
+	sb.WriteString("| mode | BFD down seen by a survivor | new gateway's ovn-controller claims (its log) | SB claim | ovnfwd: all forwards re-verified | first frame from the router MAC into the uplink bridge from the new gateway | uplink bridge moves the router MAC to the new port | first GARP after the claim | first good new connection |\n")
 	sb.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range modes {
 		var bfd, ctl, claim, rev, frame, fdb, garp, good []float64
@@ -1051,7 +1124,11 @@ func (ob *outageBench) report(all []killRecord, kills int, modes []string) strin
 			notes = append(notes, "restarted before the kill: "+strings.Join(r.CrashesBefore, "; "))
 		}
 		if len(r.Crashes) > 0 {
-			notes = append(notes, "EXCLUDED, died during the cycle: "+strings.Join(r.Crashes, "; "))
+			what := "died after the restart (pre-emption outage excluded)"
+			if r.CrashBeforeRestart {
+				what = "died before the restart (EXCLUDED)"
+			}
+			notes = append(notes, what+": "+strings.Join(r.Crashes, "; "))
 		}
 		if r.FDBWhat != "" {
 			notes = append(notes, "fdb: "+r.FDBWhat)
@@ -1109,4 +1186,11 @@ func hostLoad() string {
 		return "load unknown"
 	}
 	return "load average " + strings.Join(strings.Fields(string(data))[:3], " ")
+}
+
+func list(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
 }
