@@ -8,7 +8,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 # Integration tests share one real bed: run them one package at a time.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci \
+.PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci bench-outage bench-outage-quick \
         testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick bench-cluster clean
 
 all: build
@@ -24,6 +24,7 @@ vet:
 	$(GO) vet -tags integration ./integration/...
 	$(GO) vet -tags benchprof ./cmd/ovnfwd
 	$(GO) vet -tags bedbench ./engine
+	$(GO) vet -tags 'integration outagebench' ./integration/...
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
@@ -84,6 +85,19 @@ bench: build testbed-up
 # Issue 16: one member's daemon vs three at idle (NB transactions, northd CPU).
 bench-cluster: build testbed-cluster-up
 	bash integration/bench-cluster.sh $(CURDIR)/$(BIN)
+
+# Issue 17: traffic outage through a forward while the active gateway is
+# killed (-9) and restarted, per mode (LXD alone, ovnfwd L2, ovnfwd BGP).
+OUTAGE_KILLS ?= 10
+OUTAGE_MODES ?= lxd,l2,bgp
+bench-outage: build testbed-cluster-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CLUSTER=1 OUTAGE_KILLS=$(OUTAGE_KILLS) OUTAGE_MODES=$(OUTAGE_MODES) \
+	  OUTAGE_REPORT=$(CURDIR)/integration/outage-results.md \
+	  $(GO) test -tags 'integration outagebench' -count=1 -p 1 -timeout 45m -v -run TestOutageBench ./integration/
+	bash $(TESTBED) down
+
+bench-outage-quick:
+	$(MAKE) bench-outage OUTAGE_KILLS=3
 
 bench-quick: build testbed-up
 	bash integration/bench.sh quick $(CURDIR)/$(BIN)
