@@ -23,6 +23,11 @@ type ExplainACLs struct {
 	LXDACLs []fwdsync.NetworkACL `json:"lxd_acls" yaml:"lxd_acls"`
 	// Errors are the reads that failed.
 	Errors []string `json:"errors,omitempty" yaml:"errors,omitempty"`
+	// Verdicts say plainly what stops the forward's traffic (a drop or
+	// reject rule matching its protocol and port, the default ingress
+	// action), or that it cannot be decided; judged textually
+	// (fwdsync.JudgeACLs). Empty: nothing found that stops it.
+	Verdicts []string `json:"verdicts" yaml:"verdicts"`
 }
 
 // ExplainACLTarget is one target address of the forward.
@@ -95,6 +100,50 @@ func ExplainACLsFor(f fwdsync.Forward, n fwdsync.Network, nics []fwdsync.Instanc
 		}
 		out.LXDACLs = append(out.LXDACLs, acls...)
 	}
+	out.Verdicts = judgeACLs(f, out)
+	return out
+}
+
+// judgeACLs judges every way traffic of f goes to its targets against the
+// ACLs around them.
+func judgeACLs(f fwdsync.Forward, a *ExplainACLs) []string {
+	var paths []fwdsync.ACLPath
+	for _, p := range f.Ports {
+		port := strings.TrimSpace(p.TargetPort)
+		if port == "" {
+			port = p.ListenPort
+		}
+		port, _, _ = strings.Cut(port, ",") // the first port of a list or range
+		port, _, _ = strings.Cut(port, "-")
+		paths = append(paths, fwdsync.ACLPath{Protocol: p.Protocol, Address: p.TargetAddress, Port: strings.TrimSpace(port)})
+	}
+	if f.DefaultTarget != "" {
+		paths = append(paths, fwdsync.ACLPath{Protocol: "tcp", Address: f.DefaultTarget}, fwdsync.ACLPath{Protocol: "udp", Address: f.DefaultTarget})
+	}
+	out := []string{}
+	for _, path := range paths {
+		for _, t := range a.Targets {
+			if t.Address != path.Address {
+				continue
+			}
+			names := append(slices.Clone(a.NetworkACLs), t.NICACLs...)
+			var acls []fwdsync.NetworkACL
+			for _, acl := range a.LXDACLs {
+				if slices.Contains(names, acl.Name) {
+					acls = append(acls, acl)
+				}
+			}
+			var ovn []fwdsync.OVNACL
+			for _, p := range t.OVNPorts {
+				ovn = append(ovn, p.ACLs...)
+			}
+			for _, v := range fwdsync.JudgeACLs(path, acls, len(names) > 0, a.DefaultIngressAction, ovn) {
+				if !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
+	}
 	return out
 }
 
@@ -124,6 +173,12 @@ func (a *ExplainACLs) Lines() []string {
 		def = "unset"
 	}
 	out := []string{fmt.Sprintf("network security.acls: %s (default ingress action: %s)", none(a.NetworkACLs), def)}
+	if len(a.Verdicts) == 0 {
+		out = append(out, "verdict: no ACL rule found that stops the forward's traffic (a textual match on protocol, port and destination)")
+	}
+	for _, v := range a.Verdicts {
+		out = append(out, "verdict: "+v)
+	}
 	for _, t := range a.Targets {
 		out = append(out, fmt.Sprintf("target %s: instance NICs %s; their security.acls: %s", t.Address, none(t.NICs), none(t.NICACLs)))
 		if len(t.OVNPorts) == 0 {

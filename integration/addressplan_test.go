@@ -406,4 +406,41 @@ func TestAddressExplainACLs(t *testing.T) {
 			t.Errorf("explain table lacks %q:\n%s", want, out)
 		}
 	}
+
+	// A drop rule for the forward's port (issue 15): explain names it, and
+	// the OVN ACL LXD makes of it, as what blocks the forward.
+	verdicts := func() []string {
+		cmd := exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "json")
+		cmd.Env = b.BedEnv()
+		out, _ := cmd.Output()
+		var v struct {
+			ACLs *struct {
+				Verdicts []string `json:"verdicts"`
+			} `json:"acls"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil || v.ACLs == nil {
+			t.Fatalf("explain: %v: %s", err, out)
+		}
+		return v.ACLs.Verdicts
+	}
+	for _, v := range verdicts() {
+		if strings.HasPrefix(v, "blocked: LXD ACL") || strings.Contains(v, "default ingress action") {
+			t.Errorf("allowed forward judged blocked: %s", v)
+		}
+	}
+	b.Lxc(t, "network", "acl", "rule", "add", acl, "ingress", "action=drop", "protocol=tcp", "destination_port=80")
+	var lxdBlock, ovnBlock bool
+	Eventually(t, 10*time.Second, 200*time.Millisecond, "explain names the drop rule", func() string {
+		vs := verdicts()
+		lxdBlock, ovnBlock = false, false
+		for _, v := range vs {
+			lxdBlock = lxdBlock || strings.HasPrefix(v, "blocked: LXD ACL "+acl+" ingress rule 2 (action=drop protocol=tcp destination_port=80) drops tcp/80 to "+target)
+			ovnBlock = ovnBlock || (strings.HasPrefix(v, "blocked: OVN ACL on port_group "+pg) && strings.Contains(v, "tcp.dst == 80"))
+		}
+		if !lxdBlock || !ovnBlock {
+			return fmt.Sprintf("verdicts %q", vs)
+		}
+		return ""
+	})
+
 }

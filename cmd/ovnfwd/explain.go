@@ -41,11 +41,15 @@ with a warning) or – (does not apply), and the evidence it read:
 The first failing step says what to do. explain is read-only: it writes no
 barrier, so step 10 compares with the last NB config anyone published.
 
-After the steps, explain lists the ACLs around the forward's targets (shown,
-not judged; "acls" in JSON): the network's LXD security.acls and its default
-ingress action, each target instance NIC's security.acls, the rules of those
-LXD ACLs, and the NB ACLs on the logical switch ports that hold a target
-address (through the port groups holding the port, or its switch).
+After the steps, explain lists the ACLs around the forward's targets ("acls"
+in JSON): the network's LXD security.acls and its default ingress action,
+each target instance NIC's security.acls, the rules of those LXD ACLs, and
+the NB ACLs on the logical switch ports that hold a target address (through
+the port groups holding the port, or its switch). Its verdicts say plainly
+when a drop or reject rule matches the forward's protocol and port, when no
+rule allows it and the default ingress action applies, or when it cannot
+decide (a destination given by name or set, an OVN drop without a port
+condition): a textual match, not a packet trace.
 
 The daemons are asked as status asks them (--daemon, default the local
 daemon ` + defaultDaemon + `; --no-daemon): one that does not answer within
@@ -86,7 +90,7 @@ func writeExplanation(w io.Writer, format string, x engine.Explanation) error {
 		}
 	}
 	if lines := x.ACLs.Lines(); len(lines) > 0 {
-		fmt.Fprintln(w, "\nACLs around the targets (shown, not judged):")
+		fmt.Fprintln(w, "\nACLs around the targets (judged by a textual match on protocol, port and destination):")
 		for _, l := range lines {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
