@@ -500,7 +500,10 @@ func repairedAll(ds []*Daemon, listen string) int {
 // OVSDBEvent is one row change an OVSDB monitor reported, stamped when it
 // arrived (initial rows included).
 type OVSDBEvent struct {
-	At       time.Time
+	At time.Time
+	// Txn numbers the committed transactions the monitor reported (one
+	// "update" each), from 1; 0 for the initial rows.
+	Txn      uint64
 	Table    string
 	UUID     string
 	New, Old map[string]json.RawMessage
@@ -517,14 +520,19 @@ func WatchOVSDB(t testing.TB, sock, db string, tables map[string][]string, onEve
 	}
 	reqs := map[string]any{}
 	for tbl, cols := range tables {
-		reqs[tbl] = map[string]any{"columns": cols}
+		r := map[string]any{}
+		if cols != nil { // nil: every column
+			r["columns"] = cols
+		}
+		reqs[tbl] = r
 	}
 	enc, dec := json.NewEncoder(c), json.NewDecoder(c)
+	var txn uint64
 	var encMu gosync.Mutex
 	if err := enc.Encode(map[string]any{"id": 1, "method": "monitor", "params": []any{db, "w", reqs}}); err != nil {
 		t.Fatal(err)
 	}
-	deliver := func(raw json.RawMessage) {
+	deliver := func(raw json.RawMessage, txn uint64) {
 		now := time.Now()
 		var upd map[string]map[string]struct {
 			New map[string]json.RawMessage `json:"new"`
@@ -535,7 +543,7 @@ func WatchOVSDB(t testing.TB, sock, db string, tables map[string][]string, onEve
 		}
 		for tbl, rows := range upd {
 			for uuid, r := range rows {
-				onEvent(OVSDBEvent{At: now, Table: tbl, UUID: uuid, New: r.New, Old: r.Old})
+				onEvent(OVSDBEvent{At: now, Txn: txn, Table: tbl, UUID: uuid, New: r.New, Old: r.Old})
 			}
 		}
 	}
@@ -565,14 +573,15 @@ func WatchOVSDB(t testing.TB, sock, db string, tables map[string][]string, onEve
 					replied <- fmt.Errorf("%v", msg.Error)
 					return
 				}
-				deliver(msg.Result)
+				deliver(msg.Result, 0)
 				replied <- nil
 			case msg.Method == "echo":
 				encMu.Lock()
 				_ = enc.Encode(map[string]any{"id": msg.ID, "result": msg.Params, "error": nil})
 				encMu.Unlock()
 			case msg.Method == "update" && len(msg.Params) == 2:
-				deliver(msg.Params[1])
+				txn++
+				deliver(msg.Params[1], txn)
 			}
 		}
 	}()
