@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/canonical/lxd/shared/api"
+
 	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
@@ -36,7 +38,9 @@ type Daemon struct {
 	nbSettle   time.Duration
 	mu         gosync.Mutex
 	memberName string
-	election   Election // nil: this daemon always writes
+	// lxdAnnounced: when LXD last announced a forward's creation or update.
+	lxdAnnounced map[fwdsync.ForwardKey]time.Time
+	election     Election // nil: this daemon always writes
 	// pendingSince: forwards triggered but not yet verified ok, with the
 	// time their trigger reached ovnfwd (event → verified latency).
 	pendingSince map[fwdsync.ForwardKey]pendingTrigger
@@ -58,7 +62,17 @@ func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 		case ev := <-in:
 			switch ev.Kind {
 			case lxdwatch.KindForward:
-				d.q.add(workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received})
+				it := workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received}
+				d.q.add(it)
+				if ev.Action == api.EventLifecycleNetworkForwardCreated || ev.Action == api.EventLifecycleNetworkForwardUpdated {
+					// LXD writes the rows right after its event: rows it
+					// has not written yet are created only if they are
+					// still missing once lxdWriteGrace has passed.
+					d.mu.Lock()
+					d.lxdAnnounced[ev.Key] = time.Now()
+					d.mu.Unlock()
+					d.q.addAfter(it, lxdWriteGrace+10*time.Millisecond)
+				}
 			case lxdwatch.KindResync:
 				d.q.addFull("lxd-connect")
 			default:
@@ -355,7 +369,7 @@ func NewDaemon(cfg DaemonConfig) *Daemon {
 	}
 	m := newMetrics()
 	m.buildInfo.WithLabelValues(cfg.Version, runtime.Version()).Set(1)
-	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: m, q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle,
+	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: m, q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle, lxdAnnounced: map[fwdsync.ForwardKey]time.Time{},
 		pprof: cfg.Pprof, pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: cfg.MemoryLimit, chassis: cfg.Chassis}
 	if cfg.Routes != nil {
 		d.routes = newRouteStateWith(*cfg.Routes, cfg.Speaker, cfg.Logger.Named("routes"), d.metrics.reg)
@@ -373,6 +387,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	d.e = New(Config{LXD: src.LXD, NB: src.NB, SB: src.SB, Options: cfg.Options, HA: cfg.HA, Logger: log})
 	d.e.metrics = m
 	d.e.judgeMembers = true
+	d.e.awaitingLXD = d.awaitingLXD
 	d.election = src.Election
 	if el := src.Election; el != nil {
 		d.e.mayWrite = el.Held
@@ -496,4 +511,22 @@ func (d *Daemon) member() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.memberName
+}
+
+// lxdWriteGrace is how long after LXD announced a forward's creation or
+// update ovnfwd leaves its missing rows to LXD (LXD 5.0.2 writes them
+// ~0.2 s after its event; longer on a loaded host).
+const lxdWriteGrace = 2 * time.Second
+
+// awaitingLXD reports whether LXD announced the forward less than
+// lxdWriteGrace ago.
+func (d *Daemon) awaitingLXD(key fwdsync.ForwardKey) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.lxdAnnounced[key]
+	if ok && time.Since(at) >= lxdWriteGrace {
+		delete(d.lxdAnnounced, key)
+		return false
+	}
+	return ok
 }

@@ -191,8 +191,19 @@ func TestDaemonMirrorsAndRepairsOnFakes(t *testing.T) {
 	w.lxd.St.Forwards = append(w.lxd.St.Forwards, web("198.51.100.11", "443"))
 	w.mu.Unlock()
 	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.11"}
-	w.events <- lxdwatch.Event{Kind: lxdwatch.KindForward, Action: "network-forward-created", Key: key, Received: time.Now()}
+	sent := time.Now()
+	w.events <- lxdwatch.Event{Kind: lxdwatch.KindForward, Action: "network-forward-created", Key: key, Received: sent}
+	// LXD writes a new forward's rows itself right after its event:
+	// ovnfwd leaves them to it for lxdWriteGrace, then writes them (this
+	// fake LXD never does).
+	time.Sleep(lxdWriteGrace / 2)
+	if w.hasRow("lxd-net2-lb-198.51.100.11-tcp") {
+		t.Fatal("ovnfwd created the row of a forward LXD announced moments ago (it races LXD's own write)")
+	}
 	waitFor(t, "the new forward's row", func() bool { return w.hasRow("lxd-net2-lb-198.51.100.11-tcp") })
+	if took := time.Since(sent); took < lxdWriteGrace {
+		t.Errorf("row created %v after the event, before the grace of %v", took, lxdWriteGrace)
+	}
 	waitFor(t, "both forwards verified ok", func() bool {
 		sts := d.e.allStatuses()
 		return len(sts) == 2 && sts[0].State == fwdsync.StateOK && sts[1].State == fwdsync.StateOK

@@ -46,6 +46,9 @@ type Engine struct {
 	// singleDeletes counts the rows deleted by single-forward reconciles
 	// (LXD said 404) since the last full pass, against the deletion budget.
 	singleDeletes int
+	// awaitingLXD reports forwards LXD announced (created or updated)
+	// moments ago: their missing rows are LXD's to write first. nil: none.
+	awaitingLXD func(key fwdsync.ForwardKey) bool
 	// postponed are the row names whose changes were skipped as busy
 	// since takePostponed was last called: their queued NB changes must
 	// survive the pass that skipped them.
@@ -407,10 +410,20 @@ func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (appl
 }
 
 func (e *Engine) isBusy(ch fwdsync.Change) bool {
-	if e.busy == nil {
-		return false
-	}
 	for _, op := range ch.Ops {
+		// LXD announced this forward moments ago and writes its rows
+		// itself right after: creating them first only races it.
+		if op.Kind == fwdsync.OpCreateLB && e.awaitingLXD != nil && e.awaitingLXD(ch.Key) {
+			e.log.Debug("postponed: LXD writes this forward's rows itself moments after its event", zap.String("forward", keyString(ch.Key)))
+			if e.postponed == nil {
+				e.postponed = map[string]bool{}
+			}
+			e.postponed[op.Name] = true
+			return true
+		}
+		if e.busy == nil {
+			continue
+		}
 		if e.busy(op.Name) {
 			if e.postponed == nil {
 				e.postponed = map[string]bool{}
