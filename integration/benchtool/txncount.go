@@ -5,12 +5,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
-	"fmt"
-	"net"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 )
 
 // cmdTxnCount counts the NB transactions that touch Load_Balancer rows while
@@ -24,93 +19,50 @@ func cmdTxnCount(args []string) error {
 	match := fs.String("match", "", "count only rows whose name starts with this (\"\": all)")
 	ready := fs.String("ready", "", "create this file once the monitor is in place")
 	_ = fs.Parse(args)
-	ep := mustEnv("OVNFWD_NB")
-	if !strings.HasPrefix(ep, "unix:") {
-		return fmt.Errorf("txn-count needs a unix: NB endpoint, not %s", ep)
-	}
-	c, err := net.Dial("unix", strings.TrimPrefix(ep, "unix:"))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	enc := json.NewEncoder(c)
-	dec := json.NewDecoder(c)
-	if err := enc.Encode(map[string]any{"id": 1, "method": "monitor_cond",
-		"params": []any{"OVN_Northbound", nil, map[string]any{"Load_Balancer": []any{map[string]any{"columns": []string{"name"}}}}}}); err != nil {
-		return err
-	}
-	type msg struct {
-		ID     any               `json:"id"`
-		Method string            `json:"method"`
-		Params []json.RawMessage `json:"params"`
-		Result json.RawMessage   `json:"result"`
-		Error  any               `json:"error"`
-	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	type counts struct {
 		txns, rows, inserts, deletes, modifies int
 		hist                                   map[int]int
 	}
 	cnt := counts{hist: map[int]int{}}
-	done := make(chan error, 1)
-	go func() {
-		for {
-			var m msg
-			if err := dec.Decode(&m); err != nil {
-				done <- err
-				return
-			}
-			switch {
-			case m.Method == "echo":
-				_ = enc.Encode(map[string]any{"id": m.ID, "result": m.Params, "error": nil})
-			case m.ID != nil && m.Method == "":
-				if m.Error != nil {
-					done <- fmt.Errorf("monitor_cond: %v", m.Error)
-					return
-				}
-				if *ready != "" {
-					_ = os.WriteFile(*ready, nil, 0o644)
-				}
-			case m.Method == "update2" && len(m.Params) == 2:
-				var tu map[string]map[string]map[string]json.RawMessage
-				if json.Unmarshal(m.Params[1], &tu) != nil {
-					continue
-				}
-				n := 0
-				for _, ru := range tu["Load_Balancer"] {
-					for kind, row := range ru {
-						if *match != "" {
-							var r struct {
-								Name string `json:"name"`
-							}
-							_ = json.Unmarshal(row, &r)
-							if r.Name != "" && !strings.HasPrefix(r.Name, *match) {
-								continue
-							}
-						}
-						n++
-						switch kind {
-						case "insert", "initial":
-							cnt.inserts++
-						case "delete":
-							cnt.deletes++
-						default:
-							cnt.modifies++
-						}
+	params := []any{"OVN_Northbound", nil, map[string]any{"Load_Balancer": []any{map[string]any{"columns": []string{"name"}}}}}
+	err := monitorNB("txn-count", "monitor_cond", params, *ready, func(method string, params []json.RawMessage) {
+		if method != "update2" || len(params) != 2 {
+			return
+		}
+		var tu map[string]map[string]map[string]json.RawMessage
+		if json.Unmarshal(params[1], &tu) != nil {
+			return
+		}
+		n := 0
+		for _, ru := range tu["Load_Balancer"] {
+			for kind, row := range ru {
+				if *match != "" {
+					var r struct {
+						Name string `json:"name"`
+					}
+					_ = json.Unmarshal(row, &r)
+					if r.Name != "" && !strings.HasPrefix(r.Name, *match) {
+						continue
 					}
 				}
-				if n > 0 {
-					cnt.txns++
-					cnt.rows += n
-					cnt.hist[n]++
+				n++
+				switch kind {
+				case "insert", "initial":
+					cnt.inserts++
+				case "delete":
+					cnt.deletes++
+				default:
+					cnt.modifies++
 				}
 			}
 		}
-	}()
-	select {
-	case <-stop:
-	case err := <-done:
+		if n > 0 {
+			cnt.txns++
+			cnt.rows += n
+			cnt.hist[n]++
+		}
+	})
+	if err != nil {
 		return err
 	}
 	maxBatch := 0
