@@ -50,7 +50,7 @@ func serverGroup(t *testing.T, raw *rawClient, g string) []haEntry {
 		t.Fatalf("group %s: %d rows", g, len(rows))
 	}
 	var out []haEntry
-	for _, u := range uuidsOf(rows[0]["ha_chassis"]) {
+	for _, u := range rowUUIDs(rows[0]["ha_chassis"]) {
 		r := raw.selectRows(nbdb.HAChassisTable, ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(u)))
 		if len(r) != 1 {
 			t.Fatalf("HA_Chassis %s: %d rows", u, len(r))
@@ -60,20 +60,6 @@ func serverGroup(t *testing.T, raw *rawClient, g string) []haEntry {
 	}
 	slices.SortFunc(out, func(a, b haEntry) int { return strings.Compare(a.chassis, b.chassis) })
 	return out
-}
-
-func uuidsOf(v any) []string {
-	switch x := v.(type) {
-	case ovsdb.UUID:
-		return []string{x.GoUUID}
-	case ovsdb.OvsSet:
-		var out []string
-		for _, e := range x.GoSet {
-			out = append(out, e.(ovsdb.UUID).GoUUID)
-		}
-		return out
-	}
-	return nil
 }
 
 // replicaGroup reads group g from the client's snapshot as chassis → priority.
@@ -316,7 +302,7 @@ func TestBuildHAOps(t *testing.T) {
 		s := op.Op + " " + op.Table
 		switch op.Op {
 		case ovsdb.OperationMutate:
-			s += fmt.Sprintf(" %s %s", op.Mutations[0].Mutator, uuidsOf(op.Mutations[0].Value))
+			s += fmt.Sprintf(" %s %s", op.Mutations[0].Mutator, rowUUIDs(op.Mutations[0].Value))
 		case ovsdb.OperationWait:
 			s += fmt.Sprintf(" %v", op.Columns)
 		case ovsdb.OperationInsert:
@@ -338,7 +324,7 @@ func TestBuildHAOps(t *testing.T) {
 		t.Errorf("ops:\n got %q\nwant %q", got, want)
 	}
 	// The guard names the planned set.
-	if set := uuidsOf(ops[0].Rows[0]["ha_chassis"]); !slices.Equal(set, []string{r1, r2}) {
+	if set := rowUUIDs(ops[0].Rows[0]["ha_chassis"]); !slices.Equal(set, []string{r1, r2}) {
 		t.Errorf("guard set = %v", set)
 	}
 	// Nothing of the group is rewritten: no update of HA_Chassis_Group.
