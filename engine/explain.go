@@ -167,6 +167,13 @@ func (x *explainer) repairCmd() string {
 	return cmd
 }
 
+// skip marks step s skipped, for the reason why.
+func skip(s ExplainStep, why string) ExplainStep {
+	s.Status = StepSkip
+	s.Evidence = []string{why}
+	return s
+}
+
 func (x *explainer) mapped() bool { return x.in.NetworkListed && x.in.Mapping.OK() }
 
 func (x *explainer) cr() string { return fwdsync.GatewayPort(x.in.Mapping.Prefix) }
@@ -284,9 +291,7 @@ func (x *explainer) mapping() ExplainStep {
 	m := x.in.Mapping
 	switch {
 	case !x.in.NetworkListed:
-		s.Status = StepSkip
-		s.Evidence = []string{"no LXD network"}
-		return s
+		return skip(s, "no LXD network")
 	case !m.OK():
 		s.Status = StepFail
 		s.Evidence = []string{m.Err}
@@ -319,9 +324,7 @@ var nbCategories = map[fwdsync.Category]bool{
 func (x *explainer) nbRows() ExplainStep {
 	s := ExplainStep{ID: "nb", Title: "NB Load_Balancer rows"}
 	if !x.mapped() {
-		s.Status = StepSkip
-		s.Evidence = []string{"no OVN prefix"}
-		return s
+		return skip(s, "no OVN prefix")
 	}
 	byName := map[string][]fwdsync.NBLoadBalancer{}
 	for _, lb := range x.in.NB.LoadBalancers {
@@ -420,13 +423,9 @@ func (x *explainer) sbLoadBalancers() ExplainStep {
 	s := ExplainStep{ID: "sb-lb", Title: "SB Load_Balancer rows"}
 	switch {
 	case x.in.Desired == nil || len(x.in.Desired.LBs) == 0:
-		s.Status = StepSkip
-		s.Evidence = []string{"no rows needed"}
-		return s
+		return skip(s, "no rows needed")
 	case !x.in.Rules.AttachSwitch:
-		s.Status = StepSkip
-		s.Evidence = []string{"rows are attached to the router only: OVN 23.03 makes SB Load_Balancer rows for switch datapaths only"}
-		return s
+		return skip(s, "rows are attached to the router only: OVN 23.03 makes SB Load_Balancer rows for switch datapaths only")
 	}
 	nbUUIDs := map[string][]string{}
 	for _, lb := range x.in.NB.LoadBalancers {
@@ -465,9 +464,7 @@ func (x *explainer) sbLoadBalancers() ExplainStep {
 func (x *explainer) dnatFlows() ExplainStep {
 	s := ExplainStep{ID: "dnat", Title: "lr_in_dnat logical flows"}
 	if !x.mapped() {
-		s.Status = StepSkip
-		s.Evidence = []string{"no OVN prefix"}
-		return s
+		return skip(s, "no OVN prefix")
 	}
 	if x.in.FlowsErr != "" {
 		s.Status = StepFail
@@ -570,17 +567,11 @@ func (x *explainer) natAddresses() ExplainStep {
 	addr, err := netip.ParseAddr(x.in.Key.ListenAddress)
 	switch {
 	case !x.mapped():
-		s.Status = StepSkip
-		s.Evidence = []string{"no OVN prefix"}
-		return s
+		return skip(s, "no OVN prefix")
 	case err == nil && addr.Is6():
-		s.Status = StepSkip
-		s.Evidence = []string{"IPv6 listen address: OVN 23.03 lists no IPv6 VIPs in nat_addresses (no unsolicited NA)"}
-		return s
+		return skip(s, "IPv6 listen address: OVN 23.03 lists no IPv6 VIPs in nat_addresses (no unsolicited NA)")
 	case x.in.Desired == nil || len(x.in.Desired.LBs) == 0:
-		s.Status = StepSkip
-		s.Evidence = []string{"no rows needed"}
-		return s
+		return skip(s, "no rows needed")
 	}
 	patch := x.in.Mapping.Prefix + "-ls-ext-lsp-router"
 	pb, ok := x.ports[patch]
@@ -613,9 +604,7 @@ func (x *explainer) arpResponder() ExplainStep {
 	s := ExplainStep{ID: "arp-responder", Title: "ARP/ND responder (_rtr_lb_*)"}
 	addr, err := netip.ParseAddr(x.in.Key.ListenAddress)
 	if !x.mapped() || err != nil {
-		s.Status = StepSkip
-		s.Evidence = []string{"no OVN prefix"}
-		return s
+		return skip(s, "no OVN prefix")
 	}
 	var sets []string
 	for _, as := range x.in.SB.AddressSets {
@@ -659,9 +648,7 @@ func (x *explainer) arpResponder() ExplainStep {
 func (x *explainer) activeChassis() ExplainStep {
 	s := ExplainStep{ID: "active-chassis", Title: "active gateway chassis"}
 	if !x.mapped() {
-		s.Status = StepSkip
-		s.Evidence = []string{"no OVN prefix"}
-		return s
+		return skip(s, "no OVN prefix")
 	}
 	cr := x.cr()
 	pb, ok := x.ports[cr]
@@ -777,9 +764,7 @@ func (x *explainer) chassisRealized() ExplainStep {
 	s := ExplainStep{ID: "chassis-nb-cfg", Title: "active chassis has processed NB"}
 	pb, ok := x.ports[x.cr()]
 	if !x.mapped() || !ok || pb.Chassis == "" {
-		s.Status = StepSkip
-		s.Evidence = []string{"no active chassis"}
-		return s
+		return skip(s, "no active chassis")
 	}
 	c, known := x.chassis[pb.Chassis]
 	switch {
