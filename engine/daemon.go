@@ -63,14 +63,19 @@ func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 			switch ev.Kind {
 			case lxdwatch.KindForward:
 				it := workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received}
-				d.q.add(it)
-				if ev.Action == api.EventLifecycleNetworkForwardCreated || ev.Action == api.EventLifecycleNetworkForwardUpdated {
+				announced := ev.Action == api.EventLifecycleNetworkForwardCreated || ev.Action == api.EventLifecycleNetworkForwardUpdated
+				if announced {
 					// LXD writes the rows right after its event: rows it
 					// has not written yet are created only if they are
-					// still missing once lxdWriteGrace has passed.
+					// still missing once lxdWriteGrace has passed. (Noted
+					// before the item is queued: the worker may take it
+					// at once.)
 					d.mu.Lock()
 					d.lxdAnnounced[ev.Key] = time.Now()
 					d.mu.Unlock()
+				}
+				d.q.add(it)
+				if announced {
 					d.q.addAfter(it, lxdWriteGrace+10*time.Millisecond)
 				}
 			case lxdwatch.KindResync:
