@@ -40,6 +40,10 @@ type Config struct {
 	// ConnectTimeout bounds each connection attempt, initial or reconnect.
 	// Default 10s.
 	ConnectTimeout time.Duration
+	// ProbeInterval is how often an echo checks that the server is alive
+	// (default 10s); an echo may take ProbeTimeout (default 10s, at least
+	// ConnectTimeout) before the connection is dropped and re-established.
+	ProbeInterval, ProbeTimeout time.Duration
 }
 
 const (
@@ -53,17 +57,17 @@ const (
 	initialEventStall = 500 * time.Millisecond
 )
 
-// Echo probing; variables so that tests can shorten them.
-var (
-	// probeInterval is how often an echo checks that the server is alive
-	// (a dead host behind a TCP connection is otherwise noticed only by TCP
-	// keepalive, minutes later). libovsdb's own WithInactivityCheck is not
-	// used: in v0.8.1 it closes a channel that transact may still send on
-	// (a data race, and a possible "send on closed channel" panic).
-	probeInterval = 10 * time.Second
-	// minProbeTimeout is the least time an echo may take before the
+// Echo probing defaults (Config.ProbeInterval, Config.ProbeTimeout).
+const (
+	// defaultProbeInterval is how often an echo checks that the server is
+	// alive (a dead host behind a TCP connection is otherwise noticed only
+	// by TCP keepalive, minutes later). libovsdb's own WithInactivityCheck
+	// is not used: in v0.8.1 it closes a channel that transact may still
+	// send on (a data race, and a possible "send on closed channel" panic).
+	defaultProbeInterval = 10 * time.Second
+	// defaultProbeTimeout is the least time an echo may take before the
 	// connection is dropped and re-established.
-	minProbeTimeout = 10 * time.Second
+	defaultProbeTimeout = 10 * time.Second
 )
 
 // newReconnectBackOff is the backoff between reconnect attempts. It never
@@ -233,7 +237,14 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 	c.stop = stop
 	c.wg.Add(2)
 	go c.watch(wctx)
-	go c.probe(wctx, probeInterval, max(timeout, minProbeTimeout))
+	every, probeTimeout := cfg.ProbeInterval, cfg.ProbeTimeout
+	if every <= 0 {
+		every = defaultProbeInterval
+	}
+	if probeTimeout <= 0 {
+		probeTimeout = defaultProbeTimeout
+	}
+	go c.probe(wctx, every, max(timeout, probeTimeout))
 	log.V(1).Info("connected", "endpoint", cl.CurrentEndpoint())
 	return c, nil
 }
@@ -369,7 +380,7 @@ func (c *conn) watch(ctx context.Context) {
 	}
 }
 
-// probe sends an echo every probeInterval while connected and drops the
+// probe sends an echo every `every` while connected and drops the
 // connection (libovsdb then reconnects) when the server does not answer.
 func (c *conn) probe(ctx context.Context, every, timeout time.Duration) {
 	defer c.wg.Done()

@@ -160,12 +160,10 @@ func TestCloseWhileDisconnected(t *testing.T) {
 func TestEchoProbeDetectsHungServer(t *testing.T) {
 	s := startRealServer(t, nbSchemaFile())
 	seedTopology(t, rawNB(t, s.endpoint()))
-	oldEvery, oldTimeout := probeInterval, minProbeTimeout
-	probeInterval, minProbeTimeout = 200*time.Millisecond, 500*time.Millisecond
-	defer func() { probeInterval, minProbeTimeout = oldEvery, oldTimeout }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nb, err := DialNB(ctx, Config{Endpoints: []string{s.endpoint()}, ConnectTimeout: 500 * time.Millisecond})
+	nb, err := DialNB(ctx, Config{Endpoints: []string{s.endpoint()}, ConnectTimeout: 500 * time.Millisecond,
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
