@@ -34,8 +34,9 @@ generate:
 
 # Every test: unit tests with the race detector, the integration tests
 # against the real test bed (single LXD member; brought up if it is not
-# running), then the LXD-cluster tests on the three-member cluster bed
-# (the bed is switched to cluster mode for them and taken down after).
+# running), then every integration test again on the three-member LXD
+# cluster bed, with the cluster's own tests (the bed is switched to cluster
+# mode for them and taken down after).
 test: deps vet test-unit fuzz-ci testbed-up test-integration test-cluster
 
 test-unit:
@@ -65,8 +66,10 @@ testbed-cluster-up:
 	bash $(TESTBED) down
 	TB_MODE=cluster bash $(TESTBED) up
 
+# Every integration test on the cluster bed: the cluster's own (TestCluster*)
+# and the single-member suite, which runs there as member 1 (chassis 1).
 test-cluster: build testbed-cluster-up
-	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CLUSTER=1 $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -run 'TestCluster' ./integration/...
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CLUSTER=1 $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v ./integration/...
 	bash $(TESTBED) down
 
 testbed-down:

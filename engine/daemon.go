@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"maps"
 	"runtime"
 	"runtime/debug"
 	gosync "sync"
@@ -34,10 +33,22 @@ type Daemon struct {
 	dryRun  bool
 	pprof   bool
 	routes  *RouteState // nil: BGP off
+	ann     *announcer  // nil: gateways are not announced (announce.go)
 	// nbSettle delays reconciles triggered by NB changes.
 	nbSettle   time.Duration
 	mu         gosync.Mutex
 	memberName string
+	// writerSince: when this member last became the NB writer (published
+	// with every publish; "" before). Guarded by mu.
+	writerSince string
+	// publishing: a publish runs (never two at once).
+	publishing atomic.Bool
+	// claimSeen: gateway ports by when SB last showed a new claim (guarded
+	// by mu; announce.go).
+	claimSeen map[string]claimSeen
+	// waitGates is the gateway signature the verdicts were last re-gated
+	// at while a pass waited on LXD (worker goroutine only).
+	waitGates string
 	// lxdAnnounced: when LXD last announced a forward's creation or update.
 	lxdAnnounced map[fwdsync.ForwardKey]time.Time
 	election     Election // nil: this daemon always writes
@@ -213,7 +224,7 @@ func (d *Daemon) observeClaimsChanged(now time.Time) bool {
 
 func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	start := time.Now()
-	d.publish(ctx, nil)
+	d.publishAsync(ctx)
 	d.e.takePostponed()
 	pr, err := d.e.pass(ctx, !d.dryRun)
 	if err == nil {
@@ -355,6 +366,9 @@ type DaemonConfig struct {
 	MemoryLimit                       MemoryLimit
 	// Chassis is --chassis as given: /routes names the member with BGP off.
 	Chassis string
+	// Announcer, when set (with Chassis), announces on this member's
+	// uplink every gateway its chassis takes, at once (announce.go).
+	Announcer GatewayAnnouncer
 	// Pprof serves Go profiles under /debug/pprof/.
 	Pprof bool
 	// Version is ovnfwd's version, Policy what its flags make it write
@@ -393,6 +407,27 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	d.e.metrics = m
 	d.e.judgeMembers = true
 	d.e.awaitingLXD = d.awaitingLXD
+	// Set before anything runs that publishes or verifies (announce.go).
+	if cfg.Announcer != nil && d.chassis != "" {
+		d.ann = newAnnouncer(d.chassis, src.SB, cfg.Announcer, d.dryRun, log.Named("announce"), m.reg)
+	}
+	d.claimSeen = map[string]claimSeen{}
+	d.e.unannounced = d.unannounced
+	// While a full pass waits on LXD, the claims and HA groups are still
+	// judged (never repaired: the pass plans them next) from NB and SB.
+	d.e.whileLXD = func(ctx context.Context) {
+		d.observeClaims(time.Now())
+		d.e.haPass(ctx, false)
+		// A claim that moved (or a gateway announced since) re-gates
+		// every forward's verdict, as the worker does between passes.
+		if sig := d.gatewaySignature(); sig != d.waitGates {
+			d.waitGates = sig
+			if sts, ok := d.e.regate(); ok {
+				d.observe(sts)
+			}
+		}
+		d.metrics.setFindings(d.e.currentFindings())
+	}
 	d.election = src.Election
 	if el := src.Election; el != nil {
 		d.e.mayWrite = el.Held
@@ -432,6 +467,11 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	})
 	// A gateway claim moved: every forward of that network changes chassis.
 	src.SB.OnClaimChange(func(string, string) { d.q.addReverify(true) })
+	if d.ann != nil {
+		src.SB.OnClaimChange(func(string, string) { d.ann.claimChanged() })
+		go d.ann.run(ctx)
+	}
+	src.SB.OnClaimChange(d.noteClaim)
 	src.SB.OnReconnect(func() { m.reconnects.WithLabelValues("sb").Inc(); d.q.addFull("sb-reconnect") })
 
 	events := make(chan lxdwatch.Event, 1024)
@@ -478,7 +518,10 @@ func (d *Daemon) followElection(ctx context.Context, el Election) {
 			if held {
 				d.metrics.writer.Set(1)
 				d.log.Info("this member is now the NB writer", zap.String("member", d.member()))
-				d.publish(ctx, map[string]string{fwdsync.PublishedWriterSince: time.Now().UTC().Format(time.RFC3339Nano)})
+				d.mu.Lock()
+				d.writerSince = time.Now().UTC().Format(time.RFC3339Nano)
+				d.mu.Unlock()
+				d.publishAsync(ctx)
 				d.q.addFull("writer")
 			} else {
 				d.metrics.writer.Set(0)
@@ -489,15 +532,37 @@ func (d *Daemon) followElection(ctx context.Context, el Election) {
 	}
 }
 
+// publishAsync publishes on its own goroutine, so that neither the worker
+// nor the election waits on LXD (whose API hangs while its cluster
+// database is unreachable). A publish already running is not doubled: the
+// next full pass publishes again, and every publish carries all the keys.
+func (d *Daemon) publishAsync(ctx context.Context) {
+	if !d.publishing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer d.publishing.Store(false)
+		d.publish(ctx)
+	}()
+}
+
 // publish tells the other members, through LXD's cluster member config,
-// this member's chassis, version and policy (plus extra). Failures are
-// logged and retried at the next full pass.
-func (d *Daemon) publish(ctx context.Context, extra map[string]string) {
+// this member's chassis, version and policy, and since when it is the
+// writer. Failures are logged and retried at the next full pass.
+func (d *Daemon) publish(ctx context.Context) {
 	kv := map[string]string{fwdsync.PublishedVersion: d.cfg.Version, fwdsync.PublishedPolicy: d.cfg.Policy}
 	if d.chassis != "" {
 		kv[fwdsync.PublishedChassis] = d.chassis
 	}
-	maps.Copy(kv, extra)
+	kv[PublishedAnnounces] = "off"
+	if d.ann != nil && !d.dryRun {
+		kv[PublishedAnnounces] = "on"
+	}
+	d.mu.Lock()
+	if d.writerSince != "" {
+		kv[fwdsync.PublishedWriterSince] = d.writerSince
+	}
+	d.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	name, err := d.src.LXD.Publish(pctx, kv)

@@ -60,6 +60,25 @@ type Engine struct {
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
 
+	// The LXD cluster members last read (haveMembers: read at least
+	// once), for the HA passes between full passes; guarded by mu.
+	lastMembers []fwdsync.Member
+	haveMembers bool
+
+	// whileLXD, when set, runs on the pass's goroutine every lxdTick while
+	// one of a full pass's LXD reads is outstanding: the daemon keeps
+	// judging the gateway claims and HA groups from NB/SB meanwhile, since
+	// LXD's API hangs for as long as its cluster database is unreachable —
+	// an underlay outage, exactly when the gateways are at risk. nil (the
+	// one-shot commands): reads simply block. inLXDWait is set during the
+	// wait (worker goroutine only).
+	whileLXD  func(ctx context.Context)
+	inLXDWait bool
+	// unannounced, when set, names the gateway ports whose new holder may
+	// not be reachable from the uplink yet (VerifyInput.Unannounced): the
+	// daemon's view of the claims and announcements. nil: none.
+	unannounced func() map[string]string
+
 	// Last full LXD listing, kept current by per-forward re-reads.
 	lxdState fwdsync.LXDState
 	forwards map[fwdsync.ForwardKey]fwdsync.Forward
@@ -150,7 +169,11 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 	// NB first, then LXD: a forward LXD creates or deletes in between then
 	// looks missing (the create is guarded) or already gone, never stale.
 	nbs := e.nb.Snapshot()
-	st, err := e.lxd.List(ctx)
+	var st fwdsync.LXDState
+	err := e.readLXD(ctx, func(ctx context.Context) (err error) {
+		st, err = e.lxd.List(ctx)
+		return err
+	})
 	if err != nil {
 		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
@@ -333,7 +356,7 @@ func (e *Engine) planAll(ctx context.Context, st fwdsync.LXDState, nbs fwdsync.N
 		return res, err
 	}
 	e.setPlan(res)
-	haChanges, haFindings := e.planHA(ctx, res.Mappings, nbs)
+	haChanges, haFindings := e.planHA(ctx, res.Mappings, nbs, true)
 	res.Changes = append(res.Changes, haChanges...)
 	res.Findings = append(res.Findings, haFindings...)
 	e.mu.Lock()
@@ -512,7 +535,7 @@ func (e *Engine) barrier(ctx context.Context) int {
 // subset) and records their states.
 func (e *Engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsync.ForwardStatus, []fwdsync.Finding) {
 	gen, genOK := e.rowsGenerations() // before the snapshots: a later change shows
-	in := fwdsync.VerifyInput{Barrier: e.lastCfg}
+	in := fwdsync.VerifyInput{Barrier: e.lastCfg, Unannounced: e.unannouncedNow()}
 	var names []string // only: the rows of those forwards, not all 20,000
 	if only == nil {
 		in.NB = e.nb.Snapshot()
@@ -609,9 +632,14 @@ func (e *Engine) readUplinks(ctx context.Context, nets []fwdsync.Network) {
 			continue
 		}
 		seen[name] = true
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cfg, exists, err := e.lxd.NetworkConfig(cctx, "default", name)
-		cancel()
+		var cfg map[string]string
+		var exists bool
+		err := e.readLXD(ctx, func(ctx context.Context) (err error) {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			cfg, exists, err = e.lxd.NetworkConfig(cctx, "default", name)
+			return err
+		})
 		switch {
 		case err != nil:
 			e.log.Warn("cannot read uplink config; judging routes with the last known one", zap.String("uplink", name), zap.Error(err))
@@ -623,6 +651,46 @@ func (e *Engine) readUplinks(ctx context.Context, nets []fwdsync.Network) {
 		}
 	}
 	e.uplinkCfg = out
+}
+
+func (e *Engine) unannouncedNow() map[string]string {
+	if e.unannounced == nil {
+		return nil
+	}
+	return e.unannounced()
+}
+
+// lastMembersRead returns the LXD cluster members last read (nil before).
+func (e *Engine) lastMembersRead() []fwdsync.Member {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastMembers
+}
+
+// lxdTick is how often whileLXD runs while an LXD read is outstanding.
+const lxdTick = 250 * time.Millisecond
+
+// readLXD runs read, one LXD read of a pass. With whileLXD set, the read
+// runs on its own goroutine (it must only fill the caller's variables) and
+// whileLXD runs here every lxdTick until it returns.
+func (e *Engine) readLXD(ctx context.Context, read func(context.Context) error) error {
+	if e.whileLXD == nil || e.inLXDWait {
+		return read(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- read(ctx) }()
+	t := time.NewTicker(lxdTick)
+	defer t.Stop()
+	e.inLXDWait = true
+	defer func() { e.inLXDWait = false }()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+			e.whileLXD(ctx)
+		}
+	}
 }
 
 // rowsGenerations returns the NB and SB rows generations; false when the
@@ -660,7 +728,7 @@ func (e *Engine) regate() ([]fwdsync.ForwardStatus, bool) {
 	}
 	nbs := e.nb.SnapshotFor(nil) // nb_cfg, sb_cfg
 	in := fwdsync.VerifyInput{NB: fwdsync.NBState{NBCfg: nbs.NBCfg, SBCfg: nbs.SBCfg, HVCfg: nbs.HVCfg},
-		SB: e.sb.GatewaySnapshot(), Barrier: e.lastCfg}
+		SB: e.sb.GatewaySnapshot(), Barrier: e.lastCfg, Unannounced: e.unannouncedNow()}
 	sts, vf := e.verdicts.Regate(in)
 	findings := mergeFindings(e.verdictPlanF, append(vf, e.verdictRoute...))
 	e.mu.Lock()

@@ -28,19 +28,20 @@ type HAConfig struct {
 // planHA judges the HA chassis groups of the mapped networks and, in the
 // daemon, whether the members' ovnfwd run with the writer's policy
 // (member-config-mismatch).
-func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, nb fwdsync.NBState) ([]fwdsync.Change, []fwdsync.Finding) {
+//
+// fresh reads the membership from LXD (full passes: LXD's member events
+// trigger one); otherwise the last membership read is reused, so that the
+// HA passes that follow NB/SB changes never wait on LXD — whose API hangs
+// while its cluster database is unreachable, which is exactly when the
+// gateway claims are at risk (an underlay outage).
+func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwdsync.Mapping, nb fwdsync.NBState, fresh bool) ([]fwdsync.Change, []fwdsync.Finding) {
 	ha := e.ha != nil && e.sb != nil
 	if !ha && !e.judgeMembers {
 		return nil, nil
 	}
-	ms, err := e.lxd.Members(ctx)
-	if err != nil {
-		// Unknown membership: the rules that need it are skipped.
-		e.log.Warn("cannot list LXD cluster members; membership rules skipped", zap.Error(err))
-		ms = nil
-	}
+	ms, known := e.members(ctx, fresh)
 	var memberFindings []fwdsync.Finding
-	if e.judgeMembers && err == nil {
+	if e.judgeMembers && known {
 		memberFindings = fwdsync.MemberConfigFindings(ms, fwdsync.Writer(ms))
 	}
 	if !ha {
@@ -60,13 +61,46 @@ func (e *Engine) planHA(ctx context.Context, mappings map[fwdsync.NetworkRef]fwd
 	return changes, append(findings, memberFindings...)
 }
 
+// members returns the LXD cluster members: read from LXD when fresh is set
+// or none was read yet, else the last read. When LXD cannot be read, the
+// last read serves (known) if there is one; with none, membership is
+// unknown and the rules that need it are skipped.
+func (e *Engine) members(ctx context.Context, fresh bool) (ms []fwdsync.Member, known bool) {
+	e.mu.Lock()
+	last, have := e.lastMembers, e.haveMembers
+	e.mu.Unlock()
+	if have && !fresh {
+		return last, true
+	}
+	if e.inLXDWait {
+		// Judging while a pass waits on LXD: never wait on it again.
+		return nil, false
+	}
+	err := e.readLXD(ctx, func(ctx context.Context) (err error) {
+		ms, err = e.lxd.Members(ctx)
+		return err
+	})
+	if err != nil {
+		if have {
+			e.log.Warn("cannot list LXD cluster members; judging with the last membership read", zap.Error(err))
+			return last, true
+		}
+		e.log.Warn("cannot list LXD cluster members; membership rules skipped", zap.Error(err))
+		return nil, false
+	}
+	e.mu.Lock()
+	e.lastMembers, e.haveMembers = ms, true
+	e.mu.Unlock()
+	return ms, true
+}
+
 // haPass plans the HA groups alone (after a liveness ping or a lost claim)
 // and applies the changes when apply is set; it returns the findings.
 func (e *Engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
 	if e.mappings == nil {
 		return nil
 	}
-	changes, findings := e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
+	changes, findings := e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil), false)
 	if apply {
 		for _, ch := range changes {
 			if err := e.applyChange(ctx, ch); err != nil && !errors.Is(err, errBusy) && !errors.Is(err, errStandby) {
@@ -78,7 +112,7 @@ func (e *Engine) haPass(ctx context.Context, apply bool) []fwdsync.Finding {
 			}
 		}
 		if len(changes) > 0 {
-			_, findings = e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil))
+			_, findings = e.planHA(ctx, e.mappings, e.nb.SnapshotFor(nil), false)
 		}
 	}
 	e.mu.Lock()

@@ -130,6 +130,12 @@ func TestAddressListenIsInstanceAddress(t *testing.T) {
 	t.Cleanup(func() { routeSlate(t, b) })
 	net := b.Get(t, "TB_NETWORK")
 	pool, inst := "addrtest", "addrc1"
+	if b.Cluster() {
+		// A clustered LXD creates a pool on every member first (pending).
+		for _, m := range strings.Fields(b.Get(t, "TB_MEMBERS")) {
+			b.Lxc(t, "storage", "create", pool, "dir", "--target", m)
+		}
+	}
 	b.Lxc(t, "storage", "create", pool, "dir")
 	t.Cleanup(func() {
 		b.Lxc(t, "delete", "--force", inst)
@@ -267,7 +273,7 @@ func TestAddressForwardHasLocation(t *testing.T) {
 
 	// status lists it under the network, the daemon's /findings has it.
 	cmd := exec.Command(Binary(t), append([]string{"status", "--network", net}, addrScope...)...)
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	out, _ := cmd.Output()
 	type hygiene struct {
 		ListenAddress string `json:"listen_address"`
@@ -343,7 +349,7 @@ func TestAddressExplainACLs(t *testing.T) {
 	b.NBCtl(t, "add", "Port_Group", pg, "ports", uuid)
 
 	cmd := exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "json")
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	out, _ := cmd.Output()
 	var x struct {
 		ACLs *struct {
@@ -399,7 +405,7 @@ func TestAddressExplainACLs(t *testing.T) {
 
 	// The table shows the section.
 	cmd = exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "table")
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	out, _ = cmd.Output()
 	for _, want := range []string{"ACLs around the targets", "network security.acls: " + acl, "OVN port " + port, "LXD ACL " + acl + ": 1 ingress"} {
 		if !strings.Contains(string(out), want) {
@@ -411,7 +417,7 @@ func TestAddressExplainACLs(t *testing.T) {
 	// the OVN ACL LXD makes of it, as what blocks the forward.
 	verdicts := func() []string {
 		cmd := exec.Command(Binary(t), "explain", net, "198.18.70.20", "--no-daemon", "--format", "json")
-		cmd.Env = b.BedEnv()
+		cmd.Env = b.OperatorEnv()
 		out, _ := cmd.Output()
 		var v struct {
 			ACLs *struct {

@@ -82,7 +82,7 @@ func TestBedFailover(t *testing.T) {
 		t.Fatalf("cr-%s-lr-lrp-ext is not claimed: BFD between gateways is down", prefix)
 	}
 	n := strings.TrimPrefix(active, "ch")
-	t.Cleanup(func() { b.Script(t, "chassis-start", n) })
+	t.Cleanup(func() { b.Script(t, "chassis-start", n); b.WaitLXDCluster(t) })
 
 	b.Script(t, "chassis-kill", n)
 	killed := time.Now()

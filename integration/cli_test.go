@@ -68,7 +68,7 @@ func (b *Bed) ovnfwd(t testing.TB, args ...string) cliRun {
 		}
 	}
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -827,7 +827,9 @@ func TestCheckSouthbound(t *testing.T) {
 			t.Cleanup(func() { b.Script(t, "chassis-start", n) })
 		}
 		for _, n := range []string{"1", "2", "3"} {
-			b.Script(t, "chassis-stop", n)
+			// ovn-controller only: OVS carries the underlay, which on the
+			// cluster bed is also LXD's cluster link.
+			b.Script(t, "controller-stop", n)
 		}
 		Eventually(t, 10*time.Second, 100*time.Millisecond, "the gateway is unclaimed", func() string {
 			if c := b.GatewayChassis(t, prefix); c != "" {
@@ -948,7 +950,11 @@ func TestStatusExplain(t *testing.T) {
 	st := b.status(t, 0)
 	n := st.net()
 	active := b.GatewayChassis(t, prefix)
-	if n.Prefix != prefix || n.Uplink.Name != b.Get(t, "TB_UPLINK") || n.Uplink.Type != "bridge" ||
+	uplinkType := "bridge" // the single-member bed's uplink
+	if b.Cluster() {
+		uplinkType = "physical" // a shared segment, as production clusters have
+	}
+	if n.Prefix != prefix || n.Uplink.Name != b.Get(t, "TB_UPLINK") || n.Uplink.Type != uplinkType ||
 		n.Gateway.ActiveChassis != active || !n.Gateway.Agree || n.HAGroup.Name != b.Get(t, "TB_HA_GROUP") {
 		t.Fatalf("status network: %+v (active chassis %s)", n, active)
 	}

@@ -74,6 +74,30 @@ func (b *Bed) BedEnv() []string {
 	return env
 }
 
+// Cluster reports whether the bed is the three-member LXD cluster bed.
+func (b *Bed) Cluster() bool { return b.Env["TB_MODE"] == "cluster" }
+
+// OperatorEnv is BedEnv for the single-member tests' one-shot commands and
+// daemons. On the cluster bed they run as member 1 (chassis 1), and they get
+// the member → chassis pairs the way an operator gives them where no
+// member's ovnfwd has published its chassis yet (--member-chassis, here
+// through its environment variable): the bed's chassis hostnames are
+// deliberately not the member names. The cluster tests learn the pairs
+// instead (SpawnMemberDaemon passes none).
+func (b *Bed) OperatorEnv() []string {
+	env := b.BedEnv()
+	if !b.Cluster() {
+		return env
+	}
+	var pairs []string
+	for _, m := range strings.Fields(b.Env["TB_MEMBERS"]) {
+		if ch := b.Env["TB_"+strings.ToUpper(m)+"_CHASSIS"]; ch != "" {
+			pairs = append(pairs, m+"="+ch)
+		}
+	}
+	return append(env, "OVNFWD_MEMBER_CHASSIS="+strings.Join(pairs, ","))
+}
+
 func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,10 +116,23 @@ func (b *Bed) StartDaemon(t testing.TB, args ...string) *Daemon {
 	return d
 }
 
-// SpawnDaemon starts `ovnfwd run` without waiting for readiness.
+// SpawnDaemon starts `ovnfwd run` without waiting for readiness. On the
+// cluster bed it runs as the member of the chassis its --chassis flag names
+// (member 1 without one): against that member's LXD and beside its OVS.
 func (b *Bed) SpawnDaemon(t testing.TB, args ...string) *Daemon {
 	t.Helper()
-	return b.spawnDaemon(t, nil, args...)
+	if !b.Cluster() {
+		return b.spawnDaemon(t, b.OperatorEnv(), args...)
+	}
+	n := 1
+	for i, a := range args {
+		if a == "--chassis" && i+1 < len(args) {
+			if _, err := fmt.Sscanf(args[i+1], "ch%d", &n); err != nil {
+				t.Fatalf("--chassis %q: the cluster bed's chassis are ch1…ch3", args[i+1])
+			}
+		}
+	}
+	return b.spawnDaemon(t, append(b.OperatorEnv(), b.memberEnv(t, n)...), args...)
 }
 
 // SpawnMemberDaemon starts `ovnfwd run` the way cluster member n runs it:
@@ -103,15 +140,21 @@ func (b *Bed) SpawnDaemon(t testing.TB, args ...string) *Daemon {
 // which it learns its chassis by itself. Cluster bed only.
 func (b *Bed) SpawnMemberDaemon(t testing.TB, n int, args ...string) *Daemon {
 	t.Helper()
+	return b.spawnDaemon(t, append(b.BedEnv(), b.memberEnv(t, n)...), args...)
+}
+
+// memberEnv points ovnfwd at cluster member n's LXD and its local OVS.
+func (b *Bed) memberEnv(t testing.TB, n int) []string {
+	t.Helper()
 	dir := b.Get(t, fmt.Sprintf("TB_CH%d_DIR", n))
 	env := []string{"OVNFWD_LXD=" + b.Get(t, fmt.Sprintf("TB_M%d_SOCKET", n))}
 	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR", "OVN_SYSCONFDIR"} {
 		env = append(env, k+"="+dir)
 	}
-	return b.spawnDaemon(t, env, args...)
+	return env
 }
 
-func (b *Bed) spawnDaemon(t testing.TB, extraEnv []string, args ...string) *Daemon {
+func (b *Bed) spawnDaemon(t testing.TB, env []string, args ...string) *Daemon {
 	t.Helper()
 	addr := freePort(t)
 	logPath := filepath.Join(t.TempDir(), "ovnfwd.log")
@@ -121,7 +164,7 @@ func (b *Bed) spawnDaemon(t testing.TB, extraEnv []string, args ...string) *Daem
 	}
 	full := append([]string{"--log-format", "json", "--log-level", "debug", "run", "--metrics-address", addr}, args...)
 	cmd := exec.Command(Binary(t), full...)
-	cmd.Env = append(b.BedEnv(), extraEnv...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

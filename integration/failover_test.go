@@ -127,7 +127,7 @@ func TestFailoverKillAndPreemption(t *testing.T) {
 
 	active := b.GatewayChassis(t, prefix)
 	n := strings.TrimPrefix(active, "ch")
-	t.Cleanup(func() { b.Script(t, "chassis-start", n) })
+	t.Cleanup(func() { b.Script(t, "chassis-start", n); b.WaitLXDCluster(t) })
 	killed := time.Now()
 	b.Script(t, "chassis-kill", n)
 	var next string
@@ -163,7 +163,7 @@ func TestFailoverGracefulStop(t *testing.T) {
 	listens := seedFailoverForwards(t, b, d, 5)
 	active := b.GatewayChassis(t, prefix)
 	n := strings.TrimPrefix(active, "ch")
-	t.Cleanup(func() { b.Script(t, "chassis-start", n) })
+	t.Cleanup(func() { b.Script(t, "chassis-start", n); b.WaitLXDCluster(t) })
 	stopped := time.Now()
 	b.Script(t, "chassis-stop", n)
 	var next string
@@ -200,7 +200,7 @@ func haGroup(t *testing.T, b *Bed, group string) []string {
 func ovnfwdCmd(t *testing.T, b *Bed, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	out, err := cmd.Output()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -273,6 +273,7 @@ func TestHAGroupHygiene(t *testing.T) {
 func TestDarkEverywhere(t *testing.T) {
 	b := Open(t)
 	prefix := b.Prefix(t)
+	b.keepHAGroup(t)
 	d := b.StartDaemon(t)
 	for _, n := range []string{"1", "2", "3"} {
 		n := n
@@ -299,5 +300,31 @@ func TestDarkEverywhere(t *testing.T) {
 			return "unclaimed"
 		}
 		return ""
+	})
+}
+
+// keepHAGroup puts the network's HA chassis group back as it is now when
+// the test ends. On the cluster bed the underlay is also the LXD cluster's
+// network: a test that cuts it leaves LXD without its database for tens of
+// seconds, during which LXD 5.0.2 was seen to rewrite its members' entries
+// all with the same priority (ovnfwd reports that as ha-priority). The
+// cleanup first waits until every member is fully operational again.
+func (b *Bed) keepHAGroup(t *testing.T) {
+	t.Helper()
+	group := b.Get(t, "TB_HA_GROUP")
+	was := haGroup(t, b, group)
+	t.Cleanup(func() {
+		b.WaitLXDCluster(t)
+		if now := haGroup(t, b, group); fmt.Sprint(now) != fmt.Sprint(was) {
+			t.Logf("HA group %s: %v at the end, put back as it was: %v", group, now, was)
+			for _, e := range now {
+				ch, _, _ := strings.Cut(e, "=")
+				b.NBCtl(t, "ha-chassis-group-remove-chassis", group, ch)
+			}
+			for _, e := range was {
+				ch, prio, _ := strings.Cut(e, "=")
+				b.NBCtl(t, "ha-chassis-group-add-chassis", group, ch, prio)
+			}
+		}
 	})
 }

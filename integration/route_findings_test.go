@@ -49,7 +49,7 @@ type routeCheck struct {
 func runRouteCheck(t *testing.T, b *Bed, env []string, args ...string) routeCheck {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = append(b.BedEnv(), env...)
+	cmd.Env = append(b.OperatorEnv(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -191,7 +191,7 @@ func TestRouteFindingsLXDBGPAlsoAnnounces(t *testing.T) {
 	// status counts it for the network.
 	statusFindings := func(env []string) int {
 		cmd := exec.Command(Binary(t), "status", "--format", "json", "--arp-responder", "unmanaged", "--network", net)
-		cmd.Env = append(b.BedEnv(), env...)
+		cmd.Env = append(b.OperatorEnv(), env...)
 		out, _ := cmd.Output()
 		var st struct {
 			Networks []struct {

@@ -370,7 +370,7 @@ func TestARPResponderOff(t *testing.T) {
 func runOvnfwd(t *testing.T, b *Bed, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = b.BedEnv()
+	cmd.Env = b.OperatorEnv()
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(out), ee.ExitCode()

@@ -18,6 +18,8 @@
 #   testbed.sh chassis-kill N      kill -9 ovs-vswitchd + ovn-controller of chassis N
 #   testbed.sh chassis-stop N      graceful ovn-controller exit (deletes its SB rows) + vswitchd stop
 #   testbed.sh chassis-start N     (re)start chassis N and re-apply its runtime state
+#   testbed.sh controller-stop N   graceful ovn-controller exit only (its SB rows go;
+#                                  OVS, hence the underlay and LXD's cluster link, stay)
 #   testbed.sh underlay-cut N | underlay-restore N   take chassis N's underlay link down/up
 #   testbed.sh lxd-stop | lxd-start      the LXD daemon (cluster: every member)
 #   testbed.sh nb-kill | nb-start   kill -9 / restart the NB ovsdb-server
@@ -305,14 +307,18 @@ chassis_kill() { # N: what a dead host looks like: kill -9 vswitchd and ovn-cont
 	done
 }
 
-chassis_stop() { # N: graceful; ovn-controller deletes its Chassis rows
+controller_stop() { # N: graceful; ovn-controller deletes its Chassis rows
 	local n=$1 d; d=$(chdir_of "$n")
 	if pid_alive "$d/ovn-controller.pid"; then
 		ch_appctl "$n" ovn-controller exit >/dev/null 2>&1 || true
 		local i; for i in $(seq 100); do pid_alive "$d/ovn-controller.pid" || break; sleep 0.1; done
 	fi
 	stop_pidfile "$d/ovn-controller.pid"
-	stop_pidfile "$d/ovs-vswitchd.pid"
+}
+
+chassis_stop() { # N: graceful ovn-controller exit, then vswitchd
+	controller_stop "$1"
+	stop_pidfile "$(chdir_of "$1")/ovs-vswitchd.pid"
 }
 
 # --- LXD --------------------------------------------------------------------
@@ -823,6 +829,7 @@ main() {
 	status) cmd_status ;;
 	chassis-kill) chassis_kill "$1" ;;
 	chassis-stop) chassis_stop "$1" ;;
+	controller-stop) controller_stop "$1" ;;
 	chassis-start) chassis_start "$1" ;;
 	underlay-cut) ip netns exec "$NS_UL" ip link set "ul-ch$1" down ;;
 	underlay-restore) ip netns exec "$NS_UL" ip link set "ul-ch$1" up ;;
@@ -849,7 +856,7 @@ main() {
 	northd-start) northd_up ;;
 	bird-up) bird_up ;;
 	bird-down) bird_down ;;
-	*) sed -n '2,42p' "$0"; exit 2 ;;
+	*) sed -n '2,41p' "$0"; exit 2 ;;
 	esac
 }
 

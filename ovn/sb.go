@@ -18,9 +18,9 @@ import (
 )
 
 // sbPortTypes are the Port_Binding types ovnfwd reads: the gateway's cr-…
-// port (who is active) and patch ports (nat_addresses of the router-type
-// switch port).
-var sbPortTypes = []string{"chassisredirect", "patch"}
+// port (who is active), patch ports (nat_addresses of the router-type
+// switch port) and localnet ports (the uplink a gateway announces itself on).
+var sbPortTypes = []string{"chassisredirect", "patch", "localnet"}
 
 // sbColumns are the only SB tables and columns ovnfwd monitors.
 var sbColumns = []struct {
@@ -33,9 +33,10 @@ var sbColumns = []struct {
 	// ovsdb-server ORs the conditions of a monitor_cond request, so this
 	// monitors only ports of the two types. (libovsdb's own test server
 	// ignores conditions; Snapshot filters again.)
-	{sbdb.PortBindingTable, &sbdb.PortBinding{}, []string{"logical_port", "type", "chassis", "nat_addresses"}, []ovsdb.Condition{
+	{sbdb.PortBindingTable, &sbdb.PortBinding{}, []string{"logical_port", "type", "chassis", "nat_addresses", "datapath", "options"}, []ovsdb.Condition{
 		ovsdb.NewCondition("type", ovsdb.ConditionEqual, sbPortTypes[0]),
 		ovsdb.NewCondition("type", ovsdb.ConditionEqual, sbPortTypes[1]),
+		ovsdb.NewCondition("type", ovsdb.ConditionEqual, sbPortTypes[2]),
 	}},
 	{sbdb.ChassisTable, &sbdb.Chassis{}, []string{"name", "hostname"}, nil},
 	{sbdb.ChassisPrivateTable, &sbdb.ChassisPrivate{}, []string{"name", "nb_cfg", "nb_cfg_timestamp", "chassis"}, nil},
@@ -296,6 +297,10 @@ func snapshotGateways(tc *cache.TableCache, st *fwdsync.SBState) {
 			LogicalPort:  pb.LogicalPort,
 			Type:         pb.Type,
 			NatAddresses: pb.NatAddresses,
+			Datapath:     pb.Datapath,
+		}
+		if pb.Type == "localnet" {
+			p.NetworkName = pb.Options["network_name"]
 		}
 		if pb.Chassis != nil {
 			// A weak reference: a deleted chassis empties it. A name not

@@ -174,6 +174,11 @@ type SBPortBinding struct {
 	Type         string
 	Chassis      string // chassis *name* of the claim, "" when unclaimed
 	NatAddresses []string
+	// Datapath is the UUID of its SB Datapath_Binding (its switch or router).
+	Datapath string
+	// NetworkName is a localnet port's options:network_name: the key of
+	// ovn-bridge-mappings that names the uplink bridge on every chassis.
+	NetworkName string
 }
 
 // SBChassis merges SB Chassis and Chassis_Private of one chassis.

@@ -23,6 +23,11 @@ type VerifyInput struct {
 	Barrier int
 	// NBOnly stops the chain at NB (check without --deep): SB is not read.
 	NBOnly bool
+	// Unannounced holds the gateway ports (cr-…) whose new holder may not
+	// be reachable from the uplink yet, with why: claimed moments ago and
+	// not announced on the uplink (OVN's own announcement follows 1 s after
+	// its claim). Their forwards are pending, not ok (daemon only).
+	Unannounced map[string]string
 }
 
 // Verify follows each forward of res down the chain of ovn-failover-facts.md
@@ -467,6 +472,15 @@ func (v *verifier) arpResponder(d *DesiredForward) []issue {
 // processed the barrier.
 func (v *verifier) activeChassis(key ForwardKey, gw *SBPortBinding) []issue {
 	c := v.chassis[gw.Chassis]
+	if why, ok := v.in.Unannounced[gw.LogicalPort]; ok && c != nil && c.HasChassisRow {
+		return []issue{{step: StepChassisRealized,
+			finding: Finding{Key: key, Category: CatChassisBehind, Severity: SeverityWarning,
+				Detail: fmt.Sprintf("active chassis %s (%s) of %s is not reachable from the uplink yet: %s", c.Name, c.Hostname, gw.LogicalPort, why),
+				Repair: "none: wait for the announcement; run ovnfwd (--announce-gateway) on every member, so the member that takes a gateway announces it at once"},
+			reason:     fmt.Sprintf("gateway %s not announced on the uplink yet (%s)", c.Name, why),
+			catchingUp: true,
+		}}
+	}
 	switch {
 	case c == nil || !c.HasChassisRow:
 		return []issue{{step: StepChassisRealized,

@@ -124,6 +124,15 @@ func TestVerify(t *testing.T) {
 			mutate: func(w *world) { w.in.Barrier = 7; w.in.SB.Chassis[0].NBCfg = 6 },
 			want:   []ForwardStatus{{webKey, StatePending, "active chassis ch1 has not processed the change (nb_cfg 6 < 7)"}},
 			cats:   []Category{CatChassisBehind}},
+		{name: "pending: gateway claimed, not announced on the uplink yet", fx: lxd5,
+			mutate: func(w *world) {
+				w.in.Unannounced = map[string]string{"cr-lxd-net2-lr-lrp-ext": "claimed 120ms ago, OVN announces it 1s after its claim"}
+			},
+			want: []ForwardStatus{{webKey, StatePending, "gateway ch1 not announced on the uplink yet (claimed 120ms ago, OVN announces it 1s after its claim)"}},
+			cats: []Category{CatChassisBehind}},
+		{name: "ok: another gateway not announced yet", fx: lxd5,
+			mutate: func(w *world) { w.in.Unannounced = map[string]string{"cr-lxd-net9-lr-lrp-ext": "claimed 1ms ago"} },
+			want:   []ForwardStatus{{webKey, StateOK, "realized: NB rows, SB load balancer, NAT addresses and active chassis agree"}}},
 		{name: "degraded: active chassis has no SB row", fx: lxd5,
 			mutate: func(w *world) { w.in.SB.Chassis = nil },
 			want:   []ForwardStatus{{webKey, StateDegraded, "active chassis ch1 has no SB row"}},

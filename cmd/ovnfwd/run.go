@@ -56,6 +56,8 @@ Examples:
 				Usage: "name of the OVSDB lock that elects the writer (every member must use the same)"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
+			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
+				Usage: "when this member's chassis takes a gateway, announce it on the uplink at once: one gratuitous ARP (or NA) from the router's MAC, sent into the uplink's OVS bridge from OVN's patch port (ovs-ofctl packet-out), as ovn-controller does only a second later — until then the switches on the way keep sending the gateway's traffic to the old chassis"},
 		),
 		Action: runDaemon,
 	}
@@ -180,6 +182,13 @@ func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) 
 			return "", fmt.Errorf("no local OVS system-id")
 		}
 		return cfg.Chassis, nil
+	}
+	if c.Bool("announce-gateway") {
+		if cfg.Chassis == "" {
+			log.Warn("--announce-gateway is off: this member's chassis is unknown (set --chassis)")
+		} else {
+			cfg.Announcer = ovn.UplinkAnnouncer{}
+		}
 	}
 	rc, bgpOn, err := parseRouteConfig(c, chassisID)
 	if err != nil || !bgpOn {
