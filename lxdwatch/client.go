@@ -44,8 +44,9 @@ const (
 // Config says how to reach LXD.
 type Config struct {
 	// URL is a unix socket path, "unix:PATH", or "https://host:8443".
-	// "" searches like the LXD client: $LXD_SOCKET, $LXD_DIR/unix.socket,
-	// /var/snap/lxd/common/lxd/unix.socket (if writable), /var/lib/lxd/unix.socket.
+	// "" searches like the LXD and Incus clients (searchSocket): $LXD_SOCKET,
+	// $LXD_DIR/unix.socket, $INCUS_SOCKET, $INCUS_DIR/unix.socket, then the
+	// first writable of the LXD snap's, the LXD package's and Incus's socket.
 	URL string
 	// ClientCert, ClientKey and ServerCert are PEM file paths, used for https
 	// only. ClientCert and ClientKey are required there; ServerCert is needed
@@ -181,17 +182,42 @@ func socketPath(u string) (string, error) {
 	if u != "" {
 		return u, nil
 	}
-	if p := os.Getenv("LXD_SOCKET"); p != "" {
-		return p, nil
+	return searchSocket(os.Getenv, func(p string) bool { return syscall.Access(p, 2 /* W_OK */) == nil }), nil
+}
+
+// Where LXD and Incus put their unix sockets.
+const (
+	lxdSnapSocket    = "/var/snap/lxd/common/lxd/unix.socket"
+	lxdPackageSocket = "/var/lib/lxd/unix.socket"
+	incusSocket      = "/var/lib/incus/unix.socket"
+)
+
+// searchSocket finds the local daemon's socket the way its own client
+// does, LXD first: $LXD_SOCKET, $LXD_DIR/unix.socket, $INCUS_SOCKET,
+// $INCUS_DIR/unix.socket, then the LXD snap's, the LXD package's and
+// Incus's socket, the first one that is writable. With none writable it
+// returns the LXD package's path (the error then names it). Incus is LXD's
+// fork with the same API: ovnfwd serves both (status and version say which
+// one answered).
+func searchSocket(getenv func(string) string, writable func(string) bool) string {
+	if p := getenv("LXD_SOCKET"); p != "" {
+		return p
 	}
-	if d := os.Getenv("LXD_DIR"); d != "" {
-		return filepath.Join(d, "unix.socket"), nil
+	if d := getenv("LXD_DIR"); d != "" {
+		return filepath.Join(d, "unix.socket")
 	}
-	snap := "/var/snap/lxd/common/lxd/unix.socket"
-	if syscall.Access(snap, 2 /* W_OK */) == nil {
-		return snap, nil
+	if p := getenv("INCUS_SOCKET"); p != "" {
+		return p
 	}
-	return "/var/lib/lxd/unix.socket", nil
+	if d := getenv("INCUS_DIR"); d != "" {
+		return filepath.Join(d, "unix.socket")
+	}
+	for _, p := range []string{lxdSnapSocket, lxdPackageSocket, incusSocket} {
+		if writable(p) {
+			return p
+		}
+	}
+	return lxdPackageSocket
 }
 
 func loadTLS(cfg Config, args *lxd.ConnectionArgs) error {

@@ -310,6 +310,29 @@ func TestConnectErrors(t *testing.T) {
 	})
 }
 
+// The socket search finds Incus where no LXD is, LXD first where both are.
+func TestSearchSocketFindsIncus(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		writable []string
+		want     string
+	}{
+		{"nothing: the LXD package's path (errors name it)", nil, nil, lxdPackageSocket},
+		{"LXD snap", nil, []string{lxdSnapSocket, incusSocket}, lxdSnapSocket},
+		{"LXD package", nil, []string{lxdPackageSocket, incusSocket}, lxdPackageSocket},
+		{"Incus package alone", nil, []string{incusSocket}, incusSocket},
+		{"INCUS_DIR", map[string]string{"INCUS_DIR": "/srv/incus"}, []string{lxdSnapSocket}, "/srv/incus/unix.socket"},
+		{"INCUS_SOCKET", map[string]string{"INCUS_SOCKET": "/run/i.sock", "INCUS_DIR": "/srv/incus"}, nil, "/run/i.sock"},
+		{"LXD_DIR before INCUS_DIR", map[string]string{"LXD_DIR": "/srv/lxd", "INCUS_DIR": "/srv/incus"}, nil, "/srv/lxd/unix.socket"},
+	} {
+		got := searchSocket(func(k string) string { return c.env[k] }, func(p string) bool { return slices.Contains(c.writable, p) })
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 func TestSocketPathSearch(t *testing.T) {
 	t.Setenv("LXD_SOCKET", "")
 	t.Setenv("LXD_DIR", "/srv/lxd")

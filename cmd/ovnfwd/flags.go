@@ -23,7 +23,7 @@ const (
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagLXD, EnvVars: []string{"OVNFWD_LXD"}, Category: "LXD",
-			Usage: "LXD endpoint: unix socket path or https://host:8443 (default: $LXD_SOCKET, $LXD_DIR/unix.socket, the snap's and the package's socket)"},
+			Usage: "LXD (or Incus) endpoint: unix socket path or https://host:8443 (default: $LXD_SOCKET, $LXD_DIR/unix.socket, $INCUS_SOCKET, $INCUS_DIR/unix.socket, then the first writable of the LXD snap's, the LXD package's and Incus's socket)"},
 		&cli.StringFlag{Name: flagLXDCert, EnvVars: []string{"OVNFWD_LXD_CERT"}, Category: "LXD", Usage: "client certificate `FILE` for an https LXD endpoint"},
 		&cli.StringFlag{Name: flagLXDKey, EnvVars: []string{"OVNFWD_LXD_KEY"}, Category: "LXD", Usage: "client key `FILE` for an https LXD endpoint"},
 		&cli.StringFlag{Name: flagLXDServerCert, EnvVars: []string{"OVNFWD_LXD_SERVER_CERT"}, Category: "LXD", Usage: "LXD server certificate `FILE` to trust (default: system CAs)"},
