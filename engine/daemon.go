@@ -426,6 +426,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 				d.observe(sts)
 			}
 		}
+		d.checkReverified()
 		d.metrics.setFindings(d.e.currentFindings())
 	}
 	d.election = src.Election

@@ -65,8 +65,9 @@ type Engine struct {
 	lastMembers []fwdsync.Member
 	haveMembers bool
 
-	// whileLXD, when set, runs on the pass's goroutine every lxdTick while
-	// one of a full pass's LXD reads is outstanding: the daemon keeps
+	// whileLXD, when set, runs on the worker's goroutine every lxdTick while
+	// an LXD read (a full pass's, or one forward's re-read) is outstanding:
+	// the daemon keeps
 	// judging the gateway claims and HA groups from NB/SB meanwhile, since
 	// LXD's API hangs for as long as its cluster database is unreachable —
 	// an underlay outage, exactly when the gateways are at risk. nil (the
@@ -258,7 +259,12 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh
 	names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
 	for attempt := 0; ; attempt++ {
 		if fresh || attempt > 0 {
-			f, exists, err := e.lxd.Forward(ctx, key.Project, key.Network, key.ListenAddress)
+			var f *fwdsync.Forward
+			var exists bool
+			err := e.readLXD(ctx, func(ctx context.Context) (err error) {
+				f, exists, err = e.lxd.Forward(ctx, key.Project, key.Network, key.ListenAddress)
+				return err
+			})
 			if err != nil {
 				return applied, false, fmt.Errorf("re-read forward %s: %w", keyString(key), err)
 			}

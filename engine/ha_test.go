@@ -127,3 +127,42 @@ func TestPassJudgesWhileLXDHangs(t *testing.T) {
 		t.Error("inLXDWait still set after the pass")
 	}
 }
+
+// blockedForward is an LXD whose single-forward reads hang until released.
+type blockedForward struct {
+	LXD
+	release chan struct{}
+}
+
+func (b blockedForward) Forward(ctx context.Context, project, network, listen string) (*fwdsync.Forward, bool, error) {
+	<-b.release
+	return b.LXD.Forward(ctx, project, network, listen)
+}
+
+// A forward's re-read from LXD (an LXD event, an NB change) that hangs
+// does not stop the judging either.
+func TestForwardReReadJudgesWhileLXDHangs(t *testing.T) {
+	var calls int
+	var down bool
+	e := membersEngine(&calls, &down)
+	ctx := context.Background()
+	pr, err := e.pass(ctx, false)
+	if err != nil || len(pr.Statuses) == 0 {
+		t.Fatalf("pass: %v, %d forwards", err, len(pr.Statuses))
+	}
+	key := pr.Statuses[0].Key
+	release := make(chan struct{})
+	e.lxd = blockedForward{e.lxd, release}
+	ticks := 0
+	e.whileLXD = func(context.Context) {
+		if ticks++; ticks == 2 {
+			close(release)
+		}
+	}
+	if _, _, err := e.forwardClean(ctx, key, true); err != nil {
+		t.Fatal(err)
+	}
+	if ticks < 2 || e.inLXDWait {
+		t.Errorf("%d ticks while the re-read of %v hung (want ≥ 2), inLXDWait %v", ticks, key, e.inLXDWait)
+	}
+}
