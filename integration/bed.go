@@ -425,13 +425,9 @@ func (b *Bed) HealChassis(t testing.TB) {
 			if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 && processAlive(pid) {
 				continue
 			}
-			why := "no EMER line in its log"
-			if logData, err := os.ReadFile(filepath.Join(dir, p+".log")); err == nil {
-				for _, l := range strings.Split(string(logData), "\n") {
-					if strings.Contains(l, "|EMER|") {
-						why = l
-					}
-				}
+			why := lastEMER(filepath.Join(dir, p+".log"))
+			if why == "" {
+				why = "no EMER line in its log"
 			}
 			dead = append(dead, p+": "+why)
 		}
@@ -456,4 +452,20 @@ func processAlive(pid int) bool {
 		return stat[i+2] != 'Z'
 	}
 	return true
+}
+
+// lastEMER returns the last EMER line of an OVS/OVN log ("" if none): why
+// the daemon aborted.
+func lastEMER(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var why string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, "|EMER|") {
+			why = l
+		}
+	}
+	return why
 }

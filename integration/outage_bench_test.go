@@ -591,14 +591,7 @@ func (ob *outageBench) reviveCrashedAt(victim string, at time.Time) ([]string, b
 			if pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid) {
 				continue
 			}
-			why := ""
-			if logData, err := os.ReadFile(filepath.Join(dir, p+".log")); err == nil {
-				for _, l := range strings.Split(string(logData), "\n") {
-					if strings.Contains(l, "|EMER|") {
-						why = l
-					}
-				}
-			}
+			why := lastEMER(filepath.Join(dir, p+".log"))
 			if ts, err := time.Parse("2006-01-02T15:04:05.000Z", strings.SplitN(why, "|", 2)[0]); err != nil || ts.Before(at) {
 				before = true
 			}
