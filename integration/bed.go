@@ -143,9 +143,24 @@ func (b *Bed) Lxc(t testing.TB, args ...string) string {
 
 // LXDSQL runs a query on LXD's global database (`lxd sql global`), e.g. to
 // insert forwards LXD programs no OVN state for.
+//
+// A clustered LXD's database (dqlite) answers "database is locked" while it
+// is busy with a write of its own: the query is retried for a few seconds.
 func (b *Bed) LXDSQL(t testing.TB, query string) string {
 	t.Helper()
-	return b.must(t, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxd", "sql", "global", query)
+	env := []string{"LXD_DIR=" + b.Env["LXD_DIR"]}
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		out, err := run(ctx, env, "lxd", "sql", "global", query)
+		cancel()
+		if err == nil {
+			return out
+		}
+		if attempt >= 20 || !strings.Contains(err.Error(), "database is locked") {
+			t.Fatalf("%v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // Script runs a testbed.sh subcommand (chassis-kill 2, lxd-stop, ...).
@@ -418,24 +433,47 @@ func (b *Bed) HealChassis(t testing.TB) {
 	t.Helper()
 	for _, ch := range strings.Fields(b.Env["TB_CHASSIS"]) {
 		n := strings.TrimPrefix(ch, "ch")
-		dir := b.Env["TB_CH"+n+"_DIR"]
-		var dead []string
-		for _, p := range []string{"ovs-vswitchd", "ovn-controller"} {
-			data, _ := os.ReadFile(filepath.Join(dir, p+".pid"))
-			if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 && processAlive(pid) {
-				continue
-			}
-			why := lastEMER(filepath.Join(dir, p+".log"))
-			if why == "" {
-				why = "no EMER line in its log"
-			}
-			dead = append(dead, p+": "+why)
-		}
-		if len(dead) > 0 {
+		if dead := b.deadDaemons(n); len(dead) > 0 {
 			t.Logf("%s: %s died by itself — restarting it", ch, strings.Join(dead, "; "))
 			b.Script(t, "chassis-start", n)
 		}
 	}
+}
+
+// DeadChassis names the chassis other than chassis `except` (one a test
+// killed on purpose; 0: none) whose ovs-vswitchd or ovn-controller is not
+// running, with why.
+func (b *Bed) DeadChassis(except int) []string {
+	var out []string
+	for _, ch := range strings.Fields(b.Env["TB_CHASSIS"]) {
+		n := strings.TrimPrefix(ch, "ch")
+		if n == fmt.Sprint(except) {
+			continue
+		}
+		if dead := b.deadDaemons(n); len(dead) > 0 {
+			out = append(out, ch+": "+strings.Join(dead, "; "))
+		}
+	}
+	return out
+}
+
+// deadDaemons lists chassis n's daemons that are not running, with the last
+// EMER line of each one's log.
+func (b *Bed) deadDaemons(n string) []string {
+	dir := b.Env["TB_CH"+n+"_DIR"]
+	var dead []string
+	for _, p := range []string{"ovs-vswitchd", "ovn-controller"} {
+		data, _ := os.ReadFile(filepath.Join(dir, p+".pid"))
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 && processAlive(pid) {
+			continue
+		}
+		why := lastEMER(filepath.Join(dir, p+".log"))
+		if why == "" {
+			why = "no EMER line in its log"
+		}
+		dead = append(dead, p+": "+why)
+	}
+	return dead
 }
 
 // processAlive reports whether pid runs and is not a zombie.

@@ -94,15 +94,31 @@ var bgpOn = []string{"OVNFWD_BGP_ASN=65101"}
 
 // setUplinkConfig replaces the uplink network's config through the LXD API
 // (PUT, as `lxc network edit` does).
+//
+// A clustered LXD 5.0.2 applies the change on every member; a member whose
+// BGP speaker never ran (no core.bgp_address) may answer "Peer not found"
+// when a peer is removed, seen after its LXD restarted. The update is then
+// retried, and counts as done once LXD shows exactly cfg.
 func setUplinkConfig(t *testing.T, b *Bed, uplink string, cfg map[string]string) error {
 	t.Helper()
-	n, etag, err := b.LXD.GetNetwork(uplink)
-	if err != nil {
-		t.Fatalf("read uplink %s: %v", uplink, err)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		n, etag, rerr := b.LXD.GetNetwork(uplink)
+		if rerr != nil {
+			t.Fatalf("read uplink %s: %v", uplink, rerr)
+		}
+		if attempt > 0 && maps.Equal(n.Config, cfg) {
+			t.Logf("uplink %s: LXD reported %v, but holds the new config", uplink, err)
+			return nil
+		}
+		put := n.Writable()
+		put.Config = cfg
+		if err = b.LXD.UpdateNetwork(uplink, put, etag); err == nil || !strings.Contains(err.Error(), "Peer not found") {
+			return err
+		}
+		time.Sleep(time.Second)
 	}
-	put := n.Writable()
-	put.Config = cfg
-	return b.LXD.UpdateNetwork(uplink, put, etag)
+	return err
 }
 
 // With LXD BGP peers on the uplink (bgp.peers.<name>.address and .asn; LXD

@@ -476,17 +476,11 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 	// Nobody announces (--announce-gateway=false everywhere): "verified"
 	// must not run ahead of traffic. Every member keeps the VIP pending
 	// ("not announced on the uplink yet") after the claim, and says ok
-	// only once traffic flows again. (The prober pauses meanwhile: OVS
-	// 3.1.0's userspace conntrack aborts after a minute of a new
-	// connection every 10 ms, BENCHMARKS §9.)
+	// only once traffic flows again. (The prober pauses in between, and
+	// a cycle in which OVS 3.1.0's userspace conntrack aborted on another
+	// chassis is run again: BENCHMARKS §9.)
 	p.Stop()
 	start()
-	Eventually(t, 60*time.Second, 200*time.Millisecond, holder+" holds the gateway again", func() string {
-		if c := b.GatewayChassis(t, prefix); c != holder {
-			return fmt.Sprintf("claimed by %q", c)
-		}
-		return ""
-	})
 	for i, d := range ds {
 		d.Stop()
 		ds[i] = b.SpawnMemberDaemon(t, i+1, "--announce-gateway=false")
@@ -494,41 +488,68 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 	for _, d := range ds {
 		d.WaitReady(60 * time.Second)
 	}
-	p = b.StartProbe(t, b.Get(t, "TB_CLIENT_NETNS"), "-tcp", vip+":80", "-expect", c1.Page(), "-interval", "10ms", "-timeout", "300ms")
-	p.WaitFirstOK(t, time.Now(), 30*time.Second)
-	time.Sleep(time.Second)
 	type seen struct {
 		at            time.Time
 		state, reason string
 	}
-	states := make([][]seen, len(ds))
-	stop := make(chan struct{})
-	var wg gosync.WaitGroup
-	for i, d := range ds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				if fs, err := d.Forwards(); err == nil {
-					if f, ok := fs[vip]; ok && (len(states[i]) == 0 || states[i][len(states[i])-1].state != f.State || states[i][len(states[i])-1].reason != f.Reason) {
-						states[i] = append(states[i], seen{time.Now(), f.State, f.Reason})
+	var states [][]seen
+	for attempt := 1; ; attempt++ {
+		Eventually(t, 60*time.Second, 200*time.Millisecond, holder+" holds the gateway again", func() string {
+			if c := b.GatewayChassis(t, prefix); c != holder {
+				return fmt.Sprintf("claimed by %q", c)
+			}
+			return ""
+		})
+		p = b.StartProbe(t, b.Get(t, "TB_CLIENT_NETNS"), "-tcp", vip+":80", "-expect", c1.Page(), "-interval", "20ms", "-timeout", "300ms")
+		p.WaitFirstOK(t, time.Now(), 30*time.Second)
+		time.Sleep(time.Second)
+		states = make([][]seen, len(ds))
+		stop := make(chan struct{})
+		var wg gosync.WaitGroup
+		for i, d := range ds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					if fs, err := d.Forwards(); err == nil {
+						if f, ok := fs[vip]; ok && (len(states[i]) == 0 || states[i][len(states[i])-1].state != f.State || states[i][len(states[i])-1].reason != f.Reason) {
+							states[i] = append(states[i], seen{time.Now(), f.State, f.Reason})
+						}
 					}
 				}
+			}()
+		}
+		restart := b.KillChassis(t, hn)
+		killed = time.Now()
+		var done bool
+		for time.Since(killed) < 15*time.Second {
+			if r = p.recovery(killed, time.Second); r.Done && r.Fails > 0 {
+				done = true
+				break
 			}
-		}()
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		close(stop)
+		wg.Wait()
+		p.Stop()
+		crashed := b.DeadChassis(hn)
+		if done && len(crashed) == 0 {
+			break
+		}
+		if len(crashed) == 0 || attempt == 3 {
+			t.Fatalf("without announcements, attempt %d: traffic %s; chassis that died by themselves: %v", attempt, r, crashed)
+		}
+		t.Logf("attempt %d without announcements spoiled: %v died by itself (OVS 3.1.0 conntrack); again", attempt, crashed)
+		b.HealChassis(t)
+		restart()
+		b.WaitLXDCluster(t)
 	}
-	b.KillChassis(t, hn)
-	killed = time.Now()
-	r = p.WaitRecovered(t, killed, 15*time.Second, time.Second, time.Second)
-	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	p.Stop()
 	back = killed.Add(r.Recovered)
 	t.Logf("without announcements: traffic %s", r)
 	for i := range ds {
@@ -551,7 +572,7 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 			t.Errorf("m%d never showed the VIP pending for the unannounced gateway", i+1)
 		case firstOK.IsZero():
 			t.Errorf("m%d never showed the VIP ok again", i+1)
-		case firstOK.Before(back.Add(-30 * time.Millisecond)): // the poll's resolution
+		case firstOK.Before(back.Add(-40 * time.Millisecond)): // the polls' resolution
 			t.Errorf("m%d said ok at +%v, before traffic was back (+%v)", i+1, firstOK.Sub(killed).Round(time.Millisecond), r.Recovered.Round(time.Millisecond))
 		}
 	}
