@@ -507,3 +507,25 @@ func lastEMER(path string) string {
 	}
 	return why
 }
+
+// WaitHolder waits until chassis holder has held the network's gateway
+// (prefix) for stable without a break: right after chassis restart, BFD
+// comes up at different moments on each and the claim may pass back and
+// forth for a second or two before the highest priority keeps it.
+func (b *Bed) WaitHolder(t testing.TB, prefix, holder string, stable time.Duration) {
+	t.Helper()
+	var since time.Time
+	Eventually(t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("%s holds the gateway for %v", holder, stable), func() string {
+		if c := b.GatewayChassis(t, prefix); c != holder {
+			since = time.Time{}
+			return fmt.Sprintf("claimed by %q", c)
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if held := time.Since(since); held < stable {
+			return fmt.Sprintf("held for %v", held.Round(time.Millisecond))
+		}
+		return ""
+	})
+}

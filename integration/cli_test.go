@@ -815,12 +815,7 @@ func TestCheckSouthbound(t *testing.T) {
 		// wait until the previous holder has the claim back (pre-emption),
 		// so the next test finds the bed as it was.
 		t.Cleanup(func() {
-			Eventually(t, 60*time.Second, 200*time.Millisecond, holder+" holds the gateway again", func() string {
-				if c := b.GatewayChassis(t, prefix); c != holder {
-					return fmt.Sprintf("claimed by %q", c)
-				}
-				return ""
-			})
+			b.WaitHolder(t, prefix, holder, 3*time.Second)
 		})
 		for _, n := range []string{"1", "2", "3"} {
 			n := n

@@ -417,12 +417,7 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 	killed := time.Now()
 	t.Cleanup(func() {
 		start()
-		Eventually(t, 60*time.Second, 200*time.Millisecond, holder+" holds the gateway again", func() string {
-			if c := b.GatewayChassis(t, prefix); c != holder {
-				return fmt.Sprintf("claimed by %q", c)
-			}
-			return ""
-		})
+		b.WaitHolder(t, prefix, holder, 3*time.Second)
 	})
 	var newHolder string
 	Eventually(t, 20*time.Second, 20*time.Millisecond, "another chassis claims the gateway", func() string {
@@ -494,12 +489,7 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 	}
 	var states [][]seen
 	for attempt := 1; ; attempt++ {
-		Eventually(t, 60*time.Second, 200*time.Millisecond, holder+" holds the gateway again", func() string {
-			if c := b.GatewayChassis(t, prefix); c != holder {
-				return fmt.Sprintf("claimed by %q", c)
-			}
-			return ""
-		})
+		b.WaitHolder(t, prefix, holder, 3*time.Second)
 		p = b.StartProbe(t, b.Get(t, "TB_CLIENT_NETNS"), "-tcp", vip+":80", "-expect", c1.Page(), "-interval", "20ms", "-timeout", "300ms")
 		p.WaitFirstOK(t, time.Now(), 30*time.Second)
 		time.Sleep(time.Second)
