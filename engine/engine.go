@@ -60,6 +60,11 @@ type Engine struct {
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
 
+	// kept are the forwards the last full pass kept from an earlier
+	// listing because their network's listing did not complete (guarded
+	// by mu).
+	kept []fwdsync.ForwardKey
+
 	// The LXD cluster members last read (haveMembers: read at least
 	// once), for the HA passes between full passes; guarded by mu.
 	lastMembers []fwdsync.Member
@@ -227,12 +232,13 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 	if apply {
 		pr.Barrier = e.barrier(ctx)
 	}
+	e.mu.Lock()
+	e.kept = kept
+	e.mu.Unlock()
 	pr.Statuses, pr.Findings = e.verify(res, nil)
 	e.mu.Lock()
 	for _, k := range kept {
-		s := fwdsync.ForwardStatus{Key: k, State: fwdsync.StateDegraded, Reason: "LXD listing of network " + k.Network + " did not complete: last known forward kept, nothing deleted"}
-		e.statuses[k] = s
-		pr.Statuses = append(pr.Statuses, s)
+		pr.Statuses = append(pr.Statuses, e.statuses[k])
 	}
 	e.synced = true
 	e.mu.Unlock()
@@ -572,7 +578,7 @@ func (e *Engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 	}
 	e.mu.Lock()
 	if only == nil {
-		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts))
+		e.statuses = make(map[fwdsync.ForwardKey]fwdsync.ForwardStatus, len(sts)+len(e.kept))
 		e.verified = make(map[fwdsync.ForwardKey]map[string]map[string]string, len(sts))
 		e.findings = findings
 	}
@@ -583,6 +589,16 @@ func (e *Engine) verify(res fwdsync.Result, only []fwdsync.ForwardKey) ([]fwdsyn
 			rows[lb.Name] = lb.VIPs
 		}
 		e.verified[s.Key] = rows
+	}
+	if only == nil {
+		// Forwards of a network whose last listing did not complete are
+		// not judged, but not gone either: every whole verification (a
+		// full pass, or a re-verification after SB changes) keeps
+		// reporting them, degraded.
+		for _, k := range e.kept {
+			e.statuses[k] = fwdsync.ForwardStatus{Key: k, State: fwdsync.StateDegraded,
+				Reason: "LXD listing of network " + k.Network + " did not complete: last known forward kept, nothing deleted"}
+		}
 	}
 	e.mu.Unlock()
 	if e.metrics != nil {

@@ -232,6 +232,13 @@ func TestEngineIncompleteListingKeepsForwards(t *testing.T) {
 	if len(n.St.LoadBalancers) != 1 {
 		t.Fatalf("%d rows left, want 1", len(n.St.LoadBalancers))
 	}
+	// A re-verification after SB changes (reverify) keeps reporting it
+	// (seen on the cluster bed: a forward vanished from /forwards while
+	// every LXD member stopped).
+	e.reverify()
+	if s, ok := e.status(fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}); !ok || s.State != fwdsync.StateDegraded {
+		t.Fatalf("after reverify: status %+v (known %v), want degraded", s, ok)
+	}
 }
 
 // A trigger that changes nothing (LXD's event for a write already verified)
