@@ -227,10 +227,13 @@ func TestClusterTrafficLXDAloneVsOvnfwd(t *testing.T) {
 	r := p.WaitRecovered(t, first.Start, 5*time.Second, time.Second, time.Second)
 	t.Logf("ovnfwd started: first good reply %v after the daemons were started (repair logged at +%v; ready: %s); afterwards %s",
 		light.Round(time.Millisecond), responder.Round(time.Millisecond), strings.Join(ready, ", "), r)
-	// Light means staying lit: on a loaded machine one new connection in
-	// the next few seconds may time out (seen once in CI: one read timeout,
-	// good again 20 ms later); darkness again is not that.
-	if r.Fails > 2 || (r.Fails > 0 && r.Recovered-r.FirstFail > time.Second) || r.OKs < 10*r.Fails {
+	// Light means staying lit: on a loaded machine a few new connections
+	// in the next seconds may time out together, while the daemons' first
+	// writes make OVN reinstall the gateway's flows (seen in CI: one read
+	// timeout; three read timeouts within 40 ms, good again 20 ms later);
+	// darkness again is not that: failures spread over more than 300 ms, or
+	// not good again within a second.
+	if r.Fails > 5 || (r.Fails > 0 && (r.LastFail-r.FirstFail > 300*time.Millisecond || r.Recovered-r.FirstFail > time.Second)) || r.OKs < 10*r.Fails {
 		t.Errorf("traffic failed again after the first good reply: %s", r)
 	}
 }
