@@ -60,6 +60,12 @@ type Engine struct {
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
 
+	// emptySince: since when listings have held no OVN network although
+	// the last believed one had some; believed after emptyConfirm (worker
+	// goroutine only; see pass).
+	emptySince   time.Time
+	emptyConfirm time.Duration
+
 	// kept are the forwards the last full pass kept from an earlier
 	// listing because their network's listing did not complete (guarded
 	// by mu).
@@ -142,6 +148,7 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		lxd: cfg.LXD, nb: cfg.NB, sb: cfg.SB, nbOnly: cfg.NBOnly, opts: cfg.Options, log: cfg.Logger, ha: cfg.HA,
 		barrierTimeout: 5 * time.Second,
+		emptyConfirm:   10 * time.Second,
 		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
 		prefixes:       map[string]fwdsync.NetworkRef{},
 		statuses:       map[fwdsync.ForwardKey]fwdsync.ForwardStatus{},
@@ -180,6 +187,21 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 		st, err = e.lxd.List(ctx)
 		return err
 	})
+	if err == nil && len(st.Networks) == 0 && len(e.lxdState.Networks) > 0 {
+		// Every OVN network gone at once is not believed at once: a
+		// clustered LXD that is stopping lists none for a while (its
+		// database closing) although nothing was deleted. Listings that
+		// agree for emptyConfirm are (the daemon retries every 2 s).
+		if e.emptySince.IsZero() {
+			e.emptySince = time.Now()
+		}
+		if held := time.Since(e.emptySince); held < e.emptyConfirm {
+			err = fmt.Errorf("LXD listed none of the %d OVN networks it listed before, for %v: not believed before %v",
+				len(e.lxdState.Networks), held.Round(time.Millisecond), e.emptyConfirm)
+		}
+	} else if err == nil {
+		e.emptySince = time.Time{}
+	}
 	if err != nil {
 		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)

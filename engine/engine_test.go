@@ -241,6 +241,36 @@ func TestEngineIncompleteListingKeepsForwards(t *testing.T) {
 	}
 }
 
+// A listing with none of the OVN networks LXD listed before (a stopping
+// clustered LXD does that) is not believed at once: nothing is forgotten
+// or deleted until listings have agreed for emptyConfirm.
+func TestEngineEmptyListingConfirmed(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	ctx := context.Background()
+	if _, err := e.pass(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	l.St.Networks, l.St.Forwards = nil, nil
+	if _, err := e.pass(ctx, true); !errors.Is(err, errLXDListing) {
+		t.Fatalf("first empty listing: %v, want errLXDListing", err)
+	}
+	if s, ok := e.status(key); !ok || s.State != fwdsync.StateDegraded || len(n.St.LoadBalancers) != 1 {
+		t.Fatalf("after one empty listing: status %+v (known %v), %d rows; want degraded and the row kept", s, ok, len(n.St.LoadBalancers))
+	}
+	if _, err := e.pass(ctx, true); !errors.Is(err, errLXDListing) {
+		t.Fatalf("second empty listing at once: %v, want errLXDListing", err)
+	}
+	e.emptySince = e.emptySince.Add(-e.emptyConfirm) // as if emptyConfirm had passed
+	if _, err := e.pass(ctx, true); err != nil {
+		t.Fatalf("empty listings for emptyConfirm: %v", err)
+	}
+	if s, ok := e.status(key); ok {
+		t.Errorf("after two empty listings the forward is still reported: %+v", s)
+	}
+}
+
 // A trigger that changes nothing (LXD's event for a write already verified)
 // finds the forward clean and already verified: the Daemon then skips the
 // barrier. A real change is neither, until it is verified again.

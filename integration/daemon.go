@@ -174,6 +174,13 @@ func (b *Bed) spawnDaemon(t testing.TB, env []string, args ...string) *Daemon {
 	t.Cleanup(func() {
 		d.Stop()
 		if t.Failed() {
+			// The whole log, for what the last lines below do not show.
+			if data, err := os.ReadFile(logPath); err == nil {
+				keep := filepath.Join(os.TempDir(), "ovnfwd-failed", strings.ReplaceAll(t.Name(), "/", "_")+"-"+filepath.Base(filepath.Dir(logPath))+".log")
+				if os.MkdirAll(filepath.Dir(keep), 0o755) == nil && os.WriteFile(keep, data, 0o644) == nil {
+					t.Logf("the daemon's whole log: %s", keep)
+				}
+			}
 			if data, err := os.ReadFile(logPath); err == nil {
 				lines := strings.Split(string(data), "\n")
 				if len(lines) > 60 {
