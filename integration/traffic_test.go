@@ -416,20 +416,48 @@ func TestClusterTrafficGatewayAnnounced(t *testing.T) {
 	})
 	time.Sleep(time.Second) // steady traffic before the kill
 
-	start := b.KillChassis(t, hn)
-	killed := time.Now()
+	var start func()
+	var killed time.Time
+	var newHolder string
+	var r Recovery
+	for attempt := 1; ; attempt++ {
+		start = b.KillChassis(t, hn)
+		killed = time.Now()
+		Eventually(t, 20*time.Second, 20*time.Millisecond, "another chassis claims the gateway", func() string {
+			if newHolder = b.GatewayChassis(t, prefix); newHolder == "" || newHolder == holder {
+				return fmt.Sprintf("claimed by %q", newHolder)
+			}
+			return ""
+		})
+		done := false
+		for time.Since(killed) < 15*time.Second {
+			if r = p.recovery(killed, time.Second); r.Done && r.Fails > 0 {
+				done = true
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		crashed := b.DeadChassis(hn)
+		if done && len(crashed) == 0 {
+			break
+		}
+		if len(crashed) == 0 || attempt == 3 {
+			t.Fatalf("attempt %d: traffic %s; chassis that died by themselves: %v", attempt, r, crashed)
+		}
+		// OVS 3.1.0's userspace conntrack aborted on another chassis
+		// (BENCHMARKS §9): this cycle says nothing about ovnfwd.
+		t.Logf("attempt %d spoiled: %v died by itself; again", attempt, crashed)
+		b.HealChassis(t)
+		start()
+		b.WaitLXDCluster(t)
+		b.WaitHolder(t, prefix, holder, 3*time.Second)
+		p.WaitFirstOK(t, time.Now(), 30*time.Second)
+		time.Sleep(time.Second)
+	}
 	t.Cleanup(func() {
 		start()
 		b.WaitHolder(t, prefix, holder, 3*time.Second)
 	})
-	var newHolder string
-	Eventually(t, 20*time.Second, 20*time.Millisecond, "another chassis claims the gateway", func() string {
-		if newHolder = b.GatewayChassis(t, prefix); newHolder == "" || newHolder == holder {
-			return fmt.Sprintf("claimed by %q", newHolder)
-		}
-		return ""
-	})
-	r := p.WaitRecovered(t, killed, 15*time.Second, time.Second, time.Second)
 	mu.Lock()
 	var claimed time.Time
 	for _, c := range claims {
