@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -111,9 +112,9 @@ func (a *announcer) run(ctx context.Context) {
 // holding returns the gateway ports claimed by this member's chassis.
 func (a *announcer) holding(snap fwdsync.SBState) map[string]bool {
 	out := map[string]bool{}
-	for _, pb := range snap.PortBindings {
-		if pb.Type == "chassisredirect" && pb.Chassis == a.chassis {
-			out[pb.LogicalPort] = true
+	for port, holder := range fwdsync.GatewayHolders(snap) {
+		if holder == a.chassis {
+			out[port] = true
 		}
 	}
 	return out
@@ -216,12 +217,7 @@ func (d *Daemon) unannounced() map[string]string {
 	if len(recent) == 0 {
 		return nil
 	}
-	holders := map[string]string{}
-	for _, pb := range d.src.SB.GatewaySnapshot().PortBindings {
-		if pb.Type == "chassisredirect" {
-			holders[pb.LogicalPort] = pb.Chassis
-		}
-	}
+	holders := fwdsync.GatewayHolders(d.src.SB.GatewaySnapshot())
 	var out map[string]string
 	for port, at := range recent {
 		holder := holders[port]
@@ -262,18 +258,12 @@ func (d *Daemon) announced(port, holder string, at time.Time) bool {
 // gatewaySignature sums up what a forward's claim-dependent verdict rests
 // on: every gateway port's holder, and which ones are unannounced.
 func (d *Daemon) gatewaySignature() string {
-	var b strings.Builder
-	for _, pb := range d.src.SB.GatewaySnapshot().PortBindings {
-		if pb.Type == "chassisredirect" {
-			b.WriteString(pb.LogicalPort + "=" + pb.Chassis + ";")
-		}
-	}
+	holders := fwdsync.GatewayHolders(d.src.SB.GatewaySnapshot())
 	un := d.unannounced()
-	ports := make([]string, 0, len(un))
-	for p := range un {
-		ports = append(ports, p)
+	var b strings.Builder
+	for _, port := range slices.Sorted(maps.Keys(holders)) {
+		b.WriteString(port + "=" + holders[port] + ";")
 	}
-	slices.Sort(ports)
-	b.WriteString("unannounced:" + strings.Join(ports, ","))
+	b.WriteString("unannounced:" + strings.Join(slices.Sorted(maps.Keys(un)), ","))
 	return b.String()
 }

@@ -79,3 +79,15 @@ func cmpStrings(pairs ...string) int {
 	}
 	return 0
 }
+
+// GatewayHolders maps every gateway (chassisredirect) port to the chassis
+// that claims it ("" when unclaimed).
+func GatewayHolders(sb SBState) map[string]string {
+	out := map[string]string{}
+	for _, pb := range sb.PortBindings {
+		if pb.Type == "chassisredirect" {
+			out[pb.LogicalPort] = pb.Chassis
+		}
+	}
+	return out
+}

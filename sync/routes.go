@@ -242,12 +242,7 @@ func Routes(p RoutePolicy, in RouteInput) (RouteResult, error) {
 		med = &v
 	}
 
-	holders := make(map[string]string, len(in.SB.PortBindings))
-	for _, pb := range in.SB.PortBindings {
-		if pb.Type == "chassisredirect" {
-			holders[pb.LogicalPort] = pb.Chassis
-		}
-	}
+	holders := GatewayHolders(in.SB)
 	vips := make(map[NetworkRef][]ForwardKey)
 	for k := range in.Desired {
 		ref := NetworkRef{Project: k.Project, Name: k.Network}
