@@ -73,7 +73,7 @@ func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 		case ev := <-in:
 			switch ev.Kind {
 			case lxdwatch.KindForward:
-				it := workItem{key: ev.Key, fresh: true, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received}
+				it := workItem{key: ev.Key, read: readFresh, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received}
 				announced := ev.Action == api.EventLifecycleNetworkForwardCreated || ev.Action == api.EventLifecycleNetworkForwardUpdated
 				if announced {
 					// LXD writes the rows right after its event: rows it
@@ -143,9 +143,14 @@ func (d *Daemon) work(ctx context.Context) {
 		items := b.items
 		for name, since := range b.names {
 			if key, ok := d.e.keyForLB(name); ok {
-				// Re-read LXD: the NB change may be LXD's own write that
-				// its event has not announced yet.
-				items = append(items, workItem{key: key, fresh: true, trigger: "nb-change", since: since})
+				// Re-read LXD where the cached copy's plan would touch
+				// NB: the change may be LXD's own write that its event
+				// has not announced yet. Where NB is as the cached copy
+				// wants it (typically this daemon's own writes coming
+				// back), there is nothing to act on, so no LXD read:
+				// thousands of them after a big repair would keep LXD
+				// and ovnfwd busy for tens of seconds.
+				items = append(items, workItem{key: key, read: readIfDirty, trigger: "nb-change", since: since})
 			}
 		}
 		items = dedupe(items)
@@ -287,7 +292,7 @@ func (d *Daemon) forward(ctx context.Context, it workItem) (ok, clean bool) {
 		p.eventAt = earliest(p.eventAt, it.eventAt)
 		d.pendingSince[it.key] = p
 	}
-	applied, clean, err := d.e.forwardClean(ctx, it.key, it.fresh)
+	applied, clean, err := d.e.forwardClean(ctx, it.key, it.read)
 	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
 	if _, exists := d.e.desired[it.key]; err == nil && !exists {
 		// Deleted: it will never be verified; a later re-create starts anew.
@@ -332,7 +337,7 @@ func dedupe(items []workItem) []workItem {
 	out := items[:0]
 	for _, it := range items {
 		if i, ok := seen[it.key]; ok {
-			out[i].fresh = out[i].fresh || it.fresh
+			out[i].read = max(out[i].read, it.read)
 			if it.since.Before(out[i].since) {
 				out[i].since = it.since
 			}

@@ -268,17 +268,32 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 }
 
 // forward re-plans and applies one forward; the caller verifies it (after
-// a barrier, with verifyKeys). fresh re-reads the forward from LXD first
-// (LXD events are hints); otherwise the cached copy is used. A concurrent
-// change (ErrConflict) re-reads and re-plans, up to three times.
-func (e *Engine) forward(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (applied bool, err error) {
-	applied, _, err = e.forwardClean(ctx, key, fresh)
+// a barrier, with verifyKeys). read says whether the forward is re-read
+// from LXD first. A concurrent change (ErrConflict) re-reads and re-plans,
+// up to three times.
+func (e *Engine) forward(ctx context.Context, key fwdsync.ForwardKey, read lxdRead) (applied bool, err error) {
+	applied, _, err = e.forwardClean(ctx, key, read)
 	return applied, err
 }
 
+// lxdRead says when a single-forward reconcile re-reads the forward from
+// LXD.
+type lxdRead int
+
+const (
+	// readCached plans from the copy of the last read.
+	readCached lxdRead = iota
+	// readIfDirty re-reads only when the cached copy's plan would change
+	// NB or finds something (an NB change: it may be LXD's own write whose
+	// event has not arrived yet, which the cached copy must not undo).
+	readIfDirty
+	// readFresh always re-reads (an LXD event: events are hints).
+	readFresh
+)
+
 // forwardClean is forward that also reports whether the last plan found the
 // forward's NB rows exactly as desired (no change, no finding).
-func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh bool) (applied, clean bool, err error) {
+func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, read lxdRead) (applied, clean bool, err error) {
 	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
 	m, ok := e.mappings[ref]
 	if !ok || m.Err != "" {
@@ -286,7 +301,7 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh
 	}
 	names := []string{fwdsync.LBName(m.Prefix, key.ListenAddress, "tcp"), fwdsync.LBName(m.Prefix, key.ListenAddress, "udp")}
 	for attempt := 0; ; attempt++ {
-		if fresh || attempt > 0 {
+		if read == readFresh || attempt > 0 {
 			var f *fwdsync.Forward
 			var exists bool
 			err := e.readLXD(ctx, func(ctx context.Context) (err error) {
@@ -307,6 +322,13 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, fresh
 			return applied, false, err
 		}
 		clean = len(res.Changes) == 0 && len(res.Findings) == 0
+		if read == readIfDirty && attempt == 0 && !clean {
+			// Not as the cached copy wants it: ask LXD before acting
+			// (this attempt does not count against the conflict retries).
+			read = readFresh
+			attempt--
+			continue
+		}
 		if e.metrics != nil {
 			e.metrics.observeFindings(res.Findings, true)
 		}

@@ -114,7 +114,7 @@ func TestEngineForwardRetriesOnConflict(t *testing.T) {
 	}
 	n.Conflicts = 2
 	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
-	applied, err := e.forward(context.Background(), key, false)
+	applied, err := e.forward(context.Background(), key, readCached)
 	if err != nil || !applied {
 		t.Fatalf("forward: applied %v err %v", applied, err)
 	}
@@ -123,7 +123,7 @@ func TestEngineForwardRetriesOnConflict(t *testing.T) {
 	}
 	n.Conflicts = 10
 	n.St.LoadBalancers = nil
-	if _, err := e.forward(context.Background(), key, false); !errors.Is(err, ovn.ErrConflict) {
+	if _, err := e.forward(context.Background(), key, readCached); !errors.Is(err, ovn.ErrConflict) {
 		t.Fatalf("persistent conflict: err %v, want ErrConflict", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestEngineForwardDeleted(t *testing.T) {
 	}
 	l.St.Forwards = nil
 	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
-	if _, err := e.forward(context.Background(), key, true); err != nil {
+	if _, err := e.forward(context.Background(), key, readFresh); err != nil {
 		t.Fatal(err)
 	}
 	if len(n.St.LoadBalancers) != 0 || len(n.St.Routers[0].LoadBalancers) != 0 {
@@ -281,12 +281,12 @@ func TestEngineAlreadyVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
-	applied, clean, err := e.forwardClean(context.Background(), key, true)
+	applied, clean, err := e.forwardClean(context.Background(), key, readFresh)
 	if err != nil || applied || !clean || !e.alreadyVerified(key) {
 		t.Fatalf("unchanged forward: applied %v clean %v verified %v err %v; want false true true nil", applied, clean, e.alreadyVerified(key), err)
 	}
 	l.St.Forwards[0].Ports[0].ListenPort = "8080" // LXD changed the forward
-	applied, clean, err = e.forwardClean(context.Background(), key, true)
+	applied, clean, err = e.forwardClean(context.Background(), key, readFresh)
 	if err != nil || !applied || clean {
 		t.Fatalf("changed forward: applied %v clean %v err %v; want true false nil", applied, clean, err)
 	}
@@ -298,7 +298,37 @@ func TestEngineAlreadyVerified(t *testing.T) {
 	}
 	// A row edited behind LXD's back: the plan is not clean.
 	n.St.LoadBalancers[0].VIPs = map[string]string{"198.51.100.10:1": "10.10.10.5:1"}
-	if _, clean, _ := e.forwardClean(context.Background(), key, false); clean {
+	if _, clean, _ := e.forwardClean(context.Background(), key, readCached); clean {
 		t.Fatal("a drifted row planned clean")
+	}
+}
+
+// An NB change (readIfDirty) re-reads the forward from LXD only when NB is
+// not as the cached copy wants it: the daemon's own writes coming back cost
+// no LXD call, while a row LXD rewrote ahead of its event is judged against
+// LXD's new forward, not undone from the stale copy.
+func TestEngineNBChangeReadsLXDOnlyWhenDirty(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	before := l.Rereads
+	applied, clean, err := e.forwardClean(context.Background(), key, readIfDirty)
+	if err != nil || applied || !clean || l.Rereads != before {
+		t.Fatalf("own write coming back: applied %v clean %v err %v, %d LXD re-reads; want false true nil 0", applied, clean, err, l.Rereads-before)
+	}
+	// LXD changed the forward and rewrote its row; its event is late.
+	moved := web("198.51.100.10", "80")
+	moved.Ports[0].TargetAddress = "10.10.10.6"
+	l.St.Forwards[0] = moved
+	n.St.LoadBalancers[0].VIPs = map[string]string{"198.51.100.10:80": "10.10.10.6:80"}
+	applied, clean, err = e.forwardClean(context.Background(), key, readIfDirty)
+	if err != nil || l.Rereads != before+1 {
+		t.Fatalf("LXD's own rewrite: err %v, %d LXD re-reads; want nil 1", err, l.Rereads-before)
+	}
+	if applied || !clean || n.St.LoadBalancers[0].VIPs["198.51.100.10:80"] != "10.10.10.6:80" {
+		t.Fatalf("LXD's own rewrite undone from the stale copy: applied %v clean %v, VIPs %v", applied, clean, n.St.LoadBalancers[0].VIPs)
 	}
 }

@@ -159,7 +159,7 @@ func TestForwardReReadJudgesWhileLXDHangs(t *testing.T) {
 			close(release)
 		}
 	}
-	if _, _, err := e.forwardClean(ctx, key, true); err != nil {
+	if _, _, err := e.forwardClean(ctx, key, readFresh); err != nil {
 		t.Fatal(err)
 	}
 	if ticks < 2 || e.inLXDWait {

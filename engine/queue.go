@@ -10,7 +10,7 @@ import (
 // workItem is one reconcile request for a forward.
 type workItem struct {
 	key     fwdsync.ForwardKey
-	fresh   bool      // re-read the forward from LXD (an LXD event)
+	read    lxdRead   // whether to re-read the forward from LXD
 	trigger string    // metrics label
 	since   time.Time // when the first trigger reached ovnfwd (latency start)
 	// eventAt is when an LXD event for the forward reached ovnfwd (zero:
@@ -107,7 +107,7 @@ func (q *queue) addReverify(all bool) {
 func (q *queue) add(it workItem) {
 	q.mu.Lock()
 	if cur, ok := q.items[it.key]; ok {
-		cur.fresh = cur.fresh || it.fresh
+		cur.read = max(cur.read, it.read)
 		if it.since.Before(cur.since) {
 			cur.since = it.since
 		}

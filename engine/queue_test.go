@@ -12,7 +12,7 @@ func TestQueueCoalesces(t *testing.T) {
 	k := fwdsync.ForwardKey{Network: "ovn0", ListenAddress: "198.51.100.1"}
 	t0 := time.Now()
 	q.add(workItem{key: k, trigger: "nb-change", since: t0.Add(time.Second)})
-	q.add(workItem{key: k, fresh: true, trigger: "lxd-event", since: t0})
+	q.add(workItem{key: k, read: readFresh, trigger: "lxd-event", since: t0})
 	q.addFull("periodic")
 	q.addFull("start") // one pending full pass, first trigger kept
 	q.addReverify(false)
@@ -20,7 +20,7 @@ func TestQueueCoalesces(t *testing.T) {
 	if b.full != "periodic" || !b.reverifyPending || b.reverifyAll {
 		t.Fatalf("batch %+v", b)
 	}
-	if len(b.items) != 1 || !b.items[0].fresh || !b.items[0].since.Equal(t0) {
+	if len(b.items) != 1 || b.items[0].read != readFresh || !b.items[0].since.Equal(t0) {
 		t.Fatalf("items %+v: want one fresh item with the earliest trigger time", b.items)
 	}
 	if b = q.take(time.Now(), 0); b.full != "" || len(b.items) != 0 {

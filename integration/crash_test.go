@@ -127,14 +127,14 @@ func seedCrashBatch(t *testing.T, b *Bed, base int) {
 
 // killMidRepair kill -9s a process (kill) once NB holds at least `at`
 // rows of the batch but not all (alive: it still runs); it returns how many
-// rows there were at the kill.
-func killMidRepair(t *testing.T, w *nbNames, prefix string, base, at int, alive func() bool, kill func()) int {
+// rows there were at the kill. output says what the process printed.
+func killMidRepair(t *testing.T, w *nbNames, prefix string, base, at int, alive func() bool, kill func(), output func() string) int {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		n := w.rows(prefix, base)
 		if !alive() {
-			t.Fatalf("ended before the kill (%d rows written)", n)
+			t.Fatalf("ended before the kill (%d rows written): %.3000s", n, output())
 		}
 		if n >= at {
 			kill()
@@ -163,9 +163,11 @@ func TestCrashMidRepair(t *testing.T) {
 	t.Run("repair", func(t *testing.T) {
 		const base = 100 // 198.18.100–139
 		seedCrashBatch(t, b, base)
-		cmd := exec.Command(Binary(t), "repair", "--yes", "--network", net)
+		// --timeout: connecting (LXD, NB and SB) is not under test here,
+		// and the cluster bed's machine is busy after the tests before.
+		cmd := exec.Command(Binary(t), "repair", "--yes", "--network", net, "--timeout", "30s")
 		cmd.Env = b.OperatorEnv()
-		var out bytes.Buffer
+		var out lockedBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -181,7 +183,7 @@ func TestCrashMidRepair(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		at := killMidRepair(t, w, prefix, base, crashForwards/4, alive, func() { _ = cmd.Process.Signal(syscall.SIGKILL); <-done })
+		at := killMidRepair(t, w, prefix, base, crashForwards/4, alive, func() { _ = cmd.Process.Signal(syscall.SIGKILL); <-done }, out.String)
 		t.Logf("ovnfwd repair killed -9 after %v with %d of %d rows written", time.Since(start).Round(time.Millisecond), at, crashForwards)
 		r := b.ovnfwd(t, "repair", "--yes", "--network", net, "--format", "json")
 		if r.code != 0 {
@@ -207,7 +209,7 @@ func TestCrashMidRepair(t *testing.T) {
 			default:
 				return true
 			}
-		}, d.Kill)
+		}, d.Kill, func() string { l := d.Log(); return "daemon log tail: " + l[max(0, len(l)-3000):] })
 		t.Logf("ovnfwd run killed -9 after %v with %d of %d rows written", time.Since(start).Round(time.Millisecond), at, crashForwards)
 		d = b.StartDaemon(t)
 		// Generous: at 10,000 forwards every step is northd-bound (BENCHMARKS
@@ -217,15 +219,22 @@ func TestCrashMidRepair(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			ok := 0
+			ok, other := 0, map[string]int{}
+			sample := ""
 			for listen, f := range fs {
 				var a, b2, c3, x int
-				if _, err := fmt.Sscanf(listen, "%d.%d.%d.%d", &a, &b2, &c3, &x); err == nil && a == 198 && b2 == 18 && c3 >= base && c3 < base+crashForwards/250 && f.State == "ok" {
-					ok++
+				if _, err := fmt.Sscanf(listen, "%d.%d.%d.%d", &a, &b2, &c3, &x); err != nil || a != 198 || b2 != 18 || c3 < base || c3 >= base+crashForwards/250 {
+					continue
 				}
+				if f.State == "ok" {
+					ok++
+					continue
+				}
+				other[f.State]++
+				sample = listen + ": " + f.State + ": " + f.Reason
 			}
 			if ok != crashForwards {
-				return fmt.Sprintf("%d of %d ok", ok, crashForwards)
+				return fmt.Sprintf("%d of %d ok; others by state %v, e.g. %s", ok, crashForwards, other, sample)
 			}
 			return ""
 		})
@@ -239,4 +248,22 @@ func TestCrashMidRepair(t *testing.T) {
 		t.Errorf("NB held two rows of one name at the end of %d transactions (of %d seen): %v", len(dups), w.txns, dups[:min(len(dups), 10)])
 	}
 	t.Logf("%d NB transactions checked for duplicate names", w.txns)
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu  gosync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

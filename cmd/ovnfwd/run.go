@@ -54,6 +54,8 @@ Examples:
 				Usage: "elect the one member that writes NB with an OVSDB lock on NB (every member's daemon takes part; the others stand by, verify and announce their own routes); false: this daemon always writes (one member only)"},
 			&cli.StringFlag{Name: "writer-lock", Value: "ovnfwd_writer", EnvVars: []string{"OVNFWD_WRITER_LOCK"},
 				Usage: "name of the OVSDB lock that elects the writer (every member must use the same)"},
+			&cli.DurationFlag{Name: "writer-lease", Value: 4 * time.Second, EnvVars: []string{"OVNFWD_WRITER_LEASE"},
+				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
@@ -95,6 +97,9 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
 	}
+	if lease := c.Duration("writer-lease"); lease <= time.Second {
+		return cli.Exit(fmt.Sprintf("--writer-lease %v: must exceed the lock session's 1s echo interval (default 4s)", lease), engine.ExitError)
+	}
 	d := engine.NewDaemon(cfg)
 	if addr := c.String("metrics-address"); addr != "" {
 		srv, err := d.Serve(addr)
@@ -128,8 +133,10 @@ func runDaemon(c *cli.Context) error {
 	defer cs.Close()
 	src := engine.Sources{LXD: cs.lxd, NB: cs.nb, SB: cs.sb, NBEndpoints: cs.nbEndpoints, SBEndpoints: cs.sbEndpoints}
 	if c.Bool("writer-election") {
+		lease := c.Duration("writer-lease")
 		lock, err := ovn.NewLock(ovn.LockConfig{Endpoints: cs.nbEndpoints, CA: cs.tls.ca, Cert: cs.tls.cert,
-			Key: cs.tls.key, Name: c.String("writer-lock"), Logger: zapr.NewLogger(log.Named("lock"))})
+			Key: cs.tls.key, Name: c.String("writer-lock"), ProbeInterval: time.Second, ProbeTimeout: lease,
+			Logger: zapr.NewLogger(log.Named("lock"))})
 		if err != nil {
 			return cli.Exit("--writer-lock: "+err.Error(), engine.ExitError)
 		}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -28,6 +31,24 @@ func TestDaemonConfigDryRunHasNoSpeaker(t *testing.T) {
 		}
 		if cfg.Routes == nil || cfg.Routes.DryRun != dry || (cfg.Speaker == nil) != dry || cfg.Routes.Policy.Chassis != "ch1" {
 			t.Errorf("dry-run %v: config %+v", dry, cfg)
+		}
+	}
+}
+
+// A writer lease that is not longer than the lock's 1 s echo interval is
+// refused before anything is connected (the socket does not exist), with
+// the flag named.
+func TestRunRefusesShortWriterLease(t *testing.T) {
+	for _, lease := range []string{"1s", "500ms", "0s"} {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter = &out, &out
+		app.ExitErrHandler = func(*cli.Context, error) {}
+		err := app.Run(globalFlagsFirst([]string{"ovnfwd", "run", "--lxd", "/nonexistent/lxd.socket", "--nb", "unix:/nonexistent/nb.sock",
+			"--sb", "unix:/nonexistent/sb.sock", "--metrics-address", "", "--writer-lease", lease}, app.Flags))
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != engine.ExitError || !strings.Contains(err.Error(), "--writer-lease") {
+			t.Errorf("--writer-lease %s: %v (output %.300q); want exit %d naming --writer-lease", lease, err, out.String(), engine.ExitError)
 		}
 	}
 }
