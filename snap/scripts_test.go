@@ -2,41 +2,120 @@ package snap
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// fakeSnapctl stands in for snapctl: `get KEY` prints $FAKE_SNAPCTL_DIR/KEY
-// (nothing when absent), `services` reports $FAKE_SNAPCTL_STATE, `restart` is
-// only logged. Every call is appended to $FAKE_SNAPCTL_DIR/.calls. With
-// FAKE_SNAPCTL_FAIL=1 every call fails, as for an unprivileged user.
+// fakeSnapctl stands in for snapctl: it runs this test binary as the fake
+// (fakeSnapctlMain), which reads the settings from $FAKE_SNAPCTL_DIR/KEY
+// files.
 const fakeSnapctl = `#!/bin/sh
-echo "$*" >> "$FAKE_SNAPCTL_DIR/.calls"
-if [ "${FAKE_SNAPCTL_FAIL:-}" = 1 ]; then
-	echo "error: cannot use snapctl as this user" >&2
-	exit 1
-fi
-case $1 in
-get)
-	[ "$#" -eq 2 ] || { echo "fake snapctl: get takes one key" >&2; exit 2; }
-	if [ -f "$FAKE_SNAPCTL_DIR/$2" ]; then cat "$FAKE_SNAPCTL_DIR/$2"; fi
-	;;
-services)
-	printf 'Service  Startup  Current  Notes\n%s  enabled  %s  -\n' "$2" "${FAKE_SNAPCTL_STATE:-inactive}"
-	;;
-restart) ;;
-*)
-	echo "fake snapctl: unexpected: $*" >&2
-	exit 2
-	;;
-esac
+BE_FAKE_SNAPCTL=1 exec "$FAKE_SNAPCTL_EXE" "$@"
 `
+
+// realOvnfwd is the ovnfwd binary built for the hooks and the wrapper,
+// which ask it for the settings (ovnfwd snap-settings).
+var realOvnfwd string
+
+func TestMain(m *testing.M) {
+	if os.Getenv("BE_FAKE_SNAPCTL") == "1" {
+		os.Exit(fakeSnapctlMain(os.Args[1:]))
+	}
+	dir, err := os.MkdirTemp("", "ovnfwd-snap-test")
+	if err != nil {
+		panic(err)
+	}
+	realOvnfwd = filepath.Join(dir, "ovnfwd")
+	build := exec.Command("go", "build", "-o", realOvnfwd, "./cmd/ovnfwd")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building ovnfwd: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fakeSnapctlMain is snapctl for the scripts under test: every call is
+// appended to $FAKE_SNAPCTL_DIR/.calls; FAKE_SNAPCTL_FAIL=1 fails every call
+// (an unprivileged user). `get KEY` prints the content of the file KEY
+// (nothing when absent); `get -d KEY...` or several keys print a JSON
+// document of the keys set, each as a string, or as raw JSON when the file
+// starts with "json:" (snapd keeps numbers and booleans typed). `services`
+// reports $FAKE_SNAPCTL_STATE; `restart` is only logged.
+func fakeSnapctlMain(args []string) int {
+	dir := os.Getenv("FAKE_SNAPCTL_DIR")
+	if f, err := os.OpenFile(filepath.Join(dir, ".calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintln(f, strings.Join(args, " "))
+		_ = f.Close()
+	}
+	if os.Getenv("FAKE_SNAPCTL_FAIL") == "1" {
+		fmt.Fprintln(os.Stderr, "error: cannot use snapctl as this user")
+		return 1
+	}
+	if len(args) == 0 {
+		return 2
+	}
+	switch args[0] {
+	case "get":
+		keys, doc := args[1:], false
+		if len(keys) > 0 && keys[0] == "-d" {
+			keys, doc = keys[1:], true
+		}
+		if len(keys) == 0 {
+			fmt.Fprintln(os.Stderr, "error: get which option?")
+			return 1
+		}
+		values := map[string]json.RawMessage{}
+		for _, k := range keys {
+			data, err := os.ReadFile(filepath.Join(dir, k))
+			if err != nil {
+				continue
+			}
+			if raw, ok := strings.CutPrefix(string(data), "json:"); ok {
+				values[k] = json.RawMessage(raw)
+			} else {
+				values[k], _ = json.Marshal(string(data))
+			}
+		}
+		if !doc && len(keys) == 1 {
+			if v, ok := values[keys[0]]; ok {
+				var s string
+				if json.Unmarshal(v, &s) == nil {
+					fmt.Println(s)
+				} else {
+					fmt.Println(string(v))
+				}
+			} else {
+				fmt.Println()
+			}
+			return 0
+		}
+		out, _ := json.MarshalIndent(values, "", "\t")
+		fmt.Println(string(out))
+	case "services":
+		state := os.Getenv("FAKE_SNAPCTL_STATE")
+		if state == "" {
+			state = "inactive"
+		}
+		fmt.Printf("Service  Startup  Current  Notes\n%s  enabled  %s  -\n", args[1], state)
+	case "restart":
+	default:
+		fmt.Fprintln(os.Stderr, "fake snapctl: unexpected:", strings.Join(args, " "))
+		return 2
+	}
+	return 0
+}
 
 type sandbox struct {
 	dir      string // holds bin/snapctl and the settings
@@ -58,12 +137,28 @@ func newSandbox(t *testing.T, settings map[string]string) *sandbox {
 		}
 	}
 	writeFile(t, filepath.Join(s.dir, "bin", "snapctl"), fakeSnapctl, 0o755)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(realOvnfwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.snap, "bin", "ovnfwd"), string(data), 0o755)
+	restart, err := os.ReadFile(filepath.Join("local", "ovnfwd-restart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.snap, "bin", "ovnfwd-restart"), string(restart), 0o755)
 	for k, v := range settings {
 		writeFile(t, filepath.Join(s.settings, k), v, 0o644)
 	}
 	s.env = []string{
 		"PATH=" + filepath.Join(s.dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
 		"FAKE_SNAPCTL_DIR=" + s.settings,
+		"FAKE_SNAPCTL_EXE=" + exe,
+		"REAL_OVNFWD=" + realOvnfwd,
 		"SNAP=" + s.snap,
 		"SNAP_DATA=" + s.snapData,
 		"SNAP_COMMON=" + filepath.Join(s.dir, "snap-common"),
@@ -148,6 +243,17 @@ func TestConfigureAcceptsGoodSettings(t *testing.T) {
 		{"metrics-address": "localhost:9478", "resync-interval": "1500ms", "log-level": "error"},
 		{"resync-interval": "1000000µs"},
 		{"resync-interval": "0.5h"},
+		// What the binary accepts, the hook accepts (one validator): host
+		// names, no resync, no deletion limit.
+		{"nb": "ssl:ovn-central.example.com:6641", "ovn-ca": cert, "ovn-cert": cert, "ovn-key": key},
+		{"resync-interval": "0s", "deletion-budget": "-1"},
+		// Every run option is a setting: BGP, route policy, HA, chassis.
+		{"bgp-asn": "json:65001", "bgp-router-id": "10.0.0.2", "bgp-peer": "10.0.0.1,65000",
+			"bgp-next-hop": "self", "bgp-hold-time": "9s", "bgp-keepalive": "3s", "bgp-community": "65001:100,no-export",
+			"bgp-networks": "ovn0,default/ovn1", "arp-responder": "auto", "chassis": "ch1"},
+		{"bgp-asn": "65001", "bgp-router-id": "10.0.0.2", "bgp-peer": `json:["10.0.0.1,65000", "[2001:db8::1]:179,65000"]`, "bgp-listen-port": "json:-1"},
+		{"member-chassis": "m1=ch1,m2=ch2", "remove-unresponsive": "json:true", "ha-absent-grace": "10m", "no-ha": "false"},
+		{"dry-run": "json:true", "deletion-budget": "json:25", "writer-lease": "5s", "announce-gateway": "json:false", "memory-limit": "256MiB"},
 	}
 	for _, settings := range cases {
 		s := newSandbox(t, settings)
@@ -178,36 +284,38 @@ func TestConfigureRejectsBadSettings(t *testing.T) {
 		{map[string]string{"lxd-server-cert": filepath.Join(certDir, "missing.pem")}, "lxd-server-cert"},
 		{map[string]string{"nb": "10.0.0.1:6641"}, "nb"},
 		{map[string]string{"nb": "tcp:10.0.0.1"}, "nb"},
-		{map[string]string{"nb": "tcp:10.0.0.1:6641,"}, "nb"},
-		{map[string]string{"nb": "tcp:10.0.0.1:6641, tcp:10.0.0.2:6641"}, "nb"},
-		{map[string]string{"nb": "tcp:300.0.0.1:6641"}, "nb"},
 		{map[string]string{"nb": "tcp:10.0.0.1:65536"}, "nb"},
 		{map[string]string{"nb": "tcp:::1:6641"}, "nb"},
-		{map[string]string{"nb": "tcp:[1::2::3]:6641"}, "nb"},
 		{map[string]string{"nb": "http://10.0.0.1:6641"}, "nb"},
-		{map[string]string{"sb": "unix:run/ovnsb_db.sock"}, "sb"},
-		{map[string]string{"sb": "ssl:ovn-central:6642"}, "sb"},
 		{map[string]string{"ovn-cert": cert}, "ovn-cert"}, // no ovn-key
 		{map[string]string{"ovn-ca": "relative/ca.pem"}, "ovn-ca"},
 		{map[string]string{"log-level": "verbose"}, "log-level"},
 		{map[string]string{"log-level": "DEBUG "}, "log-level"},
 		{map[string]string{"log-format": "xml"}, "log-format"},
 		{map[string]string{"log-format": "text"}, "log-format"}, // ovnfwd knows console and json
-		{map[string]string{"deletion-budget": "-1"}, "deletion-budget"},
-		{map[string]string{"deletion-budget": "010"}, "deletion-budget"},
 		{map[string]string{"deletion-budget": "lots"}, "deletion-budget"},
+		{map[string]string{"deletion-budget": "json:2.5"}, "deletion-budget"},
 		{map[string]string{"dry-run": "yes"}, "dry-run"},
 		{map[string]string{"metrics-address": "9478"}, "metrics-address"},
-		{map[string]string{"metrics-address": "127.0.0.1:0"}, "metrics-address"},
 		{map[string]string{"metrics-address": "127.0.0.1:99999"}, "metrics-address"},
-		{map[string]string{"metrics-address": "256.0.0.1:9478"}, "metrics-address"},
 		{map[string]string{"metrics-address": "::1:9478"}, "metrics-address"},
 		{map[string]string{"resync-interval": "5"}, "resync-interval"},
-		{map[string]string{"resync-interval": "0s"}, "resync-interval"},
-		{map[string]string{"resync-interval": "500ms"}, "resync-interval"},
 		{map[string]string{"resync-interval": "-5m"}, "resync-interval"},
 		{map[string]string{"resync-interval": "five minutes"}, "resync-interval"},
 		{map[string]string{"resync-interval": "5m\n1h"}, "resync-interval"},
+		// The options the old hook did not know.
+		{map[string]string{"bgp-asn": "65001"}, "bgp-asn"}, // no peer
+		{map[string]string{"bgp-asn": "json:-3"}, "bgp-asn"},
+		{map[string]string{"bgp-peer": "10.0.0.1,65000"}, "bgp-peer"}, // no bgp-asn
+		{map[string]string{"bgp-asn": "65001", "bgp-router-id": "10.0.0.2", "bgp-peer": "10.0.0.1"}, "bgp-peer"},
+		{map[string]string{"bgp-asn": "65001", "bgp-peer": "10.0.0.1,65000"}, "bgp-router-id"},
+		{map[string]string{"bgp-asn": "65001", "bgp-router-id": "10.0.0.2", "bgp-peer": "10.0.0.1,65000", "bgp-keepalive": "5s", "bgp-hold-time": "3s"}, "bgp-keepalive"},
+		{map[string]string{"arp-responder": "sometimes"}, "arp-responder"},
+		{map[string]string{"member-chassis": "m1"}, "member-chassis"},
+		{map[string]string{"writer-lease": "1s"}, "writer-lease"},
+		{map[string]string{"memory-limit": "lots"}, "memory-limit"},
+		{map[string]string{"claim-debounce": "soon"}, "claim-debounce"},
+		{map[string]string{"log-level": `json:{"a": 1}`}, "log-level"}, // a group, not a value
 	}
 	for _, c := range cases {
 		s := newSandbox(t, c.settings)
@@ -216,7 +324,8 @@ func TestConfigureRejectsBadSettings(t *testing.T) {
 			t.Errorf("configure accepted %q", c.settings)
 			continue
 		}
-		if !strings.Contains(stderr, "invalid value "+c.blame+"=") {
+		if !strings.Contains(stderr, "snap setting "+c.blame+"=") && !strings.Contains(stderr, "snap settings: "+c.blame) &&
+			!strings.Contains(stderr, "snap setting "+c.blame+":") {
 			t.Errorf("configure rejected %q without naming %s:\n%s", c.settings, c.blame, stderr)
 		}
 		for _, call := range s.calls(t) {
@@ -226,11 +335,16 @@ func TestConfigureRejectsBadSettings(t *testing.T) {
 		}
 	}
 
-	// All problems are reported at once.
-	s := newSandbox(t, map[string]string{"nb": "nope", "log-level": "loud"})
+	// Every value of the wrong kind is reported at once.
+	s := newSandbox(t, map[string]string{"dry-run": "maybe", "bgp-asn": "lots", "writer-lease": "soon"})
 	_, stderr, err := s.run(t, nil, configureHook)
-	if err == nil || !strings.Contains(stderr, "invalid value nb=") || !strings.Contains(stderr, "invalid value log-level=") {
-		t.Errorf("want both nb and log-level reported, got err=%v:\n%s", err, stderr)
+	for _, k := range []string{"dry-run", "bgp-asn", "writer-lease"} {
+		if err == nil || !strings.Contains(stderr, "snap setting "+k+"=") {
+			t.Errorf("want %s reported, got err=%v:\n%s", k, err, stderr)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(stderr), "\n") + 1; n != 3 {
+		t.Errorf("want one line per bad setting (3), got %d:\n%s", n, stderr)
 	}
 }
 
@@ -258,6 +372,7 @@ const daemonWrapper = "local/ovnfwd-daemon"
 
 // fakeOvnfwd prints its arguments and OVNFWD_* environment, one per line.
 const fakeOvnfwd = `#!/bin/sh
+if [ "${1:-}" = snap-settings ]; then exec "$REAL_OVNFWD" "$@"; fi
 for a in "$@"; do echo "ARG $a"; done
 env | grep '^OVNFWD_' | sort
 `
@@ -363,7 +478,7 @@ func TestDaemonWrapperSettingsWin(t *testing.T) {
 		t.Fatalf("wrapper: %v\n%s", err, stderr)
 	}
 	got := parseFakeOvnfwd(t, stdout)
-	wantArgs := []string{"run", "--metrics-address", "0.0.0.0:9100", "--resync-interval", "1m", "--deletion-budget", "25", "--dry-run"}
+	wantArgs := []string{"run"}
 	if !reflect.DeepEqual(got.args, wantArgs) {
 		t.Errorf("args: got %q, want %q", got.args, wantArgs)
 	}
@@ -377,6 +492,10 @@ func TestDaemonWrapperSettingsWin(t *testing.T) {
 		"OVNFWD_SB":              "tcp:192.0.2.1:6642",
 		"OVNFWD_LOG_LEVEL":       "debug",
 		"OVNFWD_LOG_FORMAT":      "json",
+		"OVNFWD_METRICS_ADDRESS": "0.0.0.0:9100",
+		"OVNFWD_RESYNC_INTERVAL": "1m",
+		"OVNFWD_DELETION_BUDGET": "25",
+		"OVNFWD_DRY_RUN":         "true",
 	}
 	if !reflect.DeepEqual(got.env, want) {
 		t.Errorf("env:\n got %v\nwant %v", got.env, want)
@@ -473,5 +592,44 @@ func TestCommandChain(t *testing.T) {
 	got = parseFakeOvnfwd(t, stdout)
 	if got.env["OVNFWD_NB"] != "ssl:10.0.0.1:6641" || got.env["OVNFWD_LOG_LEVEL"] != "" {
 		t.Errorf("with failing snapctl: env %v", got.env)
+	}
+}
+
+// A plug connected after install restarts a running daemon, so that it
+// sees the endpoints, certificates or sockets the plug brings; a stopped
+// daemon stays stopped.
+func TestConnectHooksRestartRunningDaemon(t *testing.T) {
+	hooks, err := filepath.Glob(filepath.Join("hooks", "connect-plug-*"))
+	if err != nil || len(hooks) == 0 {
+		t.Fatalf("no connect-plug hooks: %v", err)
+	}
+	for _, hook := range hooks {
+		for _, state := range []string{"active", "inactive"} {
+			s := newSandbox(t, nil)
+			if _, stderr, err := s.run(t, []string{"FAKE_SNAPCTL_STATE=" + state}, hook); err != nil {
+				t.Fatalf("%s (%s): %v\n%s", hook, state, err, stderr)
+			}
+			restarted := slices.Contains(s.calls(t), "restart ovnfwd.daemon")
+			if want := state == "active"; restarted != want {
+				t.Errorf("%s, daemon %s: restarted=%v, want %v (calls %q)", hook, state, restarted, want, s.calls(t))
+			}
+		}
+	}
+}
+
+// The service refuses to start on a setting the configure hook would have
+// refused (set before this version, or by hand), naming it; snapd retries
+// it, and the journal says why.
+func TestDaemonWrapperRefusesBadSetting(t *testing.T) {
+	s := newSandbox(t, map[string]string{"log-level": `json:{"nested": true}`})
+	writeFile(t, filepath.Join(s.snap, "bin", "ovnfwd"), fakeOvnfwd, 0o755)
+	stdout, stderr, err := s.run(t, nil, daemonWrapper)
+	if err == nil || strings.Contains(stdout, "ARG run") || !strings.Contains(stderr, "snap setting log-level") {
+		t.Errorf("wrapper with a bad setting: err=%v, stdout %q, stderr %q; want a failure naming log-level and no run", err, stdout, stderr)
+	}
+	// The service cannot run without its settings either.
+	stdout, stderr, err = s.run(t, []string{"FAKE_SNAPCTL_FAIL=1"}, daemonWrapper)
+	if err == nil || strings.Contains(stdout, "ARG run") || !strings.Contains(stderr, "snap settings not read") {
+		t.Errorf("service with snapctl failing: err=%v, stdout %q, stderr %q", err, stdout, stderr)
 	}
 }

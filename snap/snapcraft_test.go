@@ -55,6 +55,9 @@ type microovnSlot struct {
 var microovnSlots = map[string]microovnSlot{
 	"ovn-certificates": {content: "ovn-certificates", sourceDir: "$SNAP_COMMON/data/pki"},
 	"ovn-env":          {content: "ovn-env", sourceDir: "$SNAP_COMMON/data/env"},
+	// Its Open vSwitch sockets (source: write:), the slot LXD's snap plugs
+	// for the same reason.
+	"ovn-chassis": {content: "ovn-chassis", sourceDir: "$SNAP_COMMON/run/switch"},
 }
 
 type snapcraftYAML struct {
@@ -450,6 +453,7 @@ func TestDaemonApp(t *testing.T) {
 // top-level plug (the plug name is the interface name).
 var implicitInterfaces = map[string]bool{
 	"network": true, "network-bind": true, "network-observe": true, "lxd": true,
+	"openvswitch": true,
 }
 
 func TestPlugs(t *testing.T) {
@@ -509,8 +513,8 @@ func TestPlugs(t *testing.T) {
 	}
 
 	wantAppPlugs := map[string][]string{
-		"daemon": {"lxd", "network", "network-bind", "ovn-env", "ovn-certificates"},
-		"ovnfwd": {"lxd", "network", "ovn-env", "ovn-certificates"},
+		"daemon": {"lxd", "network", "network-bind", "ovn-env", "ovn-certificates", "ovn-chassis", "openvswitch"},
+		"ovnfwd": {"lxd", "network", "ovn-env", "ovn-certificates", "ovn-chassis", "openvswitch"},
 	}
 	for appName, want := range wantAppPlugs {
 		a, ok := sc.Apps[appName]
@@ -553,6 +557,23 @@ func TestHooks(t *testing.T) {
 	}
 	if !found {
 		t.Error("no hooks/configure")
+	}
+	// A plug connected after install restarts the daemon (connect-plug-*),
+	// through the shipped restart script, as the configure hook does.
+	sc := loadSnapcraft(t)
+	files := shippedFiles(t, sc)
+	if _, ok := files["bin/ovnfwd-restart"]; !ok {
+		t.Error("bin/ovnfwd-restart is not shipped; the hooks exec it")
+	}
+	for _, plug := range []string{"lxd", "ovn-env", "ovn-certificates", "ovn-chassis", "openvswitch"} {
+		data, err := os.ReadFile(filepath.Join("hooks", "connect-plug-"+plug))
+		if err != nil {
+			t.Errorf("no connect hook for plug %s: %v", plug, err)
+			continue
+		}
+		if !strings.Contains(string(data), `"$SNAP/bin/ovnfwd-restart"`) {
+			t.Errorf("hooks/connect-plug-%s does not run $SNAP/bin/ovnfwd-restart", plug)
+		}
 	}
 }
 

@@ -16,10 +16,10 @@ func haFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "member-chassis", EnvVars: []string{"OVNFWD_MEMBER_CHASSIS"},
 			Usage: "`MEMBER=CHASSIS`: the OVN chassis of an LXD cluster member, when the chassis's hostname is not the member name (repeatable)"},
-		&cli.BoolFlag{Name: "remove-unresponsive", Usage: "let repairs remove HA group entries of chassis that do not follow nb_cfg (never automatic otherwise)"},
+		&cli.BoolFlag{Name: "remove-unresponsive", EnvVars: []string{"OVNFWD_REMOVE_UNRESPONSIVE"}, Usage: "let repairs remove HA group entries of chassis that do not follow nb_cfg (never automatic otherwise)"},
 		&cli.DurationFlag{Name: "ha-absent-grace", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_HA_ABSENT_GRACE"},
 			Usage: "run: keep HA group entries of chassis missing from SB for this long (an ovn-controller restart deletes and re-creates them)"},
-		&cli.BoolFlag{Name: "no-ha", Usage: "do not check or repair HA chassis groups"},
+		&cli.BoolFlag{Name: "no-ha", EnvVars: []string{"OVNFWD_NO_HA"}, Usage: "do not check or repair HA chassis groups"},
 	}
 }
 

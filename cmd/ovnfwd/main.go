@@ -35,6 +35,7 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 			versionCommand(),
 			completionCommand(),
 			manCommand(),
+			snapSettingsCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {

@@ -40,14 +40,14 @@ Examples:
 				Usage: "act on a gateway claim change once it has lasted this long (filters the few-ms holders seen during pre-emption)"},
 			&cli.DurationFlag{Name: "liveness-interval", Value: 10 * time.Second, EnvVars: []string{"OVNFWD_LIVENESS_INTERVAL"},
 				Usage: "ping every chassis through NB_Global.nb_cfg this often (0 disables)"},
-			&cli.DurationFlag{Name: "liveness-timeout", Value: 5 * time.Second,
+			&cli.DurationFlag{Name: "liveness-timeout", Value: 5 * time.Second, EnvVars: []string{"OVNFWD_LIVENESS_TIMEOUT"},
 				Usage: "a chassis whose Chassis_Private.nb_cfg has not followed a ping after this long is unresponsive"},
 			&cli.StringFlag{Name: "metrics-address", Value: "127.0.0.1:9478", EnvVars: []string{"OVNFWD_METRICS_ADDRESS"},
 				Usage: "serve /metrics, /healthz and /readyz on this `ADDRESS` (\"\" disables)"},
 			&cli.DurationFlag{Name: "resync-interval", Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_RESYNC_INTERVAL"},
 				Usage: "full resync period (0 disables periodic resyncs)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "log what would change, write nothing; with --bgp-asn, open no BGP session and announce nothing (/routes shows what would be announced)"},
-			&cli.BoolFlag{Name: "pprof", Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
+			&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"OVNFWD_DRY_RUN"}, Usage: "log what would change, write nothing; with --bgp-asn, open no BGP session and announce nothing (/routes shows what would be announced)"},
+			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"OVNFWD_PPROF"}, Usage: "also serve Go profiles under /debug/pprof/ on --metrics-address"},
 			&cli.StringFlag{Name: "memory-limit", Value: "off", EnvVars: []string{"OVNFWD_MEMORY_LIMIT"},
 				Usage: "Go soft memory limit: off, a size such as 256MiB, or auto (a quarter above the live heap after each full pass, at least 64MiB: lowest RSS, but the collector then works hard during full passes); GOMEMLIMIT overrides it"},
 			&cli.BoolFlag{Name: "writer-election", Value: true, EnvVars: []string{"OVNFWD_WRITER_ELECTION"},
@@ -56,8 +56,10 @@ Examples:
 				Usage: "name of the OVSDB lock that elects the writer (every member must use the same)"},
 			&cli.DurationFlag{Name: "writer-lease", Value: 4 * time.Second, EnvVars: []string{"OVNFWD_WRITER_LEASE"},
 				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
-			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond,
+			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond, EnvVars: []string{"OVNFWD_NB_SETTLE"},
 				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
+			&cli.BoolFlag{Name: "validate",
+				Usage: "check the configuration (flags and OVNFWD_* variables, which carry the snap settings) and exit without connecting to anything: 0 when every value is valid, else 2 and one line naming the bad value and what is accepted"},
 			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
 				Usage: "when this member's chassis takes a gateway, announce it on the uplink at once: one gratuitous ARP (or NA) from the router's MAC, sent into the uplink's OVS bridge from OVN's patch port (ovs-ofctl packet-out), as ovn-controller does only a second later — until then the switches on the way keep sending the gateway's traffic to the old chassis"},
 		),
@@ -85,6 +87,9 @@ func planOptions(c *cli.Context) fwdsync.Options {
 }
 
 func runDaemon(c *cli.Context) error {
+	if err := validateRun(c); err != nil || c.Bool("validate") {
+		return err
+	}
 	log, err := newLogger(c)
 	if err != nil {
 		return err
@@ -96,9 +101,6 @@ func runDaemon(c *cli.Context) error {
 	cfg, err := daemonConfig(c, log)
 	if err != nil {
 		return cli.Exit(err.Error(), engine.ExitError)
-	}
-	if lease := c.Duration("writer-lease"); lease <= time.Second {
-		return cli.Exit(fmt.Sprintf("--writer-lease %v: must exceed the lock session's 1s echo interval (default 4s)", lease), engine.ExitError)
 	}
 	d := engine.NewDaemon(cfg)
 	if addr := c.String("metrics-address"); addr != "" {
@@ -151,6 +153,13 @@ func runDaemon(c *cli.Context) error {
 // daemonConfig reads run's flags. Every setting is validated here, before
 // anything is connected or written.
 func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) {
+	return daemonConfigFor(c, log, false)
+}
+
+// daemonConfigFor is daemonConfig; validating only judges the values: it
+// neither asks the local OVS for the chassis nor builds the BGP speaker
+// (run --validate, the snap's configure hook).
+func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.DaemonConfig, error) {
 	memLimit, err := engine.ParseMemoryLimit(c.String("memory-limit"))
 	if err != nil {
 		return engine.DaemonConfig{}, err
@@ -173,7 +182,7 @@ func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) 
 		haOpts = &o
 	}
 	cfg.Policy = fwdsync.Policy(cfg.Options, haOpts, fmt.Sprintf("%s/%s", cfg.LivenessInterval, cfg.LivenessTimeout))
-	if cfg.Chassis == "" {
+	if cfg.Chassis == "" && !validating {
 		// Like LXD, from the local OVS: the member → chassis pair the
 		// writer's HA hygiene needs, published through LXD.
 		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
@@ -185,12 +194,15 @@ func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) 
 		cfg.Chassis = id
 	}
 	chassisID := func(context.Context) (string, error) {
+		if validating {
+			return "(the local chassis)", nil
+		}
 		if cfg.Chassis == "" {
 			return "", fmt.Errorf("no local OVS system-id")
 		}
 		return cfg.Chassis, nil
 	}
-	if c.Bool("announce-gateway") {
+	if c.Bool("announce-gateway") && !validating {
 		if cfg.Chassis == "" {
 			log.Warn("--announce-gateway is off: this member's chassis is unknown (set --chassis)")
 		} else {
@@ -203,7 +215,7 @@ func daemonConfig(c *cli.Context, log *zap.Logger) (engine.DaemonConfig, error) 
 	}
 	rc.DryRun = cfg.DryRun
 	cfg.Routes = &rc
-	if !rc.DryRun { // a dry run builds no speaker: nothing can be announced
+	if !rc.DryRun && !validating { // a dry run builds no speaker: nothing can be announced
 		cfg.Speaker = bgp.New(rc.Speaker, log.Named("bgp"))
 	}
 	return cfg, nil

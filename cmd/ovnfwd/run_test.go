@@ -52,3 +52,44 @@ func TestRunRefusesShortWriterLease(t *testing.T) {
 		}
 	}
 }
+
+// run --validate judges the configuration and connects to nothing: with
+// every endpoint missing it exits 0 for good values, 2 naming a bad one.
+func TestRunValidate(t *testing.T) {
+	base := []string{"ovnfwd", "run", "--validate", "--lxd", "/nonexistent/lxd.socket", "--nb", "unix:/nonexistent/nb.sock",
+		"--sb", "unix:/nonexistent/sb.sock"}
+	for _, tc := range []struct {
+		args  []string
+		blame string // "" = valid
+	}{
+		{nil, ""},
+		{[]string{"--bgp-asn", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "10.0.0.1,65000"}, ""}, // no chassis known: fine here
+		{[]string{"--bgp-asn", "65001", "--bgp-peer", "10.0.0.1,65000"}, "--bgp-router-id"},
+		{[]string{"--writer-lease", "900ms"}, "--writer-lease"},
+		{[]string{"--metrics-address", "localhost"}, "--metrics-address"},
+		{[]string{"--resync-interval", "-1m"}, "--resync-interval"},
+		{[]string{"--ovn-cert", "/etc/hostname"}, "--ovn-cert"},
+		{[]string{"--lxd", "https://10.0.0.5:8443"}, "--lxd"},
+		{[]string{"--memory-limit", "plenty"}, "memory"},
+	} {
+		app := newApp()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter = &out, &out
+		var exitErr error
+		app.ExitErrHandler = func(_ *cli.Context, err error) { exitErr = err }
+		err := app.Run(globalFlagsFirst(append(append([]string{}, base...), tc.args...), app.Flags))
+		if err == nil {
+			err = exitErr
+		}
+		if tc.blame == "" {
+			if err != nil {
+				t.Errorf("%q: %v; want valid", tc.args, err)
+			}
+			continue
+		}
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != engine.ExitError || !strings.Contains(err.Error(), tc.blame) {
+			t.Errorf("%q: %v; want exit %d naming %s", tc.args, err, engine.ExitError, tc.blame)
+		}
+	}
+}
