@@ -3,18 +3,29 @@ package ovn
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
-// LocalChassisID reads the local chassis name the way ovn-controller does.
+// LocalChassisID reads the local chassis name the way ovn-controller does:
+// external_ids:system-id of the local OVS (found by LocalOVSEndpoint).
 func LocalChassisID(ctx context.Context) (string, error) {
-	out, err := run(ctx, "ovs-vsctl", "--timeout=5", "get", "open_vswitch", ".", "external_ids:system-id")
-	if err != nil {
-		return "", err
-	}
-	id := strings.Trim(out, `"`)
-	if id == "" {
-		return "", fmt.Errorf("OVS has no external_ids:system-id")
-	}
-	return id, nil
+	return LocalChassisIDAt(ctx, "")
+}
+
+// LocalChassisIDAt is LocalChassisID for the OVS database at endpoint
+// (unix:PATH or an absolute path; "" finds it as LocalOVSEndpoint does).
+func LocalChassisIDAt(ctx context.Context, endpoint string) (string, error) {
+	var id string
+	err := withLocalOVS(ctx, endpoint, func(ctx context.Context, db *localOVS) error {
+		r, err := db.root(ctx)
+		if err != nil {
+			return err
+		}
+		id = r.ExternalIDs["system-id"]
+		if id == "" {
+			return fmt.Errorf("the local OVS (%s) has no external_ids:system-id, which names its OVN chassis "+
+				"(set it as for ovn-controller, or give ovnfwd --chassis)", db.endpoint)
+		}
+		return nil
+	})
+	return id, err
 }

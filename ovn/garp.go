@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -31,11 +32,20 @@ import (
 // not which MAC an address has (every gateway chassis uses the same
 // router port MAC), so one frame teaches every switch on the way; OVN's
 // own announcements of every address follow from the second on.
-type UplinkAnnouncer struct{}
+//
+// The patch port is looked up in the local OVS database (a libovsdb
+// client, see ProviderPatchPortAt), and ovs-ofctl is pointed at the
+// bridge's management socket beside that database's socket
+// (unix:<rundir>/<bridge>.mgmt), so neither needs OVS_RUNDIR or ovs-vsctl.
+type UplinkAnnouncer struct {
+	// OVS is the local OVS database (unix:PATH or an absolute path to
+	// db.sock); empty: found as LocalOVSEndpoint says.
+	OVS string
+}
 
 // Announce sends a's first address's frame into the provider bridge of
 // a.Network from the patch port of its localnet port a.Localnet.
-func (UplinkAnnouncer) Announce(ctx context.Context, a fwdsync.GatewayAnnouncement) (where string, sent int, err error) {
+func (u UplinkAnnouncer) Announce(ctx context.Context, a fwdsync.GatewayAnnouncement) (where string, sent int, err error) {
 	mac, err := net.ParseMAC(a.MAC)
 	if err != nil {
 		return "", 0, fmt.Errorf("router MAC %q of %s: %w", a.MAC, a.Port, err)
@@ -54,13 +64,14 @@ func (UplinkAnnouncer) Announce(ctx context.Context, a fwdsync.GatewayAnnounceme
 	if err != nil {
 		return "", 0, err
 	}
-	bridge, port, ofport, err := ProviderPatchPort(ctx, a.Network, a.Localnet)
+	bridge, port, ofport, rundir, err := ProviderPatchPortAt(ctx, u.OVS, a.Network, a.Localnet)
 	if err != nil {
 		return "", 0, err
 	}
 	where = fmt.Sprintf("bridge %s from %s (OpenFlow port %s)", bridge, port, ofport)
+	mgmt := "unix:" + filepath.Join(rundir, bridge+".mgmt")
 	for _, f := range frames {
-		if _, err := run(ctx, "ovs-ofctl", "packet-out", bridge,
+		if _, err := run(ctx, "ovs-ofctl", "packet-out", mgmt,
 			fmt.Sprintf("in_port=%s packet=%s actions=NORMAL", ofport, hex.EncodeToString(f))); err != nil {
 			return where, sent, err
 		}

@@ -96,10 +96,13 @@ func TestUplinkAnnouncerRealOVS(t *testing.T) {
 		missingTool(t, "Open vSwitch (ovs-vswitchd, ovs-vsctl, ovs-ofctl, vswitch.ovsschema) is not installed")
 	}
 	srv := startRealServer(t, schema)
-	t.Setenv("OVS_RUNDIR", srv.dir) // ovs-vsctl/ovs-ofctl find db.sock and <bridge>.mgmt there
+	// The announcer is given the database socket and finds the bridge's
+	// <bridge>.mgmt beside it: no OVS_RUNDIR (checked with it set, below).
+	t.Setenv("OVS_RUNDIR", "")
+	os.Unsetenv("OVS_RUNDIR")
 	vs := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(vsctl, append([]string{"--no-wait"}, args...)...).CombinedOutput()
+		out, err := exec.Command(vsctl, append([]string{"--no-wait", "--db=" + srv.endpoint()}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ovs-vsctl %s: %v: %s", strings.Join(args, " "), err, out)
 		}
@@ -141,7 +144,7 @@ func TestUplinkAnnouncerRealOVS(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// ovs-vswitchd numbers the patch port a moment after it is added.
-		if where, sent, err = (UplinkAnnouncer{}).Announce(ctx, ann); err == nil || time.Now().After(deadline) {
+		if where, sent, err = (UplinkAnnouncer{OVS: srv.sock}).Announce(ctx, ann); err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -166,11 +169,27 @@ func TestUplinkAnnouncerRealOVS(t *testing.T) {
 		t.Errorf("lxdovn1 has not learned %s on the patch port (OpenFlow port %s):\n%s", routerMAC, ofport, out)
 	}
 
+	// ovs-ofctl is given the management socket beside the database socket
+	// it was told (here a link in another directory, which has none).
+	other := sockDir(t)
+	if err := os.Symlink(srv.sock, other+"/db.sock"); err != nil {
+		t.Fatal(err)
+	}
+	if _, sent, err := (UplinkAnnouncer{OVS: "unix:" + other + "/db.sock"}).Announce(ctx, ann); sent != 0 || err == nil ||
+		!strings.Contains(err.Error(), "ovs-ofctl packet-out unix:"+other+"/lxdovn1.mgmt in_port="+ofport+" packet=") {
+		t.Errorf("Announce through %s/db.sock: %d frames, %v; want ovs-ofctl to fail on %s/lxdovn1.mgmt", other, sent, err, other)
+	}
+
+	// Found through OVS_RUNDIR, as the OVS tools find it.
+	t.Setenv("OVS_RUNDIR", srv.dir)
+	if where, sent, err := (UplinkAnnouncer{}).Announce(ctx, ann); err != nil || sent != 1 || !strings.Contains(where, "bridge lxdovn1 from patch-ln-to-br-int") {
+		t.Errorf("Announce with OVS_RUNDIR: %q, %d frames, %v", where, sent, err)
+	}
 	for _, c := range []struct {
 		network, localnet, want string
 	}{
 		{"NOPE", "ln", `no ovn-bridge-mappings entry for uplink network "NOPE"`},
-		{"other", "ln", "bridge br-other has no patch port of localnet port ln"},
+		{"other", "ln", `the local OVS has no bridge br-other, which its ovn-bridge-mappings maps uplink network "other" to`},
 		{"UPLINK", "ln2", "bridge lxdovn1 has no patch port of localnet port ln2"},
 	} {
 		a := ann

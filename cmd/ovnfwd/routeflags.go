@@ -21,6 +21,7 @@ import (
 const (
 	flagARPResponder    = "arp-responder"
 	flagChassis         = "chassis"
+	flagOVS             = "ovs"
 	flagBGPASN          = "bgp-asn"
 	flagBGPRouterID     = "bgp-router-id"
 	flagBGPPeer         = "bgp-peer"
@@ -139,7 +140,9 @@ func bgpFlags() []cli.Flag {
 	const cat = bgpCategory
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagChassis, EnvVars: []string{"OVNFWD_CHASSIS"}, Category: cat,
-			Usage: "this member's OVN chassis `NAME` (default: the local OVS external_ids:system-id, from ovs-vsctl)"},
+			Usage: "this member's OVN chassis `NAME` (default: the local OVS's external_ids:system-id, as ovn-controller reads it)"},
+		&cli.StringFlag{Name: flagOVS, EnvVars: []string{"OVNFWD_OVS"}, Category: cat,
+			Usage: "the local Open vSwitch database `SOCKET` (unix:PATH or PATH), where --chassis and the uplink bridges of --announce-gateway are read; its directory holds the bridges' .mgmt sockets (default: $OVS_RUNDIR/db.sock, else the first of /run/openvswitch/db.sock, /var/run/openvswitch/db.sock, MicroOVN's /var/snap/microovn/common/run/switch/db.sock, and in the snap $SNAP_DATA/microovn/chassis/switch/db.sock)"},
 		&cli.StringFlag{Name: flagBGPRouterID, EnvVars: []string{"OVNFWD_BGP_ROUTER_ID"}, Category: cat,
 			Usage: "BGP router `ID` (an IPv4 address; default: --bgp-local-address when it is IPv4)"},
 		// No EnvVars: urfave/cli would hand $OVNFWD_BGP_PEERS to Set as one

@@ -186,7 +186,7 @@ func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.D
 		// Like LXD, from the local OVS: the member → chassis pair the
 		// writer's HA hygiene needs, published through LXD.
 		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-		id, err := ovn.LocalChassisID(ctx)
+		id, err := ovn.LocalChassisIDAt(ctx, c.String(flagOVS))
 		cancel()
 		if err != nil {
 			log.Warn("this member's chassis is unknown (set --chassis); HA hygiene falls back to hostnames", zap.Error(err))
@@ -206,7 +206,7 @@ func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.D
 		if cfg.Chassis == "" {
 			log.Warn("--announce-gateway is off: this member's chassis is unknown (set --chassis)")
 		} else {
-			cfg.Announcer = ovn.UplinkAnnouncer{}
+			cfg.Announcer = ovn.UplinkAnnouncer{OVS: c.String(flagOVS)}
 		}
 	}
 	rc, bgpOn, err := parseRouteConfig(c, chassisID)

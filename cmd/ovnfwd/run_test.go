@@ -71,6 +71,8 @@ func TestRunValidate(t *testing.T) {
 		{[]string{"--ovn-cert", "/etc/hostname"}, "--ovn-cert"},
 		{[]string{"--lxd", "https://10.0.0.5:8443"}, "--lxd"},
 		{[]string{"--memory-limit", "plenty"}, "memory"},
+		{[]string{"--ovs", "tcp:127.0.0.1:6640"}, "--ovs"},
+		{[]string{"--ovs", "unix:/run/openvswitch/db.sock"}, ""}, // syntax only: need not exist here
 	} {
 		app := newApp()
 		var out bytes.Buffer

@@ -50,6 +50,11 @@ func validateRun(c *cli.Context) error {
 			}
 		}
 	}
+	if o := c.String(flagOVS); o != "" {
+		if _, err := ovn.LocalOVSEndpoint(o); err != nil {
+			return cli.Exit(fmt.Sprintf("--%s %q: %v", flagOVS, o, err), engine.ExitError)
+		}
+	}
 	if l := c.String(flagLXD); l != "" && !strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "https://") {
 		return cli.Exit(fmt.Sprintf("--%s %q: want the absolute path of LXD's unix socket or an https:// URL", flagLXD, l), engine.ExitError)
 	} else if strings.HasPrefix(l, "https://") && (c.String(flagLXDCert) == "" || c.String(flagLXDKey) == "") {
