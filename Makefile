@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 INTEGRATION_TIMEOUT ?= 20m
 
 .PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci bench-outage bench-outage-quick \
-        testbed-up testbed-down testbed-status testbed-cluster-up demo bench bench-quick bench-cluster clean
+        testbed-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 demo bench bench-quick bench-cluster clean
 
 all: build
 
@@ -57,8 +57,31 @@ test-integration: build
 # The single-member bed (a cluster bed left up by test-cluster or by hand is
 # taken down first: the two modes share the namespaces).
 testbed-up:
-	@if grep -qs '^TB_MODE=cluster' integration/.testbed/env; then bash $(TESTBED) down; fi
+	@if grep -qs '^TB_MODE=cluster\|^TB_STACK=incus\|^TB_OVN=25' integration/.testbed/env; then bash $(TESTBED) down; fi
 	bash $(TESTBED) up
+
+# The single-member bed on Incus 6.0 LTS (bookworm-backports) instead of
+# LXD 5.0.2: the same OVN central and chassis, Incus in chassis 1.
+testbed-incus-up:
+	bash $(TESTBED) down
+	TB_STACK=incus bash $(TESTBED) up
+
+# The compatibility job (issue 18): the single-member integration suite
+# against Incus, as the LXD suite runs it.
+test-incus: build testbed-incus-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_STACK=incus $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
+	bash $(TESTBED) down
+
+# The single-member bed with OVN 25.03 and OVS 3.5 (Debian trixie, from a
+# debootstrap root cached in integration/.testbed-cache/trixie) under LXD.
+testbed-ovn25-up:
+	bash $(TESTBED) down
+	TB_OVN=25.03 bash $(TESTBED) up
+
+# The compatibility job (issue 18): the single-member suite on OVN 25.03.
+test-ovn25: build testbed-ovn25-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_OVN=25.03 $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
+	bash $(TESTBED) down
 
 # The three-member LXD cluster bed (one LXD per chassis namespace, physical
 # uplink on a shared segment, router and client namespaces, real containers).

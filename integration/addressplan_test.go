@@ -338,7 +338,8 @@ func TestAddressExplainACLs(t *testing.T) {
 	pgs := b.NBCtl(t, "--bare", "--columns=name", "find", "Port_Group", "acls!=[]")
 	var pg string
 	for _, name := range strings.Fields(pgs) {
-		if strings.HasPrefix(name, "lxd_acl") && !strings.Contains(name, "_net") {
+		// lxd_acl<ID> / incus_acl<ID>; not the per-network groups.
+		if strings.HasPrefix(name, b.Stack()+"_acl") && !strings.Contains(name, "_net") {
 			pg = name
 		}
 	}

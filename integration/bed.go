@@ -88,7 +88,16 @@ func Open(t testing.TB) *Bed {
 	if err != nil {
 		t.Fatalf("connect to test bed LXD at %s: %v", env["OVNFWD_LXD"], err)
 	}
-	return &Bed{Env: env, LXD: c}
+	b := &Bed{Env: env, LXD: c}
+	// The compatibility job (make test-incus) must not pass on the wrong
+	// stack: a bed left up by another target would make it a second LXD run.
+	if want := os.Getenv("OVNFWD_REQUIRE_STACK"); want != "" && b.Stack() != want {
+		t.Fatalf("the test bed runs %s, not %s (OVNFWD_REQUIRE_STACK)", b.Stack(), want)
+	}
+	if want, have := os.Getenv("OVNFWD_REQUIRE_OVN"), env["TB_OVN"]; want != "" && have != want {
+		t.Fatalf("the test bed runs OVN %q, not %s (OVNFWD_REQUIRE_OVN)", have, want)
+	}
+	return b
 }
 
 // Get returns one env value and fails the test if it is missing.
@@ -135,10 +144,38 @@ func (b *Bed) SBCtl(t testing.TB, args ...string) string {
 	return b.must(t, nil, "ovn-sbctl", append([]string{"--db=" + b.Env["OVNFWD_SB"], "--timeout=20"}, args...)...)
 }
 
-// Lxc runs the lxc CLI against the bed's LXD.
+// Stack is the bed's LXD flavour: "lxd" (LXD 5.0.2) or "incus" (Incus 6.0).
+func (b *Bed) Stack() string {
+	if s := b.Env["TB_STACK"]; s != "" {
+		return s
+	}
+	return "lxd"
+}
+
+// cliEnv is the client CLI (lxc or incus) and the environment pointing it
+// at the bed's daemon.
+func (b *Bed) cliEnv() (cli string, env []string) {
+	if b.Stack() == "incus" {
+		return "incus", []string{"INCUS_DIR=" + b.Env["LXD_DIR"]}
+	}
+	return "lxc", []string{"LXD_DIR=" + b.Env["LXD_DIR"]}
+}
+
+// Lxc runs the client CLI (lxc, or incus on an Incus bed, which takes the
+// same subcommands) against the bed's daemon.
 func (b *Bed) Lxc(t testing.TB, args ...string) string {
 	t.Helper()
-	return b.must(t, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxc", args...)
+	cli, env := b.cliEnv()
+	return b.must(t, env, cli, args...)
+}
+
+// OVNPrefix is the stack's OVN name prefix, before the network ID:
+// lxd-net or incus-net.
+func (b *Bed) OVNPrefix() string {
+	if b.Stack() == "incus" {
+		return "incus-net"
+	}
+	return "lxd-net"
 }
 
 // LXDSQL runs a query on LXD's global database (`lxd sql global`), e.g. to
@@ -148,10 +185,14 @@ func (b *Bed) Lxc(t testing.TB, args ...string) string {
 // is busy with a write of its own: the query is retried for a few seconds.
 func (b *Bed) LXDSQL(t testing.TB, query string) string {
 	t.Helper()
-	env := []string{"LXD_DIR=" + b.Env["LXD_DIR"]}
+	_, env := b.cliEnv()
+	tool, args := "lxd", []string{"sql", "global", query}
+	if b.Stack() == "incus" {
+		tool, args = "incus", []string{"admin", "sql", "global", query}
+	}
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		out, err := run(ctx, env, "lxd", "sql", "global", query)
+		out, err := run(ctx, env, tool, args...)
 		cancel()
 		if err == nil {
 			return out
@@ -228,7 +269,7 @@ func (b *Bed) NetworkID(t testing.TB, name string) int {
 // Prefix returns the OVN name prefix of the bed's OVN network.
 func (b *Bed) Prefix(t testing.TB) string {
 	t.Helper()
-	return fmt.Sprintf("lxd-net%d", b.NetworkID(t, b.Get(t, "TB_NETWORK")))
+	return fmt.Sprintf("%s%d", b.OVNPrefix(), b.NetworkID(t, b.Get(t, "TB_NETWORK")))
 }
 
 // CreateForward creates a forward through the LXD API.

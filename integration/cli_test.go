@@ -560,7 +560,7 @@ func TestCheckRepairUnrepairable(t *testing.T) {
 	bad, orphanAddr := "198.51.100.240", "198.51.100.241"
 	staleAddrs := []string{"198.51.100.242", "198.51.100.243", "198.51.100.244"}
 	b.cleanupListen(t, net, prefix, append([]string{bad}, staleAddrs...)...)
-	orphanName := "lxd-net999-lb-" + orphanAddr + "-tcp"
+	orphanName := b.OVNPrefix() + "999-lb-" + orphanAddr + "-tcp"
 	t.Cleanup(func() {
 		for _, u := range b.rowUUIDs(t, orphanName) {
 			b.NBCtl(t, "--if-exists", "lb-del", u)
@@ -1048,7 +1048,11 @@ func TestCLIHelp(t *testing.T) {
 		t.Errorf("--version: exit %d: %q", r.code, r.stdout)
 	}
 	r = b.ovnfwd(t, "version")
-	for _, want := range []string{"ovnfwd ", "LXD 5.0.2 at ", "rules: lxd-net<ID>-lb-<listen>-<proto> rows on the router and internal switch", "OVN northbound schema "} {
+	server := "LXD 5.0.2 at "
+	if b.Stack() == "incus" {
+		server = "Incus 6.0." // 6.0.2+ LTS: the default target in both rows
+	}
+	for _, want := range []string{"ovnfwd ", server, "rules: " + b.OVNPrefix() + "<ID>-lb-<listen>-<proto> rows on the router and internal switch", "OVN northbound schema "} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("version: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
 		}

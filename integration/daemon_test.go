@@ -25,7 +25,7 @@ func (b *Bed) CleanSlate(t testing.TB) string {
 	b.DeleteAllForwards(t, net)
 	b.LXDSQL(t, fmt.Sprintf("DELETE FROM networks_forwards WHERE network_id=%d", b.NetworkID(t, net)))
 	for name, rows := range b.LBsByName(t) {
-		if strings.HasPrefix(name, prefix+"-lb-") || strings.HasPrefix(name, "lxd-net999-") || strings.HasPrefix(name, "test-foreign") {
+		if strings.HasPrefix(name, prefix+"-lb-") || strings.HasPrefix(name, b.OVNPrefix()+"999-") || strings.HasPrefix(name, "test-foreign") {
 			for _, r := range rows {
 				b.NBCtl(t, "lb-del", r.UUID)
 			}
@@ -203,12 +203,12 @@ func TestDaemonStaleAtStartForeignUntouched(t *testing.T) {
 	}
 	// Foreign rows: another name, and an lxd-net prefix no network maps to.
 	b.NBCtl(t, "lb-add", "test-foreign-web", "192.0.2.200:80", "10.0.0.1:80", "tcp")
-	b.NBCtl(t, "lb-add", "lxd-net999-lb-198.51.100.99-tcp", "198.51.100.99:80", "10.0.0.1:80", "tcp")
+	b.NBCtl(t, "lb-add", b.OVNPrefix()+"999-lb-198.51.100.99-tcp", "198.51.100.99:80", "10.0.0.1:80", "tcp")
 	b.NBCtl(t, "lr-lb-add", prefix+"-lr", "test-foreign-web")
 	foreign := func() string {
 		return b.NBCtl(t, "--columns=_uuid,name,protocol,vips,options,external_ids,selection_fields,health_check,ip_port_mappings",
 			"find", "Load_Balancer", "name=test-foreign-web") +
-			b.NBCtl(t, "find", "Load_Balancer", "name=lxd-net999-lb-198.51.100.99-tcp")
+			b.NBCtl(t, "find", "Load_Balancer", "name="+b.OVNPrefix()+"999-lb-198.51.100.99-tcp")
 	}
 	before := foreign()
 	t.Cleanup(func() { b.CleanSlate(t) })

@@ -40,6 +40,12 @@ func ExpectedLBs(t testing.TB, prefix, listen, defaultTarget string, ports []api
 	}
 	if defaultTarget != "" {
 		add("tcp", listen, defaultTarget)
+		// The bed's Incus (6.0.4; every 6.0.2+) also puts the port-less
+		// default target into the -udp row, and so makes that row for a
+		// forward with a default target alone (LXD 5.0.2: -tcp only).
+		if strings.HasPrefix(prefix, "incus-net") {
+			add("udp", listen, defaultTarget)
+		}
 	}
 	return out
 }

@@ -734,7 +734,7 @@ func TestBGPNetworkDeleted(t *testing.T) {
 	}
 	br, ms := startMembers(t, b)
 	h0 := holder(t, b, prefix, ms)
-	prefix2 := fmt.Sprintf("lxd-net%d", b.NetworkID(t, net2))
+	prefix2 := fmt.Sprintf("%s%d", b.OVNPrefix(), b.NetworkID(t, net2))
 	h2 := holder(t, b, prefix2, ms)
 	nh0, nh2 := routerAddr(t, b, net), routerAddr(t, b, net2)
 	want := append(expectRoutes(vips0, h0.proto, nh0, ""), expectRoutes(vips2, h2.proto, nh2, "")...)

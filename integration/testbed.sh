@@ -49,6 +49,18 @@ CACHE=${TB_CACHE:-$HERE/.testbed-cache}   # built images; `down` keeps it
 if [ -f "$STATE/bed.conf" ]; then
 	saved_ns=$(sed -n 's/^TB_NS=//p' "$STATE/bed.conf")
 	saved_mode=$(sed -n 's/^TB_MODE=//p' "$STATE/bed.conf")
+	saved_stack=$(sed -n 's/^TB_STACK=//p' "$STATE/bed.conf")
+	saved_stack=${saved_stack:-lxd}
+	if [ -n "${TB_STACK:-}" ] && [ "$TB_STACK" != "$saved_stack" ]; then
+		echo "[testbed] error: the bed in $STATE runs $saved_stack, not $TB_STACK (down it first)" >&2; exit 1
+	fi
+	TB_STACK=$saved_stack
+	saved_ovn=$(sed -n 's/^TB_OVN=//p' "$STATE/bed.conf")
+	saved_ovn=${saved_ovn:-23.03}
+	if [ -n "${TB_OVN:-}" ] && [ "$TB_OVN" != "$saved_ovn" ]; then
+		echo "[testbed] error: the bed in $STATE runs OVN $saved_ovn, not $TB_OVN (down it first)" >&2; exit 1
+	fi
+	TB_OVN=$saved_ovn
 	if [ -n "${TB_NS:-}" ] && [ "$TB_NS" != "$saved_ns" ]; then
 		echo "[testbed] error: the bed in $STATE runs with TB_NS=$saved_ns, not $TB_NS" >&2; exit 1
 	fi
@@ -65,6 +77,44 @@ fi
 TB_NS=${TB_NS:-ovnfwd}
 TB_MODE=${TB_MODE:-single}
 case "$TB_MODE" in single | cluster) ;; *) echo "[testbed] error: TB_MODE must be single or cluster" >&2; exit 2 ;; esac
+# The stack (TB_STACK, fixed at `up` like TB_MODE): lxd (LXD 5.0.2, Debian
+# 12) or incus (Incus 6.0 LTS from bookworm-backports; single mode).
+TB_STACK=${TB_STACK:-lxd}
+case "$TB_STACK" in
+lxd)
+	DAEMON=(lxd --group root) CLI=lxc DIR_VAR=LXD_DIR OVN_PREFIX=lxd-net
+	waitready() { LXD_DIR=$1 timeout 130 lxd waitready --timeout 120; }
+	;;
+incus)
+	# incusd is not on PATH (Debian keeps it in /usr/libexec).
+	DAEMON=(/usr/libexec/incus/incusd --group root) CLI=incus DIR_VAR=INCUS_DIR OVN_PREFIX=incus-net
+	waitready() { INCUS_DIR=$1 timeout 130 incus admin waitready --timeout 120; }
+	[ "$TB_MODE" = single ] || { echo "[testbed] error: TB_STACK=incus runs in single mode only" >&2; exit 2; }
+	;;
+*) echo "[testbed] error: TB_STACK must be lxd or incus" >&2; exit 2 ;;
+esac
+# The OVN and OVS daemons (TB_OVN, fixed at `up`): 23.03 (Debian 12's OVN
+# 23.03 and OVS 3.1) or 25.03 (Debian trixie's OVN 25.03 and OVS 3.5, from
+# a trixie root made with debootstrap and cached in $CACHE/trixie). The
+# 25.03 daemons run through trixie's own dynamic loader and libraries, so
+# they see the same files, sockets and namespaces as the 23.03 ones; the
+# clients (ovn-nbctl, ovs-vsctl, ...) stay Debian 12's: OVSDB clients
+# ignore columns newer servers add.
+TB_OVN=${TB_OVN:-23.03}
+TRIXIE=$CACHE/trixie
+case "$TB_OVN" in
+23.03) OVN_SHARE=/usr/share/ovn OVS_SHARE=/usr/share/openvswitch ;;
+25.03) OVN_SHARE=$TRIXIE/usr/share/ovn OVS_SHARE=$TRIXIE/usr/share/openvswitch ;;
+*) echo "[testbed] error: TB_OVN must be 23.03 or 25.03" >&2; exit 2 ;;
+esac
+# ovn_cmd PROGRAM: the words that run an OVN/OVS daemon (or ovsdb-tool) of
+# the bed's OVN, used unquoted: $(ovn_cmd ovs-vswitchd) ARGS...
+ovn_cmd() {
+	if [ "$TB_OVN" = 23.03 ]; then echo "$1"; return; fi
+	local bin=$TRIXIE/usr/sbin/$1
+	[ -x "$bin" ] || bin=$TRIXIE/usr/bin/$1
+	echo "$TRIXIE/lib64/ld-linux-x86-64.so.2 --library-path $TRIXIE/lib/x86_64-linux-gnu:$TRIXIE/usr/lib/x86_64-linux-gnu $bin"
+}
 
 NCH=3
 NS_UL=$TB_NS-ul
@@ -150,9 +200,34 @@ cmd_install() {
 	local pkgs="lxd lxd-client ovn-central ovn-host openvswitch-switch nftables iptables dnsmasq-base bird2 iproute2 procps busybox-static ethtool util-linux"
 	local missing="" p
 	for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
+	export DEBIAN_FRONTEND=noninteractive
+	if [ "$TB_STACK" = incus ] && ! dpkg-query -W -f='${Status}' incus 2>/dev/null | grep -q 'install ok installed'; then
+		# Incus 6.0 LTS is in Debian's bookworm-backports suite; it
+		# starts no daemon of its own where systemd does not run.
+		if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+			printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				>/etc/apt/sources.list.d/bookworm-backports.sources
+		fi
+		log "installing incus (bookworm-backports)"
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends -t bookworm-backports incus >/dev/null
+		if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+			systemctl stop incus incus.socket 2>/dev/null || true
+		fi
+	fi
+	if [ "$TB_OVN" = 25.03 ] && [ ! -x "$TRIXIE/usr/bin/ovn-northd" ]; then
+		# 83 s and 306 MB on a machine of this kind; kept across `down`.
+		command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+		log "making the trixie root for OVN 25.03 in $TRIXIE (debootstrap)"
+		rm -rf "$TRIXIE.tmp"
+		mkdir -p "$CACHE"
+		debootstrap --variant=minbase --include=ovn-central,ovn-host,ovn-common,openvswitch-common,openvswitch-switch \
+			trixie "$TRIXIE.tmp" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1 ||
+			die "debootstrap trixie failed (see $CACHE/debootstrap.log)"
+		mv "$TRIXIE.tmp" "$TRIXIE"
+	fi
 	[ -z "$missing" ] && return 0
 	log "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 	# The packages may start their own daemons where systemd runs; the bed
@@ -168,8 +243,8 @@ central_up() {
 	local db
 	for db in nb sb; do
 		if ! pid_alive "$CENTRAL/$db.pid"; then
-			[ -f "$CENTRAL/$db.db" ] || ovsdb-tool create "$CENTRAL/$db.db" "/usr/share/ovn/ovn-$db.ovsschema"
-			ovsdb-server "$CENTRAL/$db.db" --remote="punix:$CENTRAL/$db.sock" \
+			[ -f "$CENTRAL/$db.db" ] || $(ovn_cmd ovsdb-tool) create "$CENTRAL/$db.db" "$OVN_SHARE/ovn-$db.ovsschema"
+			$(ovn_cmd ovsdb-server) "$CENTRAL/$db.db" --remote="punix:$CENTRAL/$db.sock" \
 				--pidfile="$CENTRAL/$db.pid" --unixctl="$CENTRAL/$db.ctl" \
 				--log-file="$CENTRAL/$db.log" -vconsole:off --detach --no-chdir 2>>"$CENTRAL/start.err"
 		fi
@@ -183,7 +258,7 @@ central_up() {
 
 northd_up() {
 	pid_alive "$CENTRAL/northd.pid" && return 0
-	ovn-northd --ovnnb-db="unix:$NB_SOCK" --ovnsb-db="unix:$SB_SOCK" \
+	$(ovn_cmd ovn-northd) --ovnnb-db="unix:$NB_SOCK" --ovnsb-db="unix:$SB_SOCK" \
 		--pidfile="$CENTRAL/northd.pid" --unixctl="$CENTRAL/northd.ctl" \
 		--log-file="$CENTRAL/northd.log" -vconsole:off --detach --no-chdir 2>>"$CENTRAL/start.err"
 }
@@ -257,8 +332,8 @@ chassis_create() { # N: namespace, veth, OVS database, static config
 	# Cluster: the member's uplink port (LXD's physical uplink parent).
 	if [ "$TB_MODE" = cluster ]; then veth_to_bridge "$ns" upl0 "upl-ch$n" br-upl; fi
 	if ! pid_alive "$d/ovsdb-server.pid"; then
-		[ -f "$d/conf.db" ] || ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-		env $(ch_env "$n") ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
+		[ -f "$d/conf.db" ] || $(ovn_cmd ovsdb-tool) create "$d/conf.db" "$OVS_SHARE/vswitch.ovsschema"
+		env $(ch_env "$n") $(ovn_cmd ovsdb-server) "$d/conf.db" --remote="punix:$d/db.sock" \
 			--pidfile="$d/ovsdb-server.pid" --unixctl="$d/ovsdb-server.ctl" \
 			--log-file="$d/ovsdb-server.log" -vconsole:off --detach --no-chdir 2>>"$d/start.err"
 		ch_vsctl "$n" --no-wait init
@@ -278,7 +353,7 @@ chassis_start() { # N: vswitchd + runtime state + ovn-controller
 	d=$(chdir_of "$n")
 	if ! pid_alive "$d/ovs-vswitchd.pid"; then
 		rm -f "$d/ovs-vswitchd.ctl"
-		ip netns exec "$ns" env $(ch_env "$n") ovs-vswitchd "unix:$d/db.sock" \
+		ip netns exec "$ns" env $(ch_env "$n") $(ovn_cmd ovs-vswitchd) "unix:$d/db.sock" \
 			--pidfile="$d/ovs-vswitchd.pid" --unixctl="$d/ovs-vswitchd.ctl" \
 			--log-file="$d/ovs-vswitchd.log" -vconsole:off --detach --no-chdir 2>>"$d/start.err"
 	fi
@@ -291,7 +366,7 @@ chassis_start() { # N: vswitchd + runtime state + ovn-controller
 	done
 	if ! pid_alive "$d/ovn-controller.pid"; then
 		rm -f "$d/ovn-controller.ctl"
-		ip netns exec "$ns" env $(ch_env "$n") ovn-controller "unix:$d/db.sock" \
+		ip netns exec "$ns" env $(ch_env "$n") $(ovn_cmd ovn-controller) "unix:$d/db.sock" \
 			--pidfile="$d/ovn-controller.pid" \
 			--log-file="$d/ovn-controller.log" -vconsole:off --detach --no-chdir 2>>"$d/start.err"
 		# ovn-controller 23.03 has no --unixctl: point a stable name at its socket.
@@ -334,7 +409,7 @@ member_num() { # m2 | 2 -> 2
 }
 # lxc against member N, inside its namespace: a cluster address is only
 # reachable there (from the root namespace it would leave the machine).
-lxc_on() { local n=$1; shift; ip netns exec "$NS_PREFIX$n" env LXD_DIR="$(lxd_dir_of "$n")" lxc "$@"; }
+lxc_on() { local n=$1; shift; ip netns exec "$NS_PREFIX$n" env $DIR_VAR="$(lxd_dir_of "$n")" $CLI "$@"; }
 lxc_tb() { lxc_on 1 "$@"; }
 LXD_DIR_TB=$(lxd_dir_of 1)
 
@@ -343,8 +418,8 @@ lxd_spawn() { # N: start the daemon, do not wait
 	mkdir -p "$d"
 	pid_alive "$d/lxd.pid" && return 0
 	# setsid: LXD must outlive this script.
-	ip netns exec "$NS_PREFIX$n" env LXD_DIR="$d" $(ch_env "$n") \
-		setsid lxd --group root --logfile "$d/lxd.log" \
+	ip netns exec "$NS_PREFIX$n" env $DIR_VAR="$d" $(ch_env "$n") \
+		setsid "${DAEMON[@]}" --logfile "$d/lxd.log" \
 		</dev/null >>"$d/lxd.out" 2>&1 &
 	echo $! >"$d/lxd.pid"
 }
@@ -356,7 +431,7 @@ lxd_start() { # [N]: member N, or every member
 	for n in ${1:-$(members)}; do lxd_spawn "$n"; done
 	for n in ${1:-$(members)}; do
 		d=$(lxd_dir_of "$n")
-		LXD_DIR=$d timeout 130 lxd waitready --timeout 120 || die "LXD $n did not become ready (see $d/lxd.log)"
+		waitready "$d" || die "$CLI daemon $n did not become ready (see $d/lxd.log)"
 	done
 	# A restarted member shows OFFLINE ("No heartbeat") until the leader's
 	# next heartbeat round: wait for it, so callers see a settled cluster.
@@ -379,6 +454,10 @@ lxd_stop() { # [N] [tenths of a second before SIGKILL]: member N, or every membe
 }
 
 lxd_configure() { # single mode
+	if [ "$TB_STACK" = incus ]; then
+		# Incus does not follow OVS_RUNDIR for its own OVS connection.
+		lxc_tb config set network.ovs.connection "unix:$(chdir_of 1)/db.sock"
+	fi
 	lxc_tb config set network.ovn.northbound_connection "unix:$NB_SOCK"
 	if ! lxc_tb network show br0 >/dev/null 2>&1; then
 		lxc_tb network create br0 ipv4.address=$UPLINK_ADDR ipv6.address=none ipv4.nat=false \
@@ -386,6 +465,15 @@ lxd_configure() { # single mode
 			ipv4.routes=$LISTEN_RANGE,$LISTEN_RANGE2,10.10.10.0/24 >/dev/null
 	fi
 	if ! lxc_tb network show ovn0 >/dev/null 2>&1; then
+		if [ "$TB_STACK" = incus ]; then
+			# Incus makes the uplink's OVS bridge (incusovn<uplink ID>)
+			# with the kernel datapath, which this machine lacks, and waits
+			# for its interface: have it made with the userspace one first.
+			local brid
+			brid=$(lxc_tb admin sql global "SELECT id FROM networks WHERE name='br0'" --format csv 2>/dev/null | tail -n1 | tr -dc 0-9)
+			[ -n "$brid" ] || die "no network ID for br0"
+			ch_vsctl 1 --may-exist add-br "incusovn$brid" -- set bridge "incusovn$brid" datapath_type=netdev
+		fi
 		lxc_tb network create ovn0 --type=ovn network=br0 ipv4.address=$OVN_SUBNET \
 			ipv4.nat=false ipv6.address=none >/dev/null
 	fi
@@ -399,7 +487,7 @@ lxd_configure() { # single mode
 	done
 }
 
-ha_group() { ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E '^lxd-net[0-9]+$' | head -n1 || true; }
+ha_group() { ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E "^$OVN_PREFIX[0-9]+\$" | head -n1 || true; }
 
 # --- cluster mode -------------------------------------------------------------
 lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
@@ -642,6 +730,11 @@ write_env() {
 	cat >"$STATE/env" <<EOF
 # Written by integration/testbed.sh up; read by tests and the demo.
 TB_MODE=$TB_MODE
+TB_STACK=$TB_STACK
+TB_OVN=$TB_OVN
+TB_CLI=$CLI
+TB_DIR_VAR=$DIR_VAR
+TB_OVN_PREFIX=$OVN_PREFIX
 TB_NS=$TB_NS
 TB_STATE=$STATE
 TB_SCRIPT=$HERE/testbed.sh
@@ -727,7 +820,7 @@ cmd_up() {
 	cmd_install
 	clean_stale
 	mkdir -p "$STATE"
-	printf 'TB_NS=%s\nTB_MODE=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$LOCK" >"$STATE/bed.conf"
+	printf 'TB_NS=%s\nTB_MODE=%s\nTB_STACK=%s\nTB_OVN=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$TB_STACK" "$TB_OVN" "$LOCK" >"$STATE/bed.conf"
 	central_up
 	underlay_up
 	if [ "$TB_MODE" = cluster ]; then uplink_up; fi
@@ -818,7 +911,7 @@ main() {
 			# daemons up starts do not inherit it.
 			mkdir -p "$(dirname "$LOCK")"
 			log "waiting for the test bed lock $LOCK"
-			TB_LOCKED=1 TB_MODE=$TB_MODE TB_NS=$TB_NS exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
+			TB_LOCKED=1 TB_MODE=$TB_MODE TB_STACK=$TB_STACK TB_OVN=$TB_OVN TB_NS=$TB_NS exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
 		fi
 		;;
 	esac
