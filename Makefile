@@ -37,7 +37,7 @@ generate:
 # running), then every integration test again on the three-member LXD
 # cluster bed, with the cluster's own tests (the bed is switched to cluster
 # mode for them and taken down after).
-test: deps vet test-unit fuzz-ci testbed-up test-integration test-cluster
+test: deps vet test-unit fuzz-ci testbed-up test-integration test-cluster test-incus test-ovn25
 
 test-unit:
 	$(GO) test -race -count=1 ./...

@@ -440,8 +440,15 @@ func (x *explainer) sbLoadBalancers() ExplainStep {
 			continue
 		}
 		for _, r := range rows {
-			line := fmt.Sprintf("%s: SB row %s, lb_id %s", want.Name, r.UUID, dash(r.ExternalIDs["lb_id"]))
-			if !slices.Contains(nbUUIDs[want.Name], r.ExternalIDs["lb_id"]) {
+			// OVN 23.03's northd links the SB row to its NB row by
+			// external_ids:lb_id; 25.03's (seen on the bed) gives the SB
+			// row the NB row's own UUID and sets no lb_id.
+			nbRow, link := r.ExternalIDs["lb_id"], "lb_id "+dash(r.ExternalIDs["lb_id"])
+			if nbRow == "" && slices.Contains(nbUUIDs[want.Name], r.UUID) {
+				nbRow, link = r.UUID, "the UUID of its NB row"
+			}
+			line := fmt.Sprintf("%s: SB row %s, %s", want.Name, r.UUID, link)
+			if !slices.Contains(nbUUIDs[want.Name], nbRow) {
 				line += " (no NB row of that UUID)"
 			}
 			if sameVIPs(r.VIPs, want.VIPs) {

@@ -96,3 +96,37 @@ func TestFlowServes(t *testing.T) {
 		}
 	}
 }
+
+// The SB row is linked to its NB row by external_ids:lb_id (OVN 23.03) or
+// by carrying the NB row's own UUID and no lb_id (OVN 25.03): both are
+// found; an SB row that matches neither is flagged.
+func TestExplainSBRowLink(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		relink   func(nb string, lb *fwdsync.SBLoadBalancer)
+		want     string
+		orphaned bool
+	}{
+		{"lb_id (23.03)", func(string, *fwdsync.SBLoadBalancer) {}, "lb_id ", false},
+		{"same UUID (25.03)", func(nb string, lb *fwdsync.SBLoadBalancer) { lb.UUID, lb.ExternalIDs = nb, nil }, "the UUID of its NB row", false},
+		{"neither", func(string, *fwdsync.SBLoadBalancer) {}, "no NB row of that UUID", true},
+	} {
+		in := fxExplainInput(t, "198.51.100.10")
+		nbUUID := map[string]string{}
+		for _, lb := range in.NB.LoadBalancers {
+			nbUUID[lb.Name] = lb.UUID
+		}
+		for i := range in.SB.LoadBalancers {
+			lb := &in.SB.LoadBalancers[i]
+			if tc.orphaned {
+				lb.ExternalIDs = map[string]string{"lb_id": "00000000-0000-4000-8000-00000000dead"}
+				continue
+			}
+			tc.relink(nbUUID[lb.Name], lb)
+		}
+		ev := strings.Join(stepByID(BuildExplanation(in), "sb-lb").Evidence, "\n")
+		if !strings.Contains(ev, tc.want) || (!tc.orphaned && strings.Contains(ev, "no NB row")) {
+			t.Errorf("%s: SB step evidence:\n%s", tc.name, ev)
+		}
+	}
+}

@@ -42,8 +42,9 @@ func TestBedForwardRealized(t *testing.T) {
 
 	cr := fmt.Sprintf(`is_chassis_resident("cr-%s-lr-lrp-ext")`, prefix)
 	Eventually(t, 10*time.Second, 50*time.Millisecond, "SB realizes the forward", func() string {
-		sb := b.SBCtl(t, "--bare", "--columns=external_ids,vips", "find", "Load_Balancer", "name="+name)
-		if !strings.Contains(sb, "lb_id="+lbs[0].UUID) || !strings.Contains(sb, listen+":90") {
+		sb := b.SBCtl(t, "--bare", "--columns=_uuid,external_ids,vips", "find", "Load_Balancer", "name="+name)
+		// OVN 23.03 links it by external_ids:lb_id, 25.03 by the NB row's UUID.
+		if !strings.Contains(sb, "lb_id="+lbs[0].UUID) && !strings.HasPrefix(strings.TrimSpace(sb), lbs[0].UUID) || !strings.Contains(sb, listen+":90") {
 			return "SB Load_Balancer " + name + ": " + sb
 		}
 		flows := b.SBCtl(t, "--bare", "--columns=match,actions", "find", "Logical_Flow", "pipeline=ingress", "table_id=6")

@@ -982,8 +982,13 @@ func TestStatusExplain(t *testing.T) {
 				t.Errorf("NB step does not name row %s:\n%s", tcpUUID, ev)
 			}
 		case "sb-lb":
-			if !strings.Contains(ev, "lb_id "+tcpUUID) {
-				t.Errorf("SB step does not show lb_id %s:\n%s", tcpUUID, ev)
+			// OVN 23.03: the SB row names its NB row in lb_id; 25.03: it
+			// has the NB row's UUID.
+			if !strings.Contains(ev, "lb_id "+tcpUUID) && !strings.Contains(ev, "SB row "+tcpUUID+", the UUID of its NB row") {
+				t.Errorf("SB step does not link the SB row to NB row %s:\n%s", tcpUUID, ev)
+			}
+			if strings.Contains(ev, "no NB row of that UUID") {
+				t.Errorf("SB step lost the NB row:\n%s", ev)
 			}
 		case "dnat":
 			for _, backend := range []string{"10.10.10.5:8080", "10.10.10.5:9000", "10.10.10.5:9001", "10.10.10.6:53"} {

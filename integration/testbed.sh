@@ -13,6 +13,12 @@
 #                     with a router namespace (10.99.0.1) and a client
 #                     namespace (10.99.0.2); real containers (busybox image
 #                     `bb`) and traffic through forwards.
+# Two stack choices (fixed at `up` too):
+#   TB_STACK=lxd (default) | incus   LXD 5.0.2, or Incus 6.0 LTS from Debian's
+#                     bookworm-backports (single mode; `incus` for `lxc`)
+#   TB_OVN=23.03 (default) | 25.03   OVN/OVS daemons of Debian 12, or Debian
+#                     trixie's OVN 25.03 + OVS 3.5 from a debootstrap root
+#                     cached in integration/.testbed-cache/trixie
 #
 #   testbed.sh up | down | status | install
 #   testbed.sh chassis-kill N      kill -9 ovs-vswitchd + ovn-controller of chassis N
@@ -949,7 +955,7 @@ main() {
 	northd-start) northd_up ;;
 	bird-up) bird_up ;;
 	bird-down) bird_down ;;
-	*) sed -n '2,41p' "$0"; exit 2 ;;
+	*) sed -n '2,47p' "$0"; exit 2 ;;
 	esac
 }
 
