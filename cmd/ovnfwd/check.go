@@ -118,12 +118,6 @@ Examples:
 	}
 }
 
-// usageError turns a flag parsing error into exit 2 with a one-line reason
-// on stderr (urfave/cli would print the whole help to stdout).
-func usageError(c *cli.Context, err error, _ bool) error {
-	return cli.Exit(fmt.Sprintf("%v (see `ovnfwd %s --help`)", err, c.Command.Name), engine.ExitError)
-}
-
 // scopeFlags are the flags shared by check and repair (status and explain
 // use some of them).
 func scopeFlags() []cli.Flag {

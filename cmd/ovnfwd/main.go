@@ -14,7 +14,7 @@ import (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	return withUsageErrors(&cli.App{
 		Name:  "ovnfwd",
 		Usage: "keep LXD network forwards working in OVN",
 		Description: `ovnfwd runs beside LXD on each cluster member. It mirrors every LXD network
@@ -50,7 +50,7 @@ LXD's network.ovn.northbound_connection for the OVN northbound DB.`,
 			fmt.Fprintln(c.App.ErrWriter, "ovnfwd: "+err.Error())
 			exit(engine.ExitError)
 		},
-	}
+	})
 }
 
 // exit ends the process; a profiling build (-tags benchprof) wraps it to
