@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -150,23 +150,29 @@ func validHostname(h string) bool {
 // certificate and key. OVN's PKI (ovs-pki, LXD, MicroOVN) issues server
 // certificates without the server's address in them, so, like ovn-nbctl and
 // LXD, the server certificate is verified against the CA only, not against
-// the host name.
+// the host name; it must be a certificate for a TLS server (extended key
+// usage serverAuth, or none at all, as ovs-pki may issue), so that a
+// chassis's client certificate from the same CA cannot pose as the server.
+//
+// Each argument is a file, or the PEM text itself (LXD keeps
+// network.ovn.ca_cert, client_cert and client_key as text). Files are read
+// here, where any error is returned, and then re-read at a handshake after
+// they changed (a stat per handshake: mtime, size or a renamed-over file), so
+// rotated certificates take effect at the next connection without a restart.
+// A re-read that fails (say the new certificate is in place but not yet its
+// key) keeps the last good material until the files change again. PEM text
+// never changes.
 func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	// Each argument is a file, or the PEM text itself (LXD keeps
-	// network.ovn.ca_cert, client_cert and client_key as text).
 	if caFile == "" {
 		return nil, errors.New("ssl endpoint needs a CA certificate")
 	}
 	if (certFile == "") != (keyFile == "") {
 		return nil, errors.New("client certificate and key must be given together")
 	}
-	caPEM, err := pemOrFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read CA certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("read CA certificate %s: no PEM certificate found", caFile)
+	caSrc := newPEMSource(caFile, "read CA certificate")
+	ca := caPool(caSrc)
+	if err := ca.lastErr(); err != nil {
+		return nil, err
 	}
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -174,28 +180,42 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		// host name check that OVN certificates cannot pass.
 		InsecureSkipVerify: true, //nolint:gosec // verified below against the CA
 		VerifyPeerCertificate: func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
-			return verifyChain(pool, rawCerts)
+			pool, err := ca.get()
+			if err != nil {
+				return err
+			}
+			return verifyChain(pool, caSrc.name(), rawCerts)
 		},
 	}
 	if certFile != "" {
-		certPEM, err := pemOrFile(certFile)
+		pair := clientPair(newPEMSource(certFile, "load client certificate"), newPEMSource(keyFile, "load client key"))
+		cert, err := pair.get()
 		if err != nil {
-			return nil, fmt.Errorf("load client certificate: %w", err)
+			return nil, err
 		}
-		keyPEM, err := pemOrFile(keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load client key: %w", err)
+		if pair.static() {
+			cfg.Certificates = []tls.Certificate{*cert}
+		} else {
+			cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				cert, err := pair.get()
+				if err != nil {
+					return nil, err
+				}
+				// As crypto/tls does with Certificates: send no certificate
+				// rather than one the server said it will not accept.
+				if cri.SupportsCertificate(cert) != nil {
+					return new(tls.Certificate), nil
+				}
+				return cert, nil
+			}
 		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
 }
 
-func verifyChain(roots *x509.CertPool, rawCerts [][]byte) error {
+// verifyChain verifies the server's certificate chain against roots (the CA
+// in caName) for TLS server use, without a host name.
+func verifyChain(roots *x509.CertPool, caName string, rawCerts [][]byte) error {
 	if len(rawCerts) == 0 {
 		return errors.New("server sent no certificate")
 	}
@@ -211,21 +231,59 @@ func verifyChain(roots *x509.CertPool, rawCerts [][]byte) error {
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
 	}
-	_, err := certs[0].Verify(x509.VerifyOptions{
+	leaf := certs[0]
+	// A certificate without the extended key usage extension is good for
+	// any use (RFC 5280 4.2.1.12; crypto/x509 agrees).
+	_, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: inter,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
-	if err != nil {
-		return fmt.Errorf("verify server certificate: %w", err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var inv x509.CertificateInvalidError
+	if errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage && !serverUsable(leaf) {
+		return fmt.Errorf("verify server certificate %q (issuer %q): not a server certificate: its extended key usage is %s, without serverAuth",
+			leaf.Subject, leaf.Issuer, ekuNames(leaf))
+	}
+	return fmt.Errorf("verify server certificate %q (issuer %q) against CA %s: %w", leaf.Subject, leaf.Issuer, caName, err)
 }
 
-// pemOrFile returns s itself when it is PEM text, else the file s names.
-func pemOrFile(s string) ([]byte, error) {
-	if strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN") {
-		return []byte(s), nil
+// serverUsable reports whether the certificate's own extended key usage
+// allows TLS server authentication.
+func serverUsable(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
 	}
-	return os.ReadFile(s)
+	return slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny)
+}
+
+var ekuName = map[x509.ExtKeyUsage]string{
+	x509.ExtKeyUsageAny:             "any",
+	x509.ExtKeyUsageServerAuth:      "serverAuth",
+	x509.ExtKeyUsageClientAuth:      "clientAuth",
+	x509.ExtKeyUsageCodeSigning:     "codeSigning",
+	x509.ExtKeyUsageEmailProtection: "emailProtection",
+	x509.ExtKeyUsageIPSECEndSystem:  "ipsecEndSystem",
+	x509.ExtKeyUsageIPSECTunnel:     "ipsecTunnel",
+	x509.ExtKeyUsageIPSECUser:       "ipsecUser",
+	x509.ExtKeyUsageTimeStamping:    "timeStamping",
+	x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+}
+
+// ekuNames lists the certificate's extended key usages: "clientAuth".
+func ekuNames(c *x509.Certificate) string {
+	var names []string
+	for _, u := range c.ExtKeyUsage {
+		if n, ok := ekuName[u]; ok {
+			names = append(names, n)
+		} else {
+			names = append(names, fmt.Sprintf("usage %d", u))
+		}
+	}
+	for _, oid := range c.UnknownExtKeyUsage {
+		names = append(names, oid.String())
+	}
+	return strings.Join(names, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -80,8 +81,43 @@ func TestLoadTLSConfigErrors(t *testing.T) {
 	if _, err := LoadTLSConfig("ca.pem", "cert.pem", ""); err == nil || !strings.Contains(err.Error(), "together") {
 		t.Errorf("cert without key: %v", err)
 	}
-	if _, err := LoadTLSConfig(filepath.Join(t.TempDir(), "missing.pem"), "", ""); err == nil {
-		t.Error("missing CA file accepted")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := LoadTLSConfig(missing, "", ""); err == nil || !strings.Contains(err.Error(), "read CA certificate") ||
+		!strings.Contains(err.Error(), missing) {
+		t.Errorf("missing CA file: %v", err)
+	}
+
+	// Errors name the file and what is wrong with it, never the PEM text.
+	ca, cert, key := testPEMs(t)
+	_, _, otherKey := testPEMs(t)
+	dir := t.TempDir()
+	p := func(name, content string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	caF, certF, keyF, otherKeyF, junkF := p("ca.pem", ca), p("cert.pem", cert), p("key.pem", key), p("other.key", otherKey), p("junk.pem", "not PEM\n")
+	if _, err := LoadTLSConfig(junkF, "", ""); err == nil || !strings.Contains(err.Error(), junkF) ||
+		!strings.Contains(err.Error(), "no PEM certificate found") {
+		t.Errorf("CA file without a certificate: %v", err)
+	}
+	if _, err := LoadTLSConfig("-----BEGIN CERTIFICATE-----\nbogus\n-----END CERTIFICATE-----\n", "", ""); err == nil ||
+		!strings.Contains(err.Error(), "(PEM text)") || strings.Contains(err.Error(), "bogus") {
+		t.Errorf("bad CA PEM text: %v", err)
+	}
+	if _, err := LoadTLSConfig(caF, certF, otherKeyF); err == nil || !strings.Contains(err.Error(), certF) ||
+		!strings.Contains(err.Error(), otherKeyF) || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("certificate with another key: %v", err)
+	}
+	if _, err := LoadTLSConfig(caF, certF, filepath.Join(dir, "nokey.pem")); err == nil ||
+		!strings.Contains(err.Error(), "load client key") || !strings.Contains(err.Error(), "nokey.pem") {
+		t.Errorf("missing key file: %v", err)
+	}
+	if _, err := LoadTLSConfig(caF, filepath.Join(dir, "nocert.pem"), keyF); err == nil ||
+		!strings.Contains(err.Error(), "load client certificate") || !strings.Contains(err.Error(), "nocert.pem") {
+		t.Errorf("missing certificate file: %v", err)
 	}
 }
 
@@ -108,13 +144,23 @@ func testPEMs(t *testing.T) (ca, cert, key string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kDER}))
 }
 
+// certRequest is a TLS 1.3 server's request for a client certificate, from
+// any CA.
+func certRequest() *tls.CertificateRequestInfo {
+	return &tls.CertificateRequestInfo{Version: tls.VersionTLS13,
+		SignatureSchemes: []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256}}
+}
+
 // The certificates may be given as files or as PEM text (what LXD keeps in
-// network.ovn.ca_cert, client_cert and client_key).
+// network.ovn.ca_cert, client_cert and client_key). PEM text is static
+// (Certificates); files are served through GetClientCertificate, which
+// re-reads them when they change (tls_test.go).
 func TestLoadTLSConfigPEMTextOrFiles(t *testing.T) {
 	ca, cert, key := testPEMs(t)
 	fromText, err := LoadTLSConfig(ca, cert, key)
-	if err != nil || len(fromText.Certificates) != 1 {
-		t.Fatalf("PEM text: %v", err)
+	if err != nil || len(fromText.Certificates) != 1 || fromText.GetClientCertificate != nil {
+		t.Fatalf("PEM text: %v, %d static certificates, GetClientCertificate set: %v",
+			err, len(fromText.Certificates), fromText.GetClientCertificate != nil)
 	}
 	dir := t.TempDir()
 	files := map[string]string{"ca.pem": ca, "cert.pem": cert, "key.pem": key}
@@ -124,10 +170,14 @@ func TestLoadTLSConfigPEMTextOrFiles(t *testing.T) {
 		}
 	}
 	fromFiles, err := LoadTLSConfig(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if err != nil || len(fromFiles.Certificates) != 1 {
-		t.Fatalf("files: %v", err)
+	if err != nil || fromFiles.GetClientCertificate == nil || len(fromFiles.Certificates) != 0 {
+		t.Fatalf("files: %v (want GetClientCertificate and no static certificates)", err)
 	}
-	if !bytes.Equal(fromText.Certificates[0].Certificate[0], fromFiles.Certificates[0].Certificate[0]) {
+	got, err := fromFiles.GetClientCertificate(certRequest())
+	if err != nil || len(got.Certificate) != 1 {
+		t.Fatalf("files: GetClientCertificate: %v", err)
+	}
+	if !bytes.Equal(fromText.Certificates[0].Certificate[0], got.Certificate[0]) {
 		t.Error("text and files load different certificates")
 	}
 	if _, err := LoadTLSConfig(ca, cert, "-----BEGIN EC PRIVATE KEY-----\nbogus\n-----END EC PRIVATE KEY-----\n"); err == nil {
