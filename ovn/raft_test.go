@@ -191,25 +191,11 @@ func (b *raftBed) view(m *clusterMember) nbView {
 		if len(res[i+1].Rows) != 1 {
 			b.t.Fatalf("%s: router/switch row missing: %v", m.name, res[i+1].Rows)
 		}
-		for _, u := range uuidsOf(res[i+1].Rows[0]["load_balancer"]) {
+		for _, u := range rowUUIDs(res[i+1].Rows[0]["load_balancer"]) {
 			set[u] = true
 		}
 	}
 	return v
-}
-
-func uuidsOf(v any) []string {
-	switch x := v.(type) {
-	case ovsdb.UUID:
-		return []string{x.GoUUID}
-	case ovsdb.OvsSet:
-		var out []string
-		for _, e := range x.GoSet {
-			out = append(out, e.(ovsdb.UUID).GoUUID)
-		}
-		return out
-	}
-	return nil
 }
 
 // duplicates returns the names with more than one row.
@@ -358,16 +344,7 @@ func watchRows(t *testing.T, m *clusterMember) *rowWatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(m.endpoint()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := newRawClient(t, m.endpoint(), dbModel).cl
 	w := &rowWatch{rows: map[string]map[string]bool{}}
 	see := func(table string, mdl model.Model) {
 		lb, ok := mdl.(*nbdb.LoadBalancer)
@@ -385,6 +362,8 @@ func watchRows(t *testing.T, m *clusterMember) *rowWatch {
 		AddFunc:    see,
 		UpdateFunc: func(table string, _, mdl model.Model) { see(table, mdl) },
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if _, err := cl.Monitor(ctx, cl.NewMonitor(client.WithTable(&nbdb.LoadBalancer{}))); err != nil {
 		t.Fatal(err)
 	}
