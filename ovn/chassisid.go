@@ -6,14 +6,9 @@ import (
 )
 
 // LocalChassisID reads the local chassis name the way ovn-controller does:
-// external_ids:system-id of the local OVS (found by LocalOVSEndpoint).
-func LocalChassisID(ctx context.Context) (string, error) {
-	return LocalChassisIDAt(ctx, "")
-}
-
-// LocalChassisIDAt is LocalChassisID for the OVS database at endpoint
-// (unix:PATH or an absolute path; "" finds it as LocalOVSEndpoint does).
-func LocalChassisIDAt(ctx context.Context, endpoint string) (string, error) {
+// external_ids:system-id of the local OVS database at endpoint (unix:PATH
+// or an absolute path; "" finds it as LocalOVSEndpoint does).
+func LocalChassisID(ctx context.Context, endpoint string) (string, error) {
 	var id string
 	err := withLocalOVS(ctx, endpoint, func(ctx context.Context, db *localOVS) error {
 		r, err := db.root(ctx)

@@ -34,7 +34,7 @@ import (
 // own announcements of every address follow from the second on.
 //
 // The patch port is looked up in the local OVS database (a libovsdb
-// client, see ProviderPatchPortAt), and ovs-ofctl is pointed at the
+// client, see ProviderPatchPort), and ovs-ofctl is pointed at the
 // bridge's management socket beside that database's socket
 // (unix:<rundir>/<bridge>.mgmt), so neither needs OVS_RUNDIR or ovs-vsctl.
 type UplinkAnnouncer struct {
@@ -64,7 +64,7 @@ func (u UplinkAnnouncer) Announce(ctx context.Context, a fwdsync.GatewayAnnounce
 	if err != nil {
 		return "", 0, err
 	}
-	bridge, port, ofport, rundir, err := ProviderPatchPortAt(ctx, u.OVS, a.Network, a.Localnet)
+	bridge, port, ofport, rundir, err := ProviderPatchPort(ctx, u.OVS, a.Network, a.Localnet)
 	if err != nil {
 		return "", 0, err
 	}

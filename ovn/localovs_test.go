@@ -133,17 +133,17 @@ func TestLocalOVSEndpointSearch(t *testing.T) {
 func TestLocalOVSNoSocket(t *testing.T) {
 	noLocalOVS(t)
 	ctx := context.Background()
-	if _, err := LocalChassisID(ctx); err == nil || !strings.Contains(err.Error(), "no local Open vSwitch database socket found") ||
+	if _, err := LocalChassisID(ctx, ""); err == nil || !strings.Contains(err.Error(), "no local Open vSwitch database socket found") ||
 		!strings.Contains(err.Error(), systemOVSSockets[0]) {
 		t.Errorf("LocalChassisID: %v", err)
 	}
-	if _, _, _, err := ProviderPatchPort(ctx, "UPLINK", "ln"); err == nil || !strings.Contains(err.Error(), systemOVSSockets[1]) {
+	if _, _, _, _, err := ProviderPatchPort(ctx, "", "UPLINK", "ln"); err == nil || !strings.Contains(err.Error(), systemOVSSockets[1]) {
 		t.Errorf("ProviderPatchPort: %v", err)
 	}
 	sock := filepath.Join(sockDir(t), "db.sock")
-	_, err := LocalChassisIDAt(ctx, sock)
+	_, err := LocalChassisID(ctx, sock)
 	if err == nil || !strings.Contains(err.Error(), "connect to the local OVS database unix:"+sock) || !strings.Contains(err.Error(), "is ovsdb-server running") {
-		t.Errorf("LocalChassisIDAt(%s) without a server: %v", sock, err)
+		t.Errorf("LocalChassisID(%s) without a server: %v", sock, err)
 	}
 }
 
@@ -154,32 +154,32 @@ func TestLocalChassisIDRealOVSDB(t *testing.T) {
 	noLocalOVS(t)
 	ctx := context.Background()
 
-	if _, err := LocalChassisIDAt(ctx, s.endpoint()); err == nil || !strings.Contains(err.Error(), "has no Open_vSwitch row") {
+	if _, err := LocalChassisID(ctx, s.endpoint()); err == nil || !strings.Contains(err.Error(), "has no Open_vSwitch row") {
 		t.Errorf("before ovs-vsctl init: %v, want an error about the missing Open_vSwitch row", err)
 	}
 	s.vs("init")
 	s.vs("set", "open_vswitch", ".", "external_ids:hostname=node1")
-	if id, err := LocalChassisIDAt(ctx, s.endpoint()); err == nil || id != "" ||
+	if id, err := LocalChassisID(ctx, s.endpoint()); err == nil || id != "" ||
 		!strings.Contains(err.Error(), "has no external_ids:system-id") || !strings.Contains(err.Error(), "--chassis") {
 		t.Errorf("without system-id: %q, %v", id, err)
 	}
 
 	s.vs("set", "open_vswitch", ".", "external_ids:system-id=ch-7f3a")
 	for _, ep := range []string{s.endpoint(), s.sock} {
-		if id, err := LocalChassisIDAt(ctx, ep); id != "ch-7f3a" || err != nil {
-			t.Errorf("LocalChassisIDAt(%s) = %q, %v", ep, id, err)
+		if id, err := LocalChassisID(ctx, ep); id != "ch-7f3a" || err != nil {
+			t.Errorf("LocalChassisID(%s) = %q, %v", ep, id, err)
 		}
 	}
-	if _, err := LocalChassisID(ctx); err == nil {
+	if _, err := LocalChassisID(ctx, ""); err == nil {
 		t.Error("LocalChassisID found a database with OVS_RUNDIR unset and no system socket")
 	}
 	t.Setenv("OVS_RUNDIR", s.dir)
-	if id, err := LocalChassisID(ctx); id != "ch-7f3a" || err != nil {
+	if id, err := LocalChassisID(ctx, ""); id != "ch-7f3a" || err != nil {
 		t.Errorf("LocalChassisID with OVS_RUNDIR = %q, %v", id, err)
 	}
 }
 
-// ProviderPatchPortAt against a real ovsdb-server: the bridge comes from
+// ProviderPatchPort against a real ovsdb-server: the bridge comes from
 // the right entry of several ovn-bridge-mappings; of the localnet port's
 // patch ports only the one on that bridge counts; an ofport not yet set
 // or -1 is a clear error; and rundir is the socket's directory.
@@ -218,9 +218,9 @@ func TestProviderPatchPortRealOVSDB(t *testing.T) {
 		{s.sock, "UPLINK", "ln", "lxdovn1", "patch-ln-to-br-int", "7"},
 		{s.endpoint(), "physnet1", "ln2", "br-ex", "patch-ln2-to-br-int", "4"},
 	} {
-		br, port, of, rundir, err := ProviderPatchPortAt(ctx, c.endpoint, c.network, c.localnet)
+		br, port, of, rundir, err := ProviderPatchPort(ctx, c.endpoint, c.network, c.localnet)
 		if err != nil || br != c.bridge || port != c.port || of != c.ofport || rundir != s.dir {
-			t.Errorf("ProviderPatchPortAt(%s, %s, %s) = %s, %s, %s, %s, %v; want %s, %s, %s, %s",
+			t.Errorf("ProviderPatchPort(%s, %s, %s) = %s, %s, %s, %s, %v; want %s, %s, %s, %s",
 				c.endpoint, c.network, c.localnet, br, port, of, rundir, err, c.bridge, c.port, c.ofport, s.dir)
 		}
 	}
@@ -238,7 +238,7 @@ func TestProviderPatchPortRealOVSDB(t *testing.T) {
 		{"UPLINK", "ln4", []string{"patch port patch-ln4-to-br-int on bridge lxdovn1 has no OpenFlow port number (ofport -1",
 			"could not add network device patch-ln4-to-br-int to ofproto (File exists)"}},
 	} {
-		br, port, of, _, err := ProviderPatchPortAt(ctx, s.endpoint(), c.network, c.localnet)
+		br, port, of, _, err := ProviderPatchPort(ctx, s.endpoint(), c.network, c.localnet)
 		if err == nil || of != "" {
 			t.Errorf("%s/%s: %s, %s, %s, %v; want an error", c.network, c.localnet, br, port, of, err)
 			continue
@@ -250,14 +250,14 @@ func TestProviderPatchPortRealOVSDB(t *testing.T) {
 		}
 	}
 
-	// The wrapper finds the database through OVS_RUNDIR.
+	// An empty endpoint finds the database through OVS_RUNDIR.
 	t.Setenv("OVS_RUNDIR", s.dir)
-	if br, port, of, err := ProviderPatchPort(ctx, "UPLINK", "ln"); br != "lxdovn1" || port != "patch-ln-to-br-int" || of != "7" || err != nil {
+	if br, port, of, _, err := ProviderPatchPort(ctx, "", "UPLINK", "ln"); br != "lxdovn1" || port != "patch-ln-to-br-int" || of != "7" || err != nil {
 		t.Errorf("ProviderPatchPort with OVS_RUNDIR = %s, %s, %s, %v", br, port, of, err)
 	}
 
 	s.vs("remove", "open_vswitch", ".", "external_ids", "ovn-bridge-mappings")
-	if _, _, _, _, err := ProviderPatchPortAt(ctx, s.endpoint(), "UPLINK", "ln"); err == nil ||
+	if _, _, _, _, err := ProviderPatchPort(ctx, s.endpoint(), "UPLINK", "ln"); err == nil ||
 		!strings.Contains(err.Error(), `uplink network "UPLINK" (external_ids:ovn-bridge-mappings is not set)`) {
 		t.Errorf("without ovn-bridge-mappings: %v", err)
 	}
@@ -267,7 +267,7 @@ func TestProviderPatchPortRealOVSDB(t *testing.T) {
 // says which database it wanted.
 func TestLocalOVSWrongDatabase(t *testing.T) {
 	s := startRealServer(t, nbSchemaFile())
-	_, err := LocalChassisIDAt(context.Background(), s.endpoint())
+	_, err := LocalChassisID(context.Background(), s.endpoint())
 	if err == nil || !strings.Contains(err.Error(), "Open_vSwitch") || !strings.Contains(err.Error(), s.endpoint()) {
 		t.Errorf("against an NB server: %v", err)
 	}
@@ -297,14 +297,14 @@ func TestLocalOVSTimeout(t *testing.T) {
 	t.Cleanup(func() { localOVSTimeout = saved })
 
 	start := time.Now()
-	_, err = LocalChassisIDAt(context.Background(), sock)
+	_, err = LocalChassisID(context.Background(), sock)
 	if d := time.Since(start); err == nil || d < 250*time.Millisecond || d > 5*time.Second {
 		t.Errorf("no deadline: %v after %v, want an error after about %v", err, d, localOVSTimeout)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	_, _, _, _, err = ProviderPatchPortAt(ctx, "unix:"+sock, "UPLINK", "ln")
+	_, _, _, _, err = ProviderPatchPort(ctx, "unix:"+sock, "UPLINK", "ln")
 	if d := time.Since(start); err == nil || d > 250*time.Millisecond {
 		t.Errorf("100ms deadline: %v after %v", err, d)
 	}
@@ -317,12 +317,12 @@ func TestLocalOVSClosesConnections(t *testing.T) {
 	s.vs("init")
 	s.vs("set", "open_vswitch", ".", "external_ids:system-id=ch1")
 	ctx := context.Background()
-	if _, err := LocalChassisIDAt(ctx, s.endpoint()); err != nil { // warm up
+	if _, err := LocalChassisID(ctx, s.endpoint()); err != nil { // warm up
 		t.Fatal(err)
 	}
 	before := runtime.NumGoroutine()
 	for i := 0; i < 20; i++ {
-		if _, err := LocalChassisIDAt(ctx, s.endpoint()); err != nil {
+		if _, err := LocalChassisID(ctx, s.endpoint()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -364,8 +364,8 @@ func TestLocalOVSClosesConnections(t *testing.T) {
 		t.Fatalf("ovsdb-server reports %d sessions after the client closed", n)
 	}
 	for i := 0; i < 5; i++ {
-		if _, _, _, _, err := ProviderPatchPortAt(ctx, s.endpoint(), "UPLINK", "ln"); err == nil {
-			t.Fatal("ProviderPatchPortAt found a patch port in an empty database")
+		if _, _, _, _, err := ProviderPatchPort(ctx, s.endpoint(), "UPLINK", "ln"); err == nil {
+			t.Fatal("ProviderPatchPort found a patch port in an empty database")
 		}
 	}
 	if n := waitSessions(0); n != 0 {

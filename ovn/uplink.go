@@ -18,18 +18,11 @@ import (
 // network_name) to, and on it the patch port ovn-controller made for the
 // localnet logical port (Port external_ids:ovn-localnet-port), with its
 // OpenFlow port number: where OVN's own frames to the uplink enter the
-// bridge. The local OVS database is found by LocalOVSEndpoint.
-func ProviderPatchPort(ctx context.Context, network, localnet string) (bridge, port, ofport string, err error) {
-	bridge, port, ofport, _, err = ProviderPatchPortAt(ctx, "", network, localnet)
-	return bridge, port, ofport, err
-}
-
-// ProviderPatchPortAt is ProviderPatchPort for the OVS database at
-// endpoint (unix:PATH or an absolute path; "" finds it as LocalOVSEndpoint
-// does). It also returns rundir, the directory of the database socket,
-// where ovs-vswitchd keeps the bridges' OpenFlow management sockets
-// (<rundir>/<bridge>.mgmt).
-func ProviderPatchPortAt(ctx context.Context, endpoint, network, localnet string) (bridge, port, ofport, rundir string, err error) {
+// bridge. It reads the OVS database at endpoint (unix:PATH or an absolute
+// path; "" finds it as LocalOVSEndpoint does), and also returns rundir,
+// the directory of the database socket, where ovs-vswitchd keeps the
+// bridges' OpenFlow management sockets (<rundir>/<bridge>.mgmt).
+func ProviderPatchPort(ctx context.Context, endpoint, network, localnet string) (bridge, port, ofport, rundir string, err error) {
 	err = withLocalOVS(ctx, endpoint, func(ctx context.Context, db *localOVS) error {
 		rundir = filepath.Dir(strings.TrimPrefix(db.endpoint, "unix:"))
 		r, err := db.root(ctx)

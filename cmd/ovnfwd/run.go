@@ -186,7 +186,7 @@ func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.D
 		// Like LXD, from the local OVS: the member → chassis pair the
 		// writer's HA hygiene needs, published through LXD.
 		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-		id, err := ovn.LocalChassisIDAt(ctx, c.String(flagOVS))
+		id, err := ovn.LocalChassisID(ctx, c.String(flagOVS))
 		cancel()
 		if err != nil {
 			log.Warn("this member's chassis is unknown (set --chassis); HA hygiene falls back to hostnames", zap.Error(err))

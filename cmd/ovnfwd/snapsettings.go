@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,11 +109,7 @@ func settingFlags() map[string]settingFlag {
 // readSnapSettings asks snapctl for every option name at once; unset ones
 // are left out of its document.
 func readSnapSettings(ctx context.Context) (map[string]any, error) {
-	names := make([]string, 0, 64)
-	for n := range settingFlags() {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(settingFlags()))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "snapctl", append([]string{"get", "-d"}, names...)...)
@@ -164,7 +162,7 @@ func settingValue(v any, sep string) (s string, ok bool, err error) {
 func snapSettingsEnv(settings map[string]any) (env map[string]string, errs []string) {
 	flags := settingFlags()
 	env = map[string]string{}
-	for _, name := range sortedKeys(settings) {
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		sf, known := flags[name]
 		if !known {
 			errs = append(errs, fmt.Sprintf("snap setting %s: not an option of ovnfwd run", name))
@@ -188,7 +186,7 @@ func snapSettingsEnv(settings map[string]any) (env map[string]string, errs []str
 func checkSnapSettings(settings map[string]any) []string {
 	env, errs := snapSettingsEnv(settings)
 	flags := settingFlags()
-	for _, name := range sortedKeys(settings) {
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		sf, known := flags[name]
 		if !known {
 			continue
@@ -227,17 +225,8 @@ func checkSnapSettings(settings map[string]any) []string {
 
 // typeCheck parses v as the option's type; "" when it parses.
 func typeCheck(f cli.Flag, v string) string {
-	want := ""
-	switch f.(type) {
-	case *cli.BoolFlag:
-		want = "want true or false"
-	case *cli.IntFlag, *cli.Int64Flag:
-		want = "want a whole number"
-	case *cli.UintFlag, *cli.Uint64Flag:
-		want = "want a whole number, 0 or more"
-	case *cli.DurationFlag:
-		want = "want a duration such as 500ms, 30s, 5m or 1h30m"
-	default:
+	want := typeWant(f)
+	if want == "" {
 		return "" // text: judged with the others
 	}
 	fs := flag.NewFlagSet("setting", flag.ContinueOnError)
@@ -253,10 +242,7 @@ func typeCheck(f cli.Flag, v string) string {
 
 // settingNames rewrites "--option" in a message to the setting's name.
 func settingNames(msg string) string {
-	names := make([]string, 0, 64)
-	for n := range settingFlags() {
-		names = append(names, n)
-	}
+	names := slices.Collect(maps.Keys(settingFlags()))
 	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
 	for _, n := range names {
 		msg = strings.ReplaceAll(msg, "--"+n, n)
@@ -291,20 +277,11 @@ func setEnv(env map[string]string) (restore func()) {
 // already (the environment wins, as for the wrapper's other defaults).
 func shellExports(env map[string]string, lookup func(string) (string, bool)) string {
 	var b strings.Builder
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if cur, set := lookup(k); set && cur != "" {
 			continue
 		}
 		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
 	}
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

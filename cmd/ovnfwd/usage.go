@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,21 +65,27 @@ func wantFor(c *cli.Context, name string) string {
 		flags = append(flags, c.App.Flags...)
 	}
 	for _, f := range flags {
-		for _, n := range f.Names() {
-			if n != name {
-				continue
-			}
-			switch f.(type) {
-			case *cli.BoolFlag:
-				return "want true or false"
-			case *cli.IntFlag, *cli.Int64Flag:
-				return "want a whole number"
-			case *cli.UintFlag, *cli.Uint64Flag:
-				return "want a whole number, 0 or more"
-			case *cli.DurationFlag:
-				return "want a duration such as 500ms, 30s, 5m or 1h30m"
+		if slices.Contains(f.Names(), name) {
+			if w := typeWant(f); w != "" {
+				return w
 			}
 		}
 	}
 	return "not a valid value"
+}
+
+// typeWant says what an option of f's type accepts; "" for free text
+// (judged by the option itself).
+func typeWant(f cli.Flag) string {
+	switch f.(type) {
+	case *cli.BoolFlag:
+		return "want true or false"
+	case *cli.IntFlag, *cli.Int64Flag:
+		return "want a whole number"
+	case *cli.UintFlag, *cli.Uint64Flag:
+		return "want a whole number, 0 or more"
+	case *cli.DurationFlag:
+		return "want a duration such as 500ms, 30s, 5m or 1h30m"
+	}
+	return ""
 }
