@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 INTEGRATION_TIMEOUT ?= 20m
 
 .PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci bench-outage bench-outage-quick \
-        testbed-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 demo bench bench-quick bench-cluster clean
+        testbed-up testbed-single-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 demo bench bench-quick bench-cluster clean
 
 all: build
 
@@ -33,11 +33,11 @@ generate:
 	$(GO) generate ./ovn/...
 
 # Every test: unit tests with the race detector, the integration tests
-# against the real test bed (single LXD member; brought up if it is not
+# against the single-member bed (the faster mode; brought up if it is not
 # running), then every integration test again on the three-member LXD
 # cluster bed, with the cluster's own tests (the bed is switched to cluster
-# mode for them and taken down after).
-test: deps vet test-unit fuzz-ci testbed-up test-integration test-cluster test-incus test-ovn25
+# mode for them and taken down after), then the compatibility jobs.
+test: deps vet test-unit fuzz-ci testbed-single-up test-integration test-cluster test-incus test-ovn25
 
 test-unit:
 	$(GO) test -race -count=1 ./...
@@ -54,10 +54,15 @@ fuzz-ci:
 test-integration: build
 	OVNFWD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
 
-# The single-member bed (a cluster bed left up by test-cluster or by hand is
-# taken down first: the two modes share the namespaces).
-testbed-up:
-	@if grep -qs '^TB_MODE=cluster\|^TB_STACK=incus\|^TB_OVN=25' integration/.testbed/env; then bash $(TESTBED) down; fi
+# The test bed: a three-member LXD 5.0.2 cluster (see testbed-cluster-up).
+testbed-up: testbed-cluster-up
+
+# The single-member bed, the faster mode: one LXD beside three chassis (a
+# bed of another mode left up by test-cluster or by hand is taken down
+# first: the modes share the namespaces). TB_STACK=incus and TB_OVN=25.03
+# pick the stack by hand, as testbed-incus-up and testbed-ovn25-up do.
+testbed-single-up:
+	@if grep -qs '^TB_MODE=cluster\|^TB_STACK=incus\|^TB_OVN=25' integration/.testbed/env || [ -n "$${TB_STACK:-}$${TB_OVN:-}" ]; then bash $(TESTBED) down; fi
 	bash $(TESTBED) up
 
 # The single-member bed on Incus 6.0 LTS (bookworm-backports) instead of
@@ -102,10 +107,10 @@ testbed-status:
 	bash $(TESTBED) status
 
 # Installs everything, brings up the bed, and runs ovnfwd's main job on it.
-demo: build testbed-up
+demo: build testbed-single-up
 	bash integration/demo.sh $(CURDIR)/$(BIN)
 
-bench: build testbed-up
+bench: build testbed-single-up
 	bash integration/bench.sh full $(CURDIR)/$(BIN)
 
 # Issue 16: one member's daemon vs three at idle (NB transactions, northd CPU).
@@ -125,7 +130,7 @@ bench-outage: build testbed-cluster-up
 bench-outage-quick:
 	$(MAKE) bench-outage OUTAGE_KILLS=3
 
-bench-quick: build testbed-up
+bench-quick: build testbed-single-up
 	bash integration/bench.sh quick $(CURDIR)/$(BIN)
 
 clean:

@@ -41,7 +41,7 @@ BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 ENVFILE=$HERE/.testbed/env
-[ -f "$ENVFILE" ] || { echo "bench.sh: no test bed ($ENVFILE); run make testbed-up" >&2; exit 2; }
+[ -f "$ENVFILE" ] || { echo "bench.sh: no test bed ($ENVFILE); run make testbed-single-up" >&2; exit 2; }
 LOCK=${OVNFWD_TESTBED_LOCK:-$(sed -n 's/^TB_LOCK=//p' "$ENVFILE")}
 LOCK=${LOCK:-/run/lock/ovnfwd-testbed.lock}
 
