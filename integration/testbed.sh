@@ -29,6 +29,7 @@
 #   testbed.sh underlay-cut N | underlay-restore N   take chassis N's underlay link down/up
 #   testbed.sh lxd-stop | lxd-start      the LXD daemon (cluster: every member)
 #   testbed.sh nb-kill | nb-start   kill -9 / restart the NB ovsdb-server
+#   testbed.sh sb-kill | sb-start   kill -9 / restart the SB ovsdb-server
 #   testbed.sh northd-stop | northd-start
 #   testbed.sh fixup               apply the userspace-datapath fixups once (see fixer_pass)
 # cluster mode only:
@@ -951,6 +952,13 @@ main() {
 		rm -f "$CENTRAL/nb.pid"
 		;;
 	nb-start) central_up ;;
+	sb-kill)
+		p=$(cat "$CENTRAL/sb.pid")
+		kill -KILL "$p"
+		for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
+		rm -f "$CENTRAL/sb.pid"
+		;;
+	sb-start) central_up ;;
 	northd-stop) stop_pidfile "$CENTRAL/northd.pid" ;;
 	northd-start) northd_up ;;
 	bird-up) bird_up ;;
