@@ -27,6 +27,13 @@ import (
 //	SB claim / reconnect callbacks ── Kick ─┼─► loop: Routes → speaker.Sync
 //	ticker (SB-down grace, retries) ────────┘
 //
+// When SB is unreachable, the last claims are kept for RouteConfig.SBGrace;
+// after it, a network this chassis held stays announced while this
+// chassis's own BFD view (RouteConfig.LocalBFD, read from the local OVS)
+// says ovn-controller keeps its gateway (fwdsync.GatewayHeldLocally), and
+// everything is withdrawn after RouteConfig.SBHold, or at once when there
+// is no local view.
+//
 // In a dry run (RouteConfig.dryRun) the speaker is never used: no session
 // is opened and nothing is announced; route state logs what it would
 // announce and withdraw, and Status shows it, marked dry_run.
@@ -55,6 +62,15 @@ type RouteState struct {
 	claimAt time.Time
 	// sbDownSince is when the SB connection was first seen down.
 	sbDownSince time.Time
+	// lastSnap is the last SB snapshot read while connected: the claims
+	// judged locally while SB is unreachable.
+	lastSnap fwdsync.SBState
+	haveSnap bool
+	// nb supplies the gateways' HA chassis groups (FromEngine); groups is
+	// their copy as of groupsAt, kept for when NB is unreachable too.
+	nb       interface{ SnapshotFor([]string) fwdsync.NBState }
+	groups   map[string][]fwdsync.NBHAChassis
+	groupsAt time.Time
 	// heldSince: gateway ports this chassis holds, since when (for the
 	// announce delay).
 	heldSince   map[string]time.Time
@@ -166,7 +182,60 @@ func (rs *RouteState) FromEngine(e *Engine) {
 	if rs == nil || e == nil {
 		return
 	}
+	if e.nb != nil {
+		rs.mu.Lock()
+		rs.nb = e.nb
+		rs.mu.Unlock()
+	}
 	rs.SetPlan(e.desired, e.mappings, e.lxdState.Networks, e.uplinkCfg)
+}
+
+// haGroupsEvery bounds how often route state copies the gateways' HA
+// chassis groups out of NB while SB is reachable.
+const haGroupsEvery = 5 * time.Second
+
+// refreshGroups copies the gateways' HA chassis groups from NB, at most
+// every haGroupsEvery, and keeps the last copy that had any.
+func (rs *RouteState) refreshGroups(now time.Time) {
+	rs.mu.Lock()
+	nb, at := rs.nb, rs.groupsAt
+	rs.mu.Unlock()
+	if nb == nil || now.Sub(at) < haGroupsEvery {
+		return
+	}
+	g := gatewayGroups(nb.SnapshotFor(nil))
+	rs.mu.Lock()
+	rs.groupsAt = now
+	if len(g) > 0 {
+		rs.groups = g
+	}
+	rs.mu.Unlock()
+}
+
+// gatewayGroups maps each SB gateway port (cr-<router port>) to the
+// chassis of its router port's NB HA chassis group.
+func gatewayGroups(nb fwdsync.NBState) map[string][]fwdsync.NBHAChassis {
+	byUUID := make(map[string]fwdsync.NBHAChassis, len(nb.HAChassis))
+	for _, h := range nb.HAChassis {
+		byUUID[h.UUID] = h
+	}
+	groups := make(map[string][]fwdsync.NBHAChassis, len(nb.HAChassisGroups))
+	for _, g := range nb.HAChassisGroups {
+		var hs []fwdsync.NBHAChassis
+		for _, u := range g.HAChassis {
+			if h, ok := byUUID[u]; ok {
+				hs = append(hs, h)
+			}
+		}
+		groups[g.UUID] = hs
+	}
+	out := map[string][]fwdsync.NBHAChassis{}
+	for _, p := range nb.RouterPorts {
+		if hs, ok := groups[p.HAChassisGroup]; ok && p.HAChassisGroup != "" {
+			out["cr-"+p.Name] = hs
+		}
+	}
+	return out
 }
 
 // Kick asks the loop to recompute and sync; it never blocks.
@@ -256,23 +325,20 @@ func (rs *RouteState) reconcile(ctx context.Context, now time.Time) {
 			rs.sbDownSince = now
 		}
 		down := now.Sub(rs.sbDownSince)
-		last := rs.last
 		rs.mu.Unlock()
 		if down < rs.cfg.SBGrace {
 			return // keep announcing what the last known claims say
 		}
-		// The claims can no longer be followed: another member may hold
-		// the gateway by now. Announcing nothing is the safe side.
-		res = fwdsync.RouteResult{Networks: last.Networks, Findings: last.Findings}
-		for i := range res.Networks {
-			res.Networks[i].Announced, res.Networks[i].Routes = false, 0
-			res.Networks[i].Reason = "southbound DB unreachable for " + down.Round(time.Second).String() + ": routes withdrawn"
-		}
+		res = rs.judgeLocally(ctx, plan, down)
 	} else {
 		rs.mu.Lock()
 		rs.sbDownSince = time.Time{}
 		rs.mu.Unlock()
 		snap := sb.Snapshot()
+		rs.mu.Lock()
+		rs.lastSnap, rs.haveSnap = snap, true
+		rs.mu.Unlock()
+		rs.refreshGroups(now)
 		var err error
 		res, err = fwdsync.Routes(rs.policy, fwdsync.RouteInput{
 			Desired: plan.desired, Mappings: plan.mappings, Networks: plan.networks, Uplinks: plan.uplinks, SB: snap,
@@ -316,6 +382,69 @@ func (rs *RouteState) reconcile(ctx context.Context, now time.Time) {
 		rs.lastErr = err.Error()
 	}
 	rs.mu.Unlock()
+}
+
+// localViewTimeout bounds one read of the local OVS for the BFD view.
+const localViewTimeout = 2 * time.Second
+
+// judgeLocally is the route result while SB has been unreachable past the
+// grace: the routes of the last claims (and the current plan), kept for
+// each network whose gateway this chassis still holds by its own BFD view
+// (fwdsync.GatewayHeldLocally), withdrawn for the others, and for all once
+// SB has been gone for SBHold or without a local view.
+func (rs *RouteState) judgeLocally(ctx context.Context, plan routePlan, down time.Duration) fwdsync.RouteResult {
+	rs.mu.Lock()
+	snap, haveSnap, groups, last := rs.lastSnap, rs.haveSnap, rs.groups, rs.last
+	rs.mu.Unlock()
+	gone := "southbound DB unreachable for " + down.Round(time.Second).String()
+	withdrawAll := func(why string) fwdsync.RouteResult {
+		res := fwdsync.RouteResult{Networks: slices.Clone(last.Networks), Findings: last.Findings}
+		for i := range res.Networks {
+			res.Networks[i].Announced, res.Networks[i].Routes = false, 0
+			res.Networks[i].Reason = gone + ": routes withdrawn (" + why + ")"
+		}
+		return res
+	}
+	switch {
+	case rs.cfg.LocalBFD == nil:
+		return withdrawAll("no local OVS view to judge the gateways by")
+	case down >= rs.cfg.SBHold:
+		return withdrawAll("longer than --bgp-sb-hold " + rs.cfg.SBHold.String())
+	case !haveSnap:
+		return withdrawAll("no claim was ever read")
+	}
+	lctx, cancel := context.WithTimeout(ctx, localViewTimeout)
+	bfd, err := rs.cfg.LocalBFD(lctx)
+	cancel()
+	if err != nil {
+		return withdrawAll("the local OVS could not be read: " + err.Error())
+	}
+	res, err := fwdsync.Routes(rs.policy, fwdsync.RouteInput{
+		Desired: plan.desired, Mappings: plan.mappings, Networks: plan.networks, Uplinks: plan.uplinks, SB: snap,
+	})
+	if err != nil { // the policy was validated at start: never
+		return withdrawAll(err.Error())
+	}
+	drop := map[fwdsync.NetworkRef]bool{}
+	for i := range res.Networks {
+		n := &res.Networks[i]
+		if !n.Announced {
+			n.Reason = gone + ": as last seen, " + n.Reason
+			continue
+		}
+		held, why := fwdsync.GatewayHeldLocally(groups[n.Gateway], rs.policy.Chassis, bfd)
+		if held {
+			n.Reason = gone + ": kept, " + why
+			continue
+		}
+		drop[n.Network] = true
+		n.Announced, n.Routes = false, 0
+		n.Reason = gone + ": routes withdrawn, " + why
+	}
+	if len(drop) > 0 {
+		res.Routes = slices.DeleteFunc(res.Routes, func(r fwdsync.Route) bool { return drop[r.Network] })
+	}
+	return res
 }
 
 // settling returns the gateway ports this chassis has held for less than
@@ -617,7 +746,14 @@ func (m *routeMetrics) sessionState(peer, _, to string) {
 type RouteConfig struct {
 	Policy        fwdsync.RoutePolicy
 	Speaker       bgp.Config
-	SBGrace       time.Duration
+	// SBGrace: how long SB may be unreachable before the last claims are
+	// no longer trusted as they are; SBHold: after how long every route is
+	// withdrawn whatever the local view says.
+	SBGrace, SBHold time.Duration
+	// LocalBFD reads this chassis's BFD view from its local OVS (chassis →
+	// forwarding; ovn.LocalBFD). Nil: no local view, every route is
+	// withdrawn after SBGrace.
+	LocalBFD      func(ctx context.Context) (map[string]bool, error)
 	AnnounceDelay time.Duration
 	// DryRun (`run --dry-run`): compute and log the routes, open no BGP
 	// session and announce nothing.

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
@@ -473,5 +475,131 @@ func TestRoutesNameTheChassisWithBGPOff(t *testing.T) {
 	var st RouteStatus
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Enabled || st.Chassis != "ch7" {
 		t.Fatalf("/routes with BGP off = %s (%v)", rec.Body.String(), err)
+	}
+}
+
+// fakeHANB is the NB side route state reads the gateways' HA groups from.
+type fakeHANB struct {
+	mu gosync.Mutex
+	st fwdsync.NBState
+}
+
+func (f *fakeHANB) SnapshotFor([]string) fwdsync.NBState { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
+
+// With SB unreachable past the grace, a network this chassis held stays
+// announced while its own BFD view says no chassis of higher priority is
+// up (ovn-controller's own rule), is withdrawn when one is, and everything
+// is withdrawn after --bgp-sb-hold or when the local OVS cannot be read.
+// The HA groups are those read while NB was reachable.
+func TestRouteStateSBDownLocalView(t *testing.T) {
+	rs, sp, sb, _ := newTestRouteState(t, "ch1")
+	var bfdMu gosync.Mutex
+	bfd, bfdErr := map[string]bool{}, error(nil)
+	setBFD := func(m map[string]bool, err error) { bfdMu.Lock(); bfd, bfdErr = m, err; bfdMu.Unlock() }
+	reads := 0
+	rs.cfg.SBHold = time.Minute
+	rs.cfg.LocalBFD = func(context.Context) (map[string]bool, error) {
+		bfdMu.Lock()
+		defer bfdMu.Unlock()
+		reads++
+		return maps.Clone(bfd), bfdErr
+	}
+	nb := &fakeHANB{st: fwdsync.NBState{
+		RouterPorts:     []fwdsync.NBRouterPort{{Name: "lxd-net2-lr-lrp-ext", HAChassisGroup: "g1"}, {Name: "other-lrp", HAChassisGroup: ""}},
+		HAChassisGroups: []fwdsync.NBHAChassisGroup{{UUID: "g1", Name: "lxd-net2", HAChassis: []string{"h1", "h2", "h3"}}},
+		HAChassis: []fwdsync.NBHAChassis{{UUID: "h1", ChassisName: "ch1", Priority: 1000}, {UUID: "h2", ChassisName: "ch2", Priority: 2000},
+			{UUID: "h3", ChassisName: "ch3", Priority: 500}},
+	}}
+	rs.nb = nb
+	ctx := context.Background()
+	p := routeFixture()
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
+	t0 := time.Now()
+	rs.reconcile(ctx, t0)
+	if len(sp.Announced()) != 2 {
+		t.Fatal("not announced")
+	}
+	// NB goes away with SB: the groups read before are what counts.
+	nb.mu.Lock()
+	nb.st = fwdsync.NBState{}
+	nb.mu.Unlock()
+	sb.mu.Lock()
+	sb.down = true
+	sb.mu.Unlock()
+	reason := func() string { return rs.Status(ctx).Networks[0].Reason }
+
+	setBFD(map[string]bool{"ch2": false, "ch3": true}, nil)
+	rs.reconcile(ctx, t0.Add(time.Second))
+	if reads != 0 {
+		t.Errorf("the local view was read within the grace (%d reads)", reads)
+	}
+	rs.reconcile(ctx, t0.Add(4*time.Second))
+	if n := len(sp.Announced()); n != 2 || !strings.Contains(reason(), "kept") || !strings.Contains(reason(), "ch2: down") {
+		t.Fatalf("SB down, ch2 (higher priority) down by BFD: %d routes, reason %q; want both kept", n, reason())
+	}
+	if reads == 0 {
+		t.Error("kept without reading the local view")
+	}
+
+	setBFD(map[string]bool{"ch2": true, "ch3": true}, nil)
+	rs.reconcile(ctx, t0.Add(10*time.Second))
+	if n := len(sp.Announced()); n != 0 || !strings.Contains(reason(), "ch2 (priority 2000) up") {
+		t.Fatalf("ch2 up again by BFD: %d routes, reason %q; want withdrawn, naming ch2", n, reason())
+	}
+	setBFD(map[string]bool{"ch2": false}, nil)
+	rs.reconcile(ctx, t0.Add(11*time.Second))
+	if len(sp.Announced()) != 2 {
+		t.Fatal("ch2 down again: ch1 is the highest live chassis again, not re-announced")
+	}
+
+	setBFD(nil, errors.New("connect to the local OVS database unix:/x: no such file"))
+	rs.reconcile(ctx, t0.Add(12*time.Second))
+	if n := len(sp.Announced()); n != 0 || !strings.Contains(reason(), "local OVS could not be read") {
+		t.Fatalf("local OVS unreadable: %d routes, reason %q; want withdrawn", n, reason())
+	}
+	setBFD(map[string]bool{"ch2": false}, nil)
+	rs.reconcile(ctx, t0.Add(13*time.Second))
+	if len(sp.Announced()) != 2 {
+		t.Fatal("local OVS readable again: not re-announced")
+	}
+
+	rs.reconcile(ctx, t0.Add(61*time.Second))
+	if n := len(sp.Announced()); n != 0 || !strings.Contains(reason(), "--bgp-sb-hold") {
+		t.Fatalf("SB down past --bgp-sb-hold: %d routes, reason %q; want withdrawn", n, reason())
+	}
+
+	sb.mu.Lock()
+	sb.down = false
+	sb.mu.Unlock()
+	rs.reconcile(ctx, t0.Add(62*time.Second))
+	if len(sp.Announced()) != 2 {
+		t.Fatal("not re-announced once SB is back")
+	}
+}
+
+// A member that did not hold the gateway when SB went away never starts
+// announcing it from its local view, whatever BFD says.
+func TestRouteStateSBDownNonHolderStaysQuiet(t *testing.T) {
+	rs, sp, sb, _ := newTestRouteState(t, "ch2")
+	rs.cfg.SBHold = time.Minute
+	rs.cfg.LocalBFD = func(context.Context) (map[string]bool, error) { return map[string]bool{}, nil }
+	rs.nb = &fakeHANB{st: fwdsync.NBState{
+		RouterPorts:     []fwdsync.NBRouterPort{{Name: "lxd-net2-lr-lrp-ext", HAChassisGroup: "g1"}},
+		HAChassisGroups: []fwdsync.NBHAChassisGroup{{UUID: "g1", HAChassis: []string{"h1", "h2"}}},
+		HAChassis:       []fwdsync.NBHAChassis{{UUID: "h1", ChassisName: "ch1", Priority: 1000}, {UUID: "h2", ChassisName: "ch2", Priority: 2000}},
+	}}
+	ctx := context.Background()
+	p := routeFixture()
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
+	t0 := time.Now()
+	rs.reconcile(ctx, t0)
+	sb.mu.Lock()
+	sb.down = true
+	sb.mu.Unlock()
+	for _, d := range []time.Duration{time.Second, 4 * time.Second, 30 * time.Second} {
+		rs.reconcile(ctx, t0.Add(d))
+		if n := len(sp.Announced()); n != 0 {
+			t.Fatalf("after %s without SB, the member whose chassis did not hold the gateway announces %d routes", d, n)
+		}
 	}
 }

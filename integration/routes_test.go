@@ -397,12 +397,22 @@ func (m *member) chassis() string { return fmt.Sprintf("ch%d", m.n) }
 // chassis and to 127.0.0.1N, and waits for the three BGP sessions.
 func startMembers(t *testing.T, b *Bed, extra ...string) (*Bird, []*member) {
 	t.Helper()
+	return startMembersWith(t, b, nil, extra...)
+}
+
+// startMembersWith is startMembers with per-member arguments (perMember(n)
+// for chassis chN, e.g. its local OVS).
+func startMembersWith(t *testing.T, b *Bed, perMember func(n int) []string, extra ...string) (*Bird, []*member) {
+	t.Helper()
 	br := b.BirdUp(t)
 	var ms []*member
 	for n := 1; n <= 3; n++ {
 		m := &member{n: n, proto: fmt.Sprintf("ovnfwd_ch%d", n)}
 		m.args = append([]string{"--chassis", m.chassis(), "--bgp-asn", br.Env["TB_BIRD_PEER_ASN"],
 			"--bgp-local-address", fmt.Sprintf("127.0.0.1%d", n), "--bgp-peer", br.PeerFlag()}, extra...)
+		if perMember != nil {
+			m.args = append(m.args, perMember(n)...)
+		}
 		m.d = b.SpawnDaemon(t, m.args...)
 		ms = append(ms, m)
 	}
@@ -813,6 +823,80 @@ func TestBGPStopAndKill(t *testing.T) {
 	_ = h.d.cmd.Process.Signal(syscall.SIGCONT)
 	frozen = false
 	waitBird(t, br, 30*time.Second, "announced again once the member runs again", want)
+}
+
+// SB down for 10 s (kill -9 of its ovsdb-server): the member whose chassis
+// holds the gateway keeps announcing it, judged by its own chassis's BFD
+// view (no chassis of higher priority up), and BIRD keeps every route the
+// whole time; the other members announce nothing. Before --bgp-sb-hold
+// existed, every route was withdrawn 3 s into the outage.
+func TestBGPRoutesSurviveSBLoss(t *testing.T) {
+	b := Open(t)
+	prefix := routeSlate(t, b)
+	net := b.Get(t, "TB_NETWORK")
+	t.Cleanup(func() { routeSlate(t, b) })
+	vips := []string{"198.18.65.1", "198.18.65.2"}
+	createForwards(t, b, net, vips...)
+	br, ms := startMembersWith(t, b, func(n int) []string { return []string{"--ovs", b.Get(t, fmt.Sprintf("TB_CH%d_OVS_DB", n))} },
+		"--bgp-sb-grace", "1s")
+	h := holder(t, b, prefix, ms)
+	nh := routerAddr(t, b, net)
+	want := expectRoutes(vips, h.proto, nh, "")
+	waitBird(t, br, 15*time.Second, "BIRD holds every VIP from the active member", want)
+
+	stop := make(chan struct{})
+	samples := br.Sample(inRange, stop)
+	sbBack := false
+	b.Script(t, "sb-kill")
+	t.Cleanup(func() {
+		if !sbBack {
+			b.Script(t, "sb-start")
+		}
+	})
+	killed := time.Now()
+	time.Sleep(10 * time.Second)
+	var reasons []string
+	for _, m := range ms {
+		st := m.d.routeStatus(t)
+		if len(st.Networks) != 1 {
+			t.Fatalf("%s /routes networks %+v", m.chassis(), st.Networks)
+		}
+		reasons = append(reasons, m.chassis()+": "+st.Networks[0].Reason)
+		if want := m == h; st.Networks[0].Announced != want {
+			t.Errorf("%s announced=%v after 10 s without SB (holder %s): %s", m.chassis(), st.Networks[0].Announced, h.chassis(), st.Networks[0].Reason)
+		}
+	}
+	close(stop)
+	got := <-samples
+	t.Logf("SB down %v; /routes says:\n  %s", time.Since(killed).Round(time.Millisecond), strings.Join(reasons, "\n  "))
+	if r := reasons[h.n-1]; !strings.Contains(r, "southbound DB unreachable") || !strings.Contains(r, "kept") {
+		t.Errorf("the holder's reason does not say it keeps the routes without SB: %q", r)
+	}
+	wantSet := strings.Join(want, "\n")
+	for _, s := range got {
+		if s.Set != wantSet {
+			t.Errorf("at %v into the SB outage BIRD held %q, want %q throughout", s.At.Sub(killed).Round(time.Millisecond), s.Set, wantSet)
+		}
+	}
+	if len(got) == 0 {
+		t.Error("no BIRD sample was taken during the outage")
+	}
+	if log := h.d.Log(); strings.Contains(log, "BGP routes withdrawn") {
+		t.Errorf("the holder withdrew routes during the SB outage")
+	}
+
+	b.Script(t, "sb-start")
+	sbBack = true
+	Eventually(t, 30*time.Second, 100*time.Millisecond, "every member follows SB's claims again", func() string {
+		for _, m := range ms {
+			st := m.d.routeStatus(t)
+			if len(st.Networks) != 1 || strings.Contains(st.Networks[0].Reason, "southbound DB unreachable") {
+				return fmt.Sprintf("%s: %+v", m.chassis(), st.Networks)
+			}
+		}
+		return ""
+	})
+	waitBird(t, br, 15*time.Second, "routes unchanged once SB is back", expectRoutes(vips, holder(t, b, prefix, ms).proto, nh, ""))
 }
 
 // ParseBirdRoutes reads BIRD 2.0's `show route all`, including a second

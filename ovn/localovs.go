@@ -126,10 +126,12 @@ type ovsPort struct {
 }
 
 type ovsInterface struct {
-	UUID   string  `ovsdb:"_uuid"`
-	Name   string  `ovsdb:"name"`
-	Ofport *int    `ovsdb:"ofport"`
-	Error  *string `ovsdb:"error"`
+	UUID      string            `ovsdb:"_uuid"`
+	Name      string            `ovsdb:"name"`
+	Ofport    *int              `ovsdb:"ofport"`
+	Error     *string           `ovsdb:"error"`
+	BFD       map[string]string `ovsdb:"bfd"`
+	BFDStatus map[string]string `ovsdb:"bfd_status"`
 }
 
 func localOVSClientModel() (model.ClientDBModel, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovnfwd/ovnfwd/bgp"
 	"github.com/ovnfwd/ovnfwd/engine"
+	"github.com/ovnfwd/ovnfwd/ovn"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
 
@@ -37,6 +38,7 @@ const (
 	flagBGPNetworks     = "bgp-networks"
 	flagBGPUplinks      = "bgp-uplinks"
 	flagBGPSBGrace      = "bgp-sb-grace"
+	flagBGPSBHold       = "bgp-sb-hold"
 	flagBGPAnnDelay     = "bgp-announce-delay"
 
 	// envBGPPeers holds --bgp-peer values separated by ";" or newlines
@@ -142,7 +144,7 @@ func bgpFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagChassis, EnvVars: []string{"OVNFWD_CHASSIS"}, Category: cat,
 			Usage: "this member's OVN chassis `NAME` (default: the local OVS's external_ids:system-id, as ovn-controller reads it)"},
 		&cli.StringFlag{Name: flagOVS, EnvVars: []string{"OVNFWD_OVS"}, Category: cat,
-			Usage: "the local Open vSwitch database `SOCKET` (unix:PATH or PATH), where --chassis and the uplink bridges of --announce-gateway are read; its directory holds the bridges' .mgmt sockets (default: $OVS_RUNDIR/db.sock, else the first of /run/openvswitch/db.sock, /var/run/openvswitch/db.sock, MicroOVN's /var/snap/microovn/common/run/switch/db.sock, and in the snap $SNAP_DATA/microovn/chassis/switch/db.sock)"},
+			Usage: "the local Open vSwitch database `SOCKET` (unix:PATH or PATH), where --chassis, the uplink bridges of --announce-gateway and the BFD view of --bgp-sb-grace are read; its directory holds the bridges' .mgmt sockets (default: $OVS_RUNDIR/db.sock, else the first of /run/openvswitch/db.sock, /var/run/openvswitch/db.sock, MicroOVN's /var/snap/microovn/common/run/switch/db.sock, and in the snap $SNAP_DATA/microovn/chassis/switch/db.sock)"},
 		&cli.StringFlag{Name: flagBGPRouterID, EnvVars: []string{"OVNFWD_BGP_ROUTER_ID"}, Category: cat,
 			Usage: "BGP router `ID` (an IPv4 address; default: --bgp-local-address when it is IPv4)"},
 		// No EnvVars: urfave/cli would hand $OVNFWD_BGP_PEERS to Set as one
@@ -168,7 +170,9 @@ func bgpFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagBGPAnnDelay, Value: 0, EnvVars: []string{"OVNFWD_BGP_ANNOUNCE_DELAY"}, Category: cat,
 			Usage: "announce a network only once this chassis has held its gateway this long (filters the few-ms holders OVN shows during pre-emption; delays every failover by as much); withdrawals are immediate"},
 		&cli.DurationFlag{Name: flagBGPSBGrace, Value: 3 * time.Second, EnvVars: []string{"OVNFWD_BGP_SB_GRACE"}, Category: cat,
-			Usage: "withdraw every route when the southbound DB has been unreachable this long (the claims can no longer be followed)"},
+			Usage: "trust the last gateway claims this long when the southbound DB is unreachable; after it, keep announcing a network whose gateway this chassis held only while its own BFD view (local OVS, --ovs) shows no chassis of higher priority up, as ovn-controller decides; without a local OVS, withdraw everything"},
+		&cli.DurationFlag{Name: flagBGPSBHold, Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_BGP_SB_HOLD"}, Category: cat,
+			Usage: "withdraw every route when the southbound DB has been unreachable this long, whatever the local view says"},
 	}
 }
 
@@ -257,6 +261,12 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 		return rc, false, err
 	}
 	rc.Policy, rc.Speaker, rc.SBGrace, rc.AnnounceDelay = pol, sc, c.Duration(flagBGPSBGrace), c.Duration(flagBGPAnnDelay)
+	rc.SBHold = c.Duration(flagBGPSBHold)
+	if rc.SBGrace < 0 || rc.SBHold < rc.SBGrace {
+		return rc, false, fmt.Errorf("--%s %v must be at least --%s %v (and neither negative)", flagBGPSBHold, rc.SBHold, flagBGPSBGrace, rc.SBGrace)
+	}
+	ovs := c.String(flagOVS)
+	rc.LocalBFD = func(ctx context.Context) (map[string]bool, error) { return ovn.LocalBFD(ctx, ovs) }
 	return rc, true, nil
 }
 
