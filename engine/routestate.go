@@ -68,7 +68,9 @@ type RouteState struct {
 	haveSnap bool
 	// nb supplies the gateways' HA chassis groups (FromEngine); groups is
 	// their copy as of groupsAt, kept for when NB is unreachable too.
-	nb       interface{ SnapshotFor([]string) fwdsync.NBState }
+	nb interface {
+		SnapshotFor([]string) fwdsync.NBState
+	}
 	groups   map[string][]fwdsync.NBHAChassis
 	groupsAt time.Time
 	// heldSince: gateway ports this chassis holds, since when (for the
@@ -744,8 +746,8 @@ func (m *routeMetrics) sessionState(peer, _, to string) {
 // RouteConfig is route state's configuration (built from `ovnfwd run`'s
 // flags by cmd).
 type RouteConfig struct {
-	Policy        fwdsync.RoutePolicy
-	Speaker       bgp.Config
+	Policy  fwdsync.RoutePolicy
+	Speaker bgp.Config
 	// SBGrace: how long SB may be unreachable before the last claims are
 	// no longer trusted as they are; SBHold: after how long every route is
 	// withdrawn whatever the local view says.

@@ -484,7 +484,11 @@ type fakeHANB struct {
 	st fwdsync.NBState
 }
 
-func (f *fakeHANB) SnapshotFor([]string) fwdsync.NBState { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
+func (f *fakeHANB) SnapshotFor([]string) fwdsync.NBState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
 
 // With SB unreachable past the grace, a network this chassis held stays
 // announced while its own BFD view says no chassis of higher priority is

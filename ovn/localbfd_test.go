@@ -28,7 +28,7 @@ func TestLocalBFDRealOVSDB(t *testing.T) {
 	}
 	tunnel("ovn-ch1-0", "ch1@172.31.250.1", "true", "true")
 	tunnel("ovn-ch2-0", "ch2@172.31.250.2", "true", "false")
-	tunnel("ovn-ch4-0", "ch4", "true", "true")            // older OVN: the bare name
+	tunnel("ovn-ch4-0", "ch4", "true", "true")               // older OVN: the bare name
 	tunnel("ovn-ch5-0", "ch5@172.31.250.5", "false", "true") // BFD off: no view of ch5
 	tunnel("ovn-ch6-0", "ch6@172.31.250.6", "true", "false")
 	tunnel("ovn-ch6-1", "ch6@172.31.251.6", "true", "true") // a second encap of ch6 is up
