@@ -126,20 +126,6 @@ func (d *Daemon) watchConnections(ctx context.Context) {
 	}
 }
 
-// settle is how long an NB change waits before it is acted on: NBSettle
-// when the change may be the server's own write still in progress (its
-// rules say it writes a forward in several NB transactions, or it is not
-// known yet), else nothing. Call it from the worker.
-func (d *Daemon) settle() time.Duration {
-	if d.cfg.NBSettleAlways || d.e == nil {
-		return d.nbSettle
-	}
-	if r, err := fwdsync.RulesFor(d.e.lxdState.Server); err == nil && !r.MultiStepWrites {
-		return 0
-	}
-	return d.nbSettle
-}
-
 // work is the single worker: full passes first, then forwards, then one
 // northd barrier for the batch and the verification of what it touched;
 // failures are retried with backoff.
@@ -150,7 +136,7 @@ func (d *Daemon) work(ctx context.Context) {
 			return
 		case <-d.q.wake:
 		}
-		b := d.q.take(time.Now(), d.settle())
+		b := d.q.take(time.Now(), d.nbSettle)
 		if b.full != "" {
 			d.fullPass(ctx, b.full)
 		}
@@ -375,12 +361,9 @@ type DaemonConfig struct {
 	HAAbsentGrace time.Duration
 	// DryRun logs changes instead of writing them, and announces nothing.
 	DryRun bool
-	// NBSettle delays reconciles triggered by NB changes when the server
-	// writes a forward in several NB transactions (Rules.MultiStepWrites:
-	// LXD ≥5.21.2, Incus) or is not known yet; with NBSettleAlways, for
-	// every server.
-	NBSettle       time.Duration
-	NBSettleAlways bool
+	// NBSettle delays reconciles triggered by NB changes (LXD ≥5.21.2
+	// writes a forward in several NB transactions).
+	NBSettle time.Duration
 	// ClaimDebounce: a gateway claim change is acted on once it lasted this.
 	ClaimDebounce                     time.Duration
 	LivenessInterval, LivenessTimeout time.Duration

@@ -297,30 +297,3 @@ func TestDaemonStandbyWritesNothingUntilElected(t *testing.T) {
 		t.Errorf("a member that lost the lock repaired drift (applied %d → %d)", before, w.applied())
 	}
 }
-
-// An NB change waits --nb-settle only when it may be the server's own write
-// still in progress: LXD ≥5.21.2 and Incus write a forward in several NB
-// transactions, LXD up to 5.21.1 in one; an unknown server waits; an
-// explicit --nb-settle always applies.
-func TestDaemonSettleFollowsTheServer(t *testing.T) {
-	const s = 50 * time.Millisecond
-	for _, c := range []struct {
-		kind, version string
-		always        bool
-		want          time.Duration
-	}{
-		{"lxd", "5.0.2", false, 0},
-		{"lxd", "5.21.1", false, 0},
-		{"lxd", "5.21.2", false, s},
-		{"lxd", "6.1", false, s},
-		{"incus", "6.0.4", false, s},
-		{"", "", false, s}, // before the first full pass
-		{"lxd", "5.0.2", true, s},
-	} {
-		d := &Daemon{cfg: DaemonConfig{NBSettle: s, NBSettleAlways: c.always}, nbSettle: s,
-			e: &Engine{lxdState: fwdsync.LXDState{Server: fwdsync.ServerInfo{Kind: c.kind, Version: c.version}}}}
-		if got := d.settle(); got != c.want {
-			t.Errorf("%s %q (explicit %v): settle %v, want %v", c.kind, c.version, c.always, got, c.want)
-		}
-	}
-}

@@ -53,12 +53,6 @@ type Rules struct {
 	// DefaultTargetViaNAT: the server realizes the default target with a
 	// router NAT rule, not a VIP; ovnfwd does not manage it.
 	DefaultTargetViaNAT bool
-	// MultiStepWrites: the server writes a forward's rows in several NB
-	// transactions (LXD 5.21.2 and later: destroy, re-add, attach in
-	// separate calls; Incus, forked after that change), so an NB change may
-	// be a write still in progress. LXD 4.19–5.21.1 writes a forward in one
-	// ovn-nbctl transaction.
-	MultiStepWrites bool
 }
 
 // String describes the rules in one line (ovnfwd version shows it).
@@ -90,9 +84,9 @@ func RulesFor(s ServerInfo) (Rules, error) {
 		if v.less(version{4, 19, 0}) {
 			return Rules{}, fmt.Errorf("LXD %s has no OVN network forwards (need 4.19 or later)", s.Version)
 		}
-		return Rules{Prefix: "lxd-net", AttachSwitch: lxdAttachesSwitch(v), MultiStepWrites: !v.less(version{5, 21, 2})}, nil
+		return Rules{Prefix: "lxd-net", AttachSwitch: lxdAttachesSwitch(v)}, nil
 	case "incus":
-		r := Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true}
+		r := Rules{Prefix: "incus-net", AttachSwitch: true}
 		switch {
 		case !v.less(version{7, 3, 0}):
 			r.DefaultTargetViaNAT = true

@@ -3,21 +3,18 @@ package sync
 import "testing"
 
 func TestRulesFor(t *testing.T) {
-	// lxd: the rules of LXD with or without the switch attachment; one NB
-	// transaction per forward up to 5.21.1 (old), several from 5.21.2.
-	lxd := func(sw bool) Rules { return Rules{Prefix: "lxd-net", AttachSwitch: sw, MultiStepWrites: true} }
-	old := func(sw bool) Rules { return Rules{Prefix: "lxd-net", AttachSwitch: sw} }
+	lxd := func(sw bool) Rules { return Rules{Prefix: "lxd-net", AttachSwitch: sw} }
 	tests := []struct {
 		kind, version string
 		want          Rules
 	}{
-		{"lxd", "4.19", old(true)},
-		{"lxd", "5.0.2", old(true)},
-		{"lxd", "5.0.9", old(true)},
-		{"lxd", "5.1", old(true)},
-		{"lxd", "5.20", old(true)},
-		{"lxd", "5.21.0", old(true)},
-		{"lxd", "5.21.1", old(true)},
+		{"lxd", "4.19", lxd(true)},
+		{"lxd", "5.0.2", lxd(true)},
+		{"lxd", "5.0.9", lxd(true)},
+		{"lxd", "5.1", lxd(true)},
+		{"lxd", "5.20", lxd(true)},
+		{"lxd", "5.21.0", lxd(true)},
+		{"lxd", "5.21.1", lxd(true)},
 		{"lxd", "5.21.2", lxd(false)},
 		{"lxd", "5.21.3", lxd(false)},
 		{"lxd", "5.21.4", lxd(true)},
@@ -34,16 +31,16 @@ func TestRulesFor(t *testing.T) {
 		// Incus: router + ls-int always; default target in -tcp only with the
 		// nbctl writer (≤ 6.0.1, 6.1, 6.2), in both rows with the libovsdb
 		// writer (6.0.2+, 6.3 … 7.2), a NAT rule from 7.3.
-		{"incus", "0.7", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true}},
-		{"incus", "6.0", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true}},
-		{"incus", "6.0.1", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true}},
-		{"incus", "6.0.2", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetInUDP: true}},
-		{"incus", "6.0.6", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetInUDP: true}},
-		{"incus", "6.2", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true}},
-		{"incus", "6.3", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetInUDP: true}},
-		{"incus", "7.2", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetInUDP: true}},
-		{"incus", "7.3", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetViaNAT: true}},
-		{"incus", "7.3.1", Rules{Prefix: "incus-net", AttachSwitch: true, MultiStepWrites: true, DefaultTargetViaNAT: true}},
+		{"incus", "0.7", Rules{Prefix: "incus-net", AttachSwitch: true}},
+		{"incus", "6.0", Rules{Prefix: "incus-net", AttachSwitch: true}},
+		{"incus", "6.0.1", Rules{Prefix: "incus-net", AttachSwitch: true}},
+		{"incus", "6.0.2", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetInUDP: true}},
+		{"incus", "6.0.6", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetInUDP: true}},
+		{"incus", "6.2", Rules{Prefix: "incus-net", AttachSwitch: true}},
+		{"incus", "6.3", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetInUDP: true}},
+		{"incus", "7.2", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetInUDP: true}},
+		{"incus", "7.3", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetViaNAT: true}},
+		{"incus", "7.3.1", Rules{Prefix: "incus-net", AttachSwitch: true, DefaultTargetViaNAT: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"-"+tt.version, func(t *testing.T) {

@@ -57,7 +57,7 @@ Examples:
 			&cli.DurationFlag{Name: "writer-lease", Value: 4 * time.Second, EnvVars: []string{"OVNFWD_WRITER_LEASE"},
 				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond, EnvVars: []string{"OVNFWD_NB_SETTLE"},
-				Usage: "wait this long after an NB change before repairing it, when the change may be LXD's own write still in progress: LXD ≥5.21.2 and Incus write a forward in several NB transactions, LXD up to 5.21.1 in one, so with it NB changes are repaired at once unless this is given explicitly"},
+				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
 			&cli.BoolFlag{Name: "validate",
 				Usage: "check the configuration (flags and OVNFWD_* variables, which carry the snap settings) and exit without connecting to anything: 0 when every value is valid, else 2 and one line naming the bad value and what is accepted"},
 			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
@@ -170,7 +170,7 @@ func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.D
 	}
 	cfg := engine.DaemonConfig{
 		Options: planOptions(c), HA: ha, HAAbsentGrace: c.Duration("ha-absent-grace"), DryRun: c.Bool("dry-run"),
-		NBSettle: c.Duration("nb-settle"), NBSettleAlways: c.IsSet("nb-settle"), ClaimDebounce: c.Duration("claim-debounce"),
+		NBSettle: c.Duration("nb-settle"), ClaimDebounce: c.Duration("claim-debounce"),
 		LivenessInterval: c.Duration("liveness-interval"), LivenessTimeout: c.Duration("liveness-timeout"),
 		ResyncInterval: c.Duration("resync-interval"), MemoryLimit: memLimit, Chassis: c.String(flagChassis),
 		Pprof: c.Bool("pprof"), Logger: log, Version: shortVersion(),
