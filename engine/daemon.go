@@ -361,8 +361,9 @@ type DaemonConfig struct {
 	HAAbsentGrace time.Duration
 	// DryRun logs changes instead of writing them, and announces nothing.
 	DryRun bool
-	// NBSettle delays reconciles triggered by NB changes (LXD ≥5.21.2
-	// writes a forward in several NB transactions).
+	// NBSettle delays reconciles triggered by NB changes: LXD writes a
+	// forward's OVN rows before its database record (and LXD ≥5.21.2 in
+	// several NB transactions), so a change may be a write in progress.
 	NBSettle time.Duration
 	// ClaimDebounce: a gateway claim change is acted on once it lasted this.
 	ClaimDebounce                     time.Duration

@@ -57,7 +57,7 @@ Examples:
 			&cli.DurationFlag{Name: "writer-lease", Value: 4 * time.Second, EnvVars: []string{"OVNFWD_WRITER_LEASE"},
 				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond, EnvVars: []string{"OVNFWD_NB_SETTLE"},
-				Usage: "wait this long after an NB change before repairing it (LXD ≥5.21.2 writes a forward in several NB transactions)"},
+				Usage: "wait this long after an NB change before repairing it: LXD writes a forward's OVN rows before its own database, and LXD ≥5.21.2 in several NB transactions, so an NB change may be LXD's write still in progress"},
 			&cli.BoolFlag{Name: "validate",
 				Usage: "check the configuration (flags and OVNFWD_* variables, which carry the snap settings) and exit without connecting to anything: 0 when every value is valid, else 2 and one line naming the bad value and what is accepted"},
 			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
