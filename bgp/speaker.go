@@ -24,6 +24,36 @@ import (
 // routes route state computed, announces them to every configured peer, and
 // withdraws them on shutdown. It never installs routes anywhere and accepts
 // nothing from its peers.
+//
+// # Graceful restart
+//
+// With Config.GracefulRestart set, every session negotiates BGP graceful
+// restart (RFC 4724) so that a planned restart of ovnfwd keeps its routes at
+// the peers:
+//
+//   - The OPEN carries the Graceful Restart capability: the restart time,
+//     the Restart State (R) bit and, for IPv4 and IPv6 unicast, the
+//     forwarding-state (F) bit. ovnfwd never forwards a packet itself (OVN
+//     does, and OVN does not notice ovnfwd restarting), so "forwarding
+//     state preserved" is true on every start. Without the F bit the peer
+//     would drop the kept routes as soon as the new session comes up.
+//     GoBGP sets both bits only while the peer is "locally restarting",
+//     so the peers are added with LocalRestarting (see apiPeer).
+//   - The peers are added by the first Sync, not by Start, after its
+//     routes: the first table a peer gets, closed by End-of-RIB, is the
+//     complete route set of the first Sync, and a peer that kept the
+//     previous process's routes drops exactly those not in it. Until the
+//     first Sync the speaker opens no session (Sessions reports "idle")
+//     and the peers keep the old routes, for the restart time at most.
+//   - Detach ends the speaker for a restart: no withdrawal and no
+//     NOTIFICATION; the process exit ends the sessions (see Detach).
+//     Shutdown still withdraws everything and sends a Cease: the peers drop
+//     the routes at once (graceful restart applies to a session that ends
+//     without a NOTIFICATION; RFC 8538's N bit is not negotiated).
+//
+// Without graceful restart, Start adds the peers, as it always did: the
+// sessions come up before route state computed anything and the routes
+// follow.
 type Speaker struct {
 	cfg Config
 	log *zap.Logger
@@ -38,6 +68,11 @@ type Speaker struct {
 	counters  Counters
 	started   bool
 	stopped   bool
+
+	// peerMu serializes adding the peers (on the first Sync with
+	// graceful restart); added[i] tells whether cfg.Peers[i] was added.
+	peerMu gosync.Mutex
+	added  []bool
 }
 
 // Config configures the speaker.
@@ -60,6 +95,21 @@ type Config struct {
 	// WithdrawGrace bounds how long Shutdown waits for withdrawals to go
 	// out before closing the sessions.
 	WithdrawGrace time.Duration
+	// GracefulRestart > 0 turns BGP graceful restart (RFC 4724) on, with
+	// this restart time: how long a peer keeps the routes of a session
+	// that ended without a NOTIFICATION (a restart: Detach, then the
+	// process exits) while waiting for the session to come back. Whole
+	// seconds, rounded up, at most 4095 (the capability's 12 bits). The
+	// peers are then added by the first Sync (see Speaker). 0: off.
+	GracefulRestart time.Duration
+}
+
+// maxRestartTime is the largest restart time the capability carries.
+const maxRestartTime = 4095 * time.Second
+
+// restartTimeSeconds is cfg.GracefulRestart for the capability.
+func (c Config) restartTimeSeconds() uint32 {
+	return uint32((min(c.GracefulRestart, maxRestartTime) + time.Second - 1) / time.Second)
 }
 
 // Peer is one BGP neighbor.
@@ -111,10 +161,18 @@ func New(cfg Config, log *zap.Logger) *Speaker {
 	if cfg.WithdrawGrace <= 0 {
 		cfg.WithdrawGrace = time.Second
 	}
-	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]fwdsync.Route{}, sessions: map[string]*Session{}}
+	if cfg.GracefulRestart < 0 {
+		cfg.GracefulRestart = 0
+	}
+	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]fwdsync.Route{}, sessions: map[string]*Session{},
+		added: make([]bool, len(cfg.Peers))}
 }
 
-// Start starts the server, watches session states and adds the peers.
+// GracefulRestart tells whether graceful restart is on.
+func (s *Speaker) GracefulRestart() bool { return s.cfg.GracefulRestart > 0 }
+
+// Start starts the server, watches session states and adds the peers; with
+// graceful restart, the first Sync adds the peers instead.
 func (s *Speaker) Start(ctx context.Context) error {
 	s.srv = server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: s.log.Named("gobgp")}))
 	go s.srv.Serve()
@@ -141,16 +199,38 @@ func (s *Speaker) Start(ctx context.Context) error {
 		s.sessions[p.Address.String()] = &Session{Peer: p.String(), ASN: p.ASN, State: "idle", Since: time.Now()}
 	}
 	s.mu.Unlock()
-	for _, p := range s.cfg.Peers {
-		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.apiPeer(p)}); err != nil {
+	if !s.GracefulRestart() {
+		if err := s.addPeers(ctx); err != nil {
 			s.Shutdown(ctx)
-			return fmt.Errorf("add BGP peer %s (AS %d): %w", p, p.ASN, err)
+			return err
 		}
+	} else {
+		s.log.Info("BGP graceful restart on: the sessions open after the first route sync",
+			zap.Duration("restart-time", time.Duration(s.cfg.restartTimeSeconds())*time.Second))
 	}
 	s.mu.Lock()
 	s.started = true
 	s.mu.Unlock()
 	return nil
+}
+
+// addPeers adds the peers not added yet; one that fails is retried by the
+// next call.
+func (s *Speaker) addPeers(ctx context.Context) error {
+	s.peerMu.Lock()
+	defer s.peerMu.Unlock()
+	var errs []error
+	for i, p := range s.cfg.Peers {
+		if s.added[i] {
+			continue
+		}
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.apiPeer(p)}); err != nil {
+			errs = append(errs, fmt.Errorf("add BGP peer %s (AS %d): %w", p, p.ASN, err))
+			continue
+		}
+		s.added[i] = true
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Speaker) apiPeer(p Peer) *api.Peer {
@@ -173,6 +253,23 @@ func (s *Speaker) apiPeer(p Peer) *api.Peer {
 	}
 	if s.cfg.EBGPMultihopTTL > 0 {
 		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: s.cfg.EBGPMultihopTTL}
+	}
+	if s.GracefulRestart() {
+		// LocalRestarting makes GoBGP set the R and F bits in the OPEN
+		// (fsm.go capabilitiesFromConfig). It also holds the table back
+		// until the peer's End-of-RIB or the deferral time (server.go,
+		// handleFSMMessage on BGP_FSM_ESTABLISHED, and softResetOut):
+		// ovnfwd takes nothing from its peers, so the deferral is the
+		// shortest there is, 1 s (0 would be GoBGP's default, 360 s).
+		// GoBGP then clears LocalRestarting for good: a later session of
+		// the same process (a flap) carries neither bit, so the peer
+		// drops what it kept when that session comes up and gets the
+		// whole table right after.
+		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: s.cfg.restartTimeSeconds(),
+			LocalRestarting: true, DeferralTime: 1}
+		for _, af := range ap.AfiSafis {
+			af.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
 	}
 	return ap
 }
@@ -223,6 +320,13 @@ type SyncResult struct {
 // Sync makes the announced routes equal to routes: it announces the new and
 // changed ones and withdraws the ones that are gone, and nothing else.
 // Routes that failed stay as they were and are retried by the next Sync.
+//
+// With graceful restart, the first Sync also adds the peers, after the
+// routes: each peer's first table (and End-of-RIB) is exactly these
+// routes, and a peer that kept the routes of the previous process drops
+// those not in it. So the first Sync must carry the complete route set:
+// a route left out of it (not computed yet) is dropped by the peer until
+// a later Sync announces it again.
 func (s *Speaker) Sync(ctx context.Context, routes []fwdsync.Route) (SyncResult, error) {
 	var res SyncResult
 	s.mu.Lock()
@@ -284,12 +388,58 @@ func (s *Speaker) Sync(ctx context.Context, routes []fwdsync.Route) (SyncResult,
 		}
 		s.mu.Unlock()
 	}
+	if s.GracefulRestart() {
+		if err := s.addPeers(ctx); err != nil {
+			s.mu.Lock()
+			s.counters.Errors++
+			s.mu.Unlock()
+			errs = append(errs, err)
+		}
+	}
 	return res, errors.Join(errs...)
+}
+
+// Detach ends the speaker for a planned restart (graceful restart on) and
+// the caller must then exit the process. The routes stay announced and no
+// NOTIFICATION is sent: when the process exits, the kernel closes the TCP
+// connections (FIN or RST, no BGP message), which each peer takes for a
+// restart: it keeps the routes for the restart time, until the next
+// process's first Sync sends the new table.
+//
+// GoBGP v3 has no in-process way to end a session without a NOTIFICATION:
+// StopBgp and DeletePeer queue a Cease (Peer De-configured) that the
+// session writes before closing (server.go deleteNeighbor, fsm.go
+// established state on ctx.Done), and ShutdownPeer, DisablePeer and
+// ResetPeer send a Cease too. So Detach closes nothing: it freezes the
+// speaker (Sync fails; Shutdown and Detach do nothing) while the sessions
+// stay up, answering keepalives, until the exit. That is right while it
+// lasts (OVN keeps forwarding), but the peers' restart timers only start
+// at the exit: exit promptly.
+//
+// Without graceful restart the peers would drop the routes at the exit
+// anyway, so Detach is Shutdown (withdraw, Cease). Safe to call more than
+// once; after Shutdown it does nothing.
+func (s *Speaker) Detach(ctx context.Context) {
+	if !s.GracefulRestart() {
+		s.Shutdown(ctx)
+		return
+	}
+	s.mu.Lock()
+	if s.stopped || s.srv == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	n := len(s.rib)
+	s.mu.Unlock()
+	s.log.Info("BGP speaker detached for a graceful restart: the routes stay announced, the sessions end when the process exits",
+		zap.Int("routes", n), zap.Duration("restart-time", time.Duration(s.cfg.restartTimeSeconds())*time.Second))
 }
 
 // Shutdown withdraws every route, gives the withdrawals a moment to reach
 // the peers, closes the sessions (BGP Cease) and stops the server. It is
-// safe to call more than once.
+// safe to call more than once; after Detach it does nothing (the routes
+// must stay).
 func (s *Speaker) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	if s.stopped || s.srv == nil {
@@ -350,9 +500,16 @@ func (s *Speaker) Sessions(ctx context.Context) []Session {
 	s.mu.Unlock()
 	if running {
 		_ = s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+			// GoBGP counts what it would send now, End-of-RIB markers
+			// included (one a family once graceful restart is
+			// negotiated: server.go getBestFromLocal).
+			eor := uint64(0)
+			if s.GracefulRestart() && remoteGR(p) {
+				eor = 1
+			}
 			var n uint64
 			for _, af := range p.GetAfiSafis() {
-				n += af.GetState().GetAdvertised()
+				n += af.GetState().GetAdvertised() - min(eor, af.GetState().GetAdvertised())
 			}
 			advertised[p.GetConf().GetNeighborAddress()] = n
 		})
@@ -368,6 +525,16 @@ func (s *Speaker) Sessions(ctx context.Context) []Session {
 		}
 	}
 	return out
+}
+
+// remoteGR tells whether p's OPEN carried the Graceful Restart capability.
+func remoteGR(p *api.Peer) bool {
+	for _, c := range p.GetState().GetRemoteCap() {
+		if c.MessageIs(&api.GracefulRestartCapability{}) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetStateHook installs f, called on every session state change (metrics).

@@ -40,6 +40,14 @@ func freeTCPPort(t *testing.T) uint16 {
 
 func newTestPeer(t *testing.T, speakerAddr string, speakerASN uint32, password string) *testPeer {
 	t.Helper()
+	return newTestPeerGR(t, speakerAddr, speakerASN, password, false)
+}
+
+// newTestPeerGR is newTestPeer; with gr, the peer is a graceful restart
+// helper (it keeps the speaker's routes when the session ends without a
+// NOTIFICATION).
+func newTestPeerGR(t *testing.T, speakerAddr string, speakerASN uint32, password string, gr bool) *testPeer {
+	t.Helper()
 	p := &testPeer{t: t, srv: server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: testLog, level: 5})), port: freeTCPPort(t)}
 	go p.srv.Serve()
 	ctx := context.Background()
@@ -48,7 +56,7 @@ func newTestPeer(t *testing.T, speakerAddr string, speakerASN uint32, password s
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+	ap := &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: speakerAddr, PeerAsn: speakerASN, AuthPassword: password},
 		Transport: &api.Transport{PassiveMode: true},
 		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: 3, KeepaliveInterval: 1, IdleHoldTimeAfterReset: 1}},
@@ -56,7 +64,14 @@ func newTestPeer(t *testing.T, speakerAddr string, speakerASN uint32, password s
 			{Config: &api.AfiSafiConfig{Family: familyV4, Enabled: true}},
 			{Config: &api.AfiSafiConfig{Family: familyV6, Enabled: true}},
 		},
-	}}); err != nil {
+	}
+	if gr {
+		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: 30, HelperOnly: true}
+		for _, af := range ap.AfiSafis {
+			af.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
+	}
+	if err := p.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: ap}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -263,6 +278,128 @@ func TestSpeakerReconnects(t *testing.T) {
 		t.Fatalf("no reconnect: %+v", ss)
 	}
 	peer.waitRoutes("re-announced after the reset", map[string]string{"198.51.100.20/32": "as=[65101] nh=10.99.0.100"})
+}
+
+// speakerState returns the peer's view of the speaker: session state and
+// the Graceful Restart capability of the speaker's OPEN (nil if none).
+func (p *testPeer) speakerState(addr string) (api.PeerState_SessionState, *api.GracefulRestartCapability) {
+	p.t.Helper()
+	var st api.PeerState_SessionState
+	var gr *api.GracefulRestartCapability
+	err := p.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr}, func(ap *api.Peer) {
+		st = ap.GetState().GetSessionState()
+		for _, c := range ap.GetState().GetRemoteCap() {
+			if c.MessageIs(&api.GracefulRestartCapability{}) {
+				gr = &api.GracefulRestartCapability{}
+				if err := c.UnmarshalTo(gr); err != nil {
+					p.t.Fatal(err)
+				}
+			}
+		}
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return st, gr
+}
+
+// With graceful restart the speaker opens no session before the first
+// Sync, and its OPEN carries the capability with the Restart State bit and
+// the forwarding-state bit of both families.
+func TestSpeakerGracefulRestartWaitsForFirstSync(t *testing.T) {
+	peer := newTestPeerGR(t, "127.0.0.2", 65101, "", true)
+	s := New(Config{
+		ASN: 65101, RouterID: "127.0.0.2", ListenPort: -1, HoldTime: 3 * time.Second, Keepalive: time.Second, ConnectRetry: time.Second,
+		GracefulRestart: 90500 * time.Millisecond, // rounded up to 91 s
+		Peers: []Peer{{Address: netip.MustParseAddr("127.0.0.1"), Port: peer.port, ASN: 65000,
+			LocalAddress: netip.MustParseAddr("127.0.0.2")}},
+	}, zap.NewNop())
+	ctx := context.Background()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	if !s.GracefulRestart() {
+		t.Fatal("GracefulRestart() is false")
+	}
+
+	// Longer than the connect retry: a speaker that added its peer at
+	// Start would be up by now.
+	time.Sleep(2 * time.Second)
+	if st, _ := peer.speakerState("127.0.0.2"); st == api.PeerState_ESTABLISHED {
+		t.Fatal("session established before the first Sync")
+	}
+	if ss := s.Sessions(ctx); len(ss) != 1 || ss[0].State != "idle" {
+		t.Fatalf("sessions before the first Sync: %+v", ss)
+	}
+
+	a := route("198.51.100.10/32", "10.99.0.100")
+	c := route("2001:db8:1::10/128", "2001:db8:ff::2")
+	if _, err := s.Sync(ctx, []fwdsync.Route{a, c}); err != nil {
+		t.Fatal(err)
+	}
+	peer.waitRoutes("after the first sync", map[string]string{
+		"198.51.100.10/32":   "as=[65101] nh=10.99.0.100",
+		"2001:db8:1::10/128": "as=[65101] nh=2001:db8:ff::2",
+	})
+	st, gr := peer.speakerState("127.0.0.2")
+	if st != api.PeerState_ESTABLISHED || gr == nil {
+		t.Fatalf("session %v, graceful restart capability %v", st, gr)
+	}
+	if gr.Time != 91 || gr.Flags&0x08 == 0 || len(gr.Tuples) != 2 {
+		t.Errorf("graceful restart capability: time %d flags %#x tuples %v (want 91 s, R bit, 2 families)", gr.Time, gr.Flags, gr.Tuples)
+	}
+	for _, tu := range gr.Tuples {
+		if tu.Flags&0x80 == 0 {
+			t.Errorf("family %v without the forwarding-state bit", tu.Family)
+		}
+	}
+	// The End-of-RIB markers GoBGP counts are not routes.
+	deadline := time.Now().Add(10 * time.Second)
+	for ss := s.Sessions(ctx); ss[0].Advertised != 2; ss = s.Sessions(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("advertised %d, want 2", ss[0].Advertised)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Detach keeps everything announced: Sync fails, Shutdown does
+	// nothing, the session stays (the process exit would end it).
+	s.Detach(ctx)
+	if _, err := s.Sync(ctx, nil); err == nil {
+		t.Error("Sync after Detach succeeded")
+	}
+	s.Shutdown(ctx)
+	s.Detach(ctx) // twice is fine
+	time.Sleep(500 * time.Millisecond)
+	if st, _ := peer.speakerState("127.0.0.2"); st != api.PeerState_ESTABLISHED {
+		t.Errorf("session %v after Detach and Shutdown", st)
+	}
+	if len(peer.routes()) != 2 || len(s.Announced()) != 2 {
+		t.Errorf("after Detach: peer has %v, speaker announces %v", peer.routes(), s.Announced())
+	}
+	s.stopWatch()
+	s.srv.Stop() // what the process exit would do (here with a Cease)
+}
+
+// Without graceful restart, Detach is Shutdown: the routes are withdrawn.
+func TestSpeakerDetachWithoutGracefulRestartWithdraws(t *testing.T) {
+	peer := newTestPeer(t, "127.0.0.2", 65101, "")
+	s := startTestSpeaker(t, peer, "")
+	ctx := context.Background()
+	if _, err := s.Sync(ctx, []fwdsync.Route{route("198.51.100.20/32", "10.99.0.100")}); err != nil {
+		t.Fatal(err)
+	}
+	peer.waitRoutes("announced", map[string]string{"198.51.100.20/32": "as=[65101] nh=10.99.0.100"})
+	s.Detach(ctx) // returns once the sessions are closed
+	peer.waitRoutes("after Detach", map[string]string{})
+	deadline := time.Now().Add(5 * time.Second)
+	for st, _ := peer.speakerState("127.0.0.2"); st == api.PeerState_ESTABLISHED; st, _ = peer.speakerState("127.0.0.2") {
+		if time.Now().After(deadline) {
+			t.Fatal("session still up after Detach without graceful restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestAPIPathRejectsMixedFamilies(t *testing.T) {

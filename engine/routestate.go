@@ -75,7 +75,11 @@ type RouteState struct {
 	groupsAt time.Time
 	// heldSince: gateway ports this chassis holds, since when (for the
 	// announce delay).
-	heldSince   map[string]time.Time
+	heldSince map[string]time.Time
+	// judged: settling ran once. With graceful restart, the ports held at
+	// that first look count as settled: the first sync after a restart
+	// must carry every route the peers kept, or they drop them.
+	judged      bool
 	last        fwdsync.RouteResult
 	lastSync    time.Time
 	lastErr     string
@@ -98,6 +102,11 @@ type RouteSpeaker interface {
 	Start(ctx context.Context) error
 	Sync(ctx context.Context, routes []fwdsync.Route) (bgp.SyncResult, error)
 	Shutdown(ctx context.Context)
+	// Detach ends the speaker for a restart without withdrawing anything:
+	// with graceful restart on, the peers keep the routes for the restart
+	// time once the process exits (it must exit soon after); without it,
+	// Detach is Shutdown.
+	Detach(ctx context.Context)
 	Announced() []fwdsync.Route
 	Sessions(ctx context.Context) []bgp.Session
 	Counters() bgp.Counters
@@ -261,8 +270,12 @@ func (rs *RouteState) claimed(at time.Time) {
 	rs.Kick()
 }
 
-// Shutdown stops the loop and withdraws every route gracefully (BGP
-// UPDATE withdrawals, then Cease). Call it once the daemon's context ended.
+// Shutdown stops the loop and ends the speaker. With graceful restart on
+// (RouteConfig.Speaker.GracefulRestart) it withdraws nothing: the peers keep
+// the routes for the restart time, until this member is back and has sent
+// them again, and the process must exit right after. Without it, every
+// route is withdrawn (BGP UPDATE withdrawals, then Cease). Call it once the
+// daemon's context ended.
 func (rs *RouteState) Shutdown() {
 	if rs == nil {
 		return
@@ -286,6 +299,12 @@ func (rs *RouteState) Shutdown() {
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	n := len(rs.sp.Announced())
+	if gr := rs.cfg.Speaker.GracefulRestart; gr > 0 {
+		rs.sp.Detach(ctx)
+		rs.log.Info("BGP route state stopped; routes left to the peers for graceful restart", zap.Int("kept", n),
+			zap.Duration("restart-time", gr))
+		return
+	}
 	rs.sp.Shutdown(ctx)
 	rs.metrics.withdrawals.Add(float64(n))
 	rs.metrics.routes.Set(0)
@@ -464,7 +483,10 @@ func (rs *RouteState) settling(snap fwdsync.SBState, now time.Time) map[string]b
 			continue
 		}
 		since, ok := rs.heldSince[pb.LogicalPort]
-		if !ok {
+		switch {
+		case !ok && !rs.judged && rs.cfg.Speaker.GracefulRestart > 0:
+			since = now.Add(-delay)
+		case !ok:
 			since = now
 		}
 		held[pb.LogicalPort] = since
@@ -478,7 +500,7 @@ func (rs *RouteState) settling(snap fwdsync.SBState, now time.Time) map[string]b
 			}
 		}
 	}
-	rs.heldSince = held
+	rs.heldSince, rs.judged = held, true
 	if next >= 0 {
 		time.AfterFunc(next, rs.Kick)
 	}

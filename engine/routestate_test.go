@@ -30,6 +30,7 @@ type fakeSpeaker struct {
 	rib      map[netip.Prefix]fwdsync.Route
 	syncs    int
 	shutdown bool
+	detached bool
 	synced   chan struct{}
 }
 
@@ -67,6 +68,12 @@ func (f *fakeSpeaker) Shutdown(context.Context) {
 	defer f.mu.Unlock()
 	f.shutdown = true
 	f.rib = map[netip.Prefix]fwdsync.Route{}
+}
+
+func (f *fakeSpeaker) Detach(context.Context) {
+	f.mu.Lock()
+	f.detached = true
+	f.mu.Unlock()
 }
 
 func (f *fakeSpeaker) Announced() []fwdsync.Route {
@@ -393,6 +400,7 @@ func (r *callRecorder) Sync(context.Context, []fwdsync.Route) (bgp.SyncResult, e
 }
 
 func (r *callRecorder) Shutdown(context.Context) { r.record("Shutdown") }
+func (r *callRecorder) Detach(context.Context)   { r.record("Detach") }
 
 func (r *callRecorder) Announced() []fwdsync.Route { r.record("Announced"); return nil }
 
@@ -605,5 +613,47 @@ func TestRouteStateSBDownNonHolderStaysQuiet(t *testing.T) {
 		if n := len(sp.Announced()); n != 0 {
 			t.Fatalf("after %s without SB, the member whose chassis did not hold the gateway announces %d routes", d, n)
 		}
+	}
+}
+
+// With graceful restart the first sync after a start carries every route
+// of a gateway already held (the peers kept them and drop what it lacks),
+// later claims still wait for the announce delay, and Shutdown leaves the
+// routes to the peers (Detach) instead of withdrawing them.
+func TestRouteStateGracefulRestart(t *testing.T) {
+	rs, sp, sb, _ := newTestRouteState(t, "ch1")
+	rs.cfg.AnnounceDelay = 200 * time.Millisecond
+	rs.cfg.Speaker.GracefulRestart = 120 * time.Second
+	ctx := context.Background()
+	p := routeFixture()
+	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
+	t0 := time.Now()
+	rs.reconcile(ctx, t0)
+	if len(sp.Announced()) != 2 {
+		t.Fatal("the first sync after a restart left out a gateway held at start")
+	}
+	sb.claim("cr-lxd-net2-lr-lrp-ext", "ch2")
+	rs.reconcile(ctx, t0.Add(100*time.Millisecond))
+	sb.claim("cr-lxd-net2-lr-lrp-ext", "ch1")
+	rs.reconcile(ctx, t0.Add(110*time.Millisecond))
+	if len(sp.Announced()) != 0 {
+		t.Fatal("a claim taken after the start was announced before it lasted the delay")
+	}
+	rs.reconcile(ctx, t0.Add(310*time.Millisecond))
+	if len(sp.Announced()) != 2 {
+		t.Fatal("not announced once the claim lasted")
+	}
+
+	// As if Start had run and its loop had ended.
+	rs.mu.Lock()
+	rs.started, rs.cancel, rs.done = true, func() {}, make(chan struct{})
+	close(rs.done)
+	rs.mu.Unlock()
+	rs.Shutdown()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.detached || sp.shutdown || len(sp.rib) != 2 {
+		t.Errorf("Shutdown with graceful restart: detached %v, shutdown %v, %d routes left; want detached with both routes",
+			sp.detached, sp.shutdown, len(sp.rib))
 	}
 }

@@ -771,7 +771,9 @@ func TestBGPStopAndKill(t *testing.T) {
 	t.Cleanup(func() { routeSlate(t, b) })
 	vips := []string{"198.18.64.1", "198.18.64.2"}
 	createForwards(t, b, net, vips...)
-	br, ms := startMembers(t, b, "--bgp-next-hop", "self", "--bgp-community", "65000:100", "--bgp-community", "65000:7:9", "--bgp-med", "10")
+	// Graceful restart off: a stop withdraws (TestBGPGracefulRestart has it on).
+	br, ms := startMembers(t, b, "--bgp-next-hop", "self", "--bgp-community", "65000:100", "--bgp-community", "65000:7:9", "--bgp-med", "10",
+		"--bgp-graceful-restart", "0")
 	h := holder(t, b, prefix, ms)
 	self := fmt.Sprintf("127.0.0.1%d", h.n)
 	attrs := " med 10 comm (65000,100) (65000, 7, 9)"
@@ -820,6 +822,94 @@ func TestBGPStopAndKill(t *testing.T) {
 	if p := br.Protocols(t)[h.proto]; !strings.Contains(p, "Hold timer expired") {
 		t.Logf("BIRD protocol %s: %q", h.proto, p)
 	}
+	_ = h.d.cmd.Process.Signal(syscall.SIGCONT)
+	frozen = false
+	waitBird(t, br, 30*time.Second, "announced again once the member runs again", want)
+}
+
+// BGP graceful restart (on by default): a SIGTERM'd member (a snap
+// refresh, systemctl restart) and a kill -9'd one leave their routes at
+// BIRD, which keeps them through the restart without a single sample
+// missing them; a member that does not come back loses them at the
+// restart time (--bgp-graceful-restart, 8 s here); a frozen member is
+// still dropped by BIRD's hold timer.
+func TestBGPGracefulRestart(t *testing.T) {
+	b := Open(t)
+	prefix := routeSlate(t, b)
+	net := b.Get(t, "TB_NETWORK")
+	t.Cleanup(func() { routeSlate(t, b) })
+	vips := []string{"198.18.66.1", "198.18.66.2"}
+	createForwards(t, b, net, vips...)
+	const restartTime = 8 * time.Second
+	br, ms := startMembers(t, b, "--bgp-graceful-restart", restartTime.String())
+	h := holder(t, b, prefix, ms)
+	want := expectRoutes(vips, h.proto, routerAddr(t, b, net), "")
+	wantSet := strings.Join(want, "\n")
+	waitBird(t, br, 15*time.Second, "BIRD holds every VIP from the active member", want)
+
+	restart := func(how string, stop func()) {
+		t.Helper()
+		samples := make(chan struct{})
+		got := br.Sample(inRange, samples)
+		start := time.Now()
+		stop()
+		Eventually(t, 10*time.Second, 20*time.Millisecond, "BIRD sees "+h.proto+" go down", func() string {
+			if p := br.Protocols(t)[h.proto]; strings.Contains(p, "Established") {
+				return h.proto + ": " + p
+			}
+			return ""
+		})
+		h.restart(t, b)
+		br.WaitEstablished(t, 30*time.Second, h.proto)
+		up := time.Since(start)
+		time.Sleep(3 * time.Second) // past the new session's End-of-RIB
+		close(samples)
+		ss := <-got
+		for _, s := range ss {
+			if s.Set != wantSet {
+				t.Errorf("%s: %v after the stop BIRD held %q, want %q throughout", how, s.At.Sub(start).Round(time.Millisecond), s.Set, wantSet)
+			}
+		}
+		if len(ss) == 0 {
+			t.Errorf("%s: no BIRD sample", how)
+		}
+		t.Logf("%s → session back after %v; BIRD held every route throughout (%d sample changes)", how, up.Round(time.Millisecond), len(ss))
+	}
+	restart("SIGTERM and restart", func() {
+		h.d.Stop()
+		if log := h.d.Log(); !strings.Contains(log, "routes left to the peers for graceful restart") || strings.Contains(log, "BGP routes withdrawn") {
+			t.Errorf("the stopped member did not leave its routes to the peers")
+		}
+	})
+	restart("kill -9 and restart", h.d.Kill)
+
+	// No comeback: the routes go at the restart time.
+	start := time.Now()
+	h.d.Stop()
+	waitBird(t, br, 3*time.Second, "routes kept after SIGTERM", want)
+	at := waitBird(t, br, restartTime+10*time.Second, "dropped at the restart time", nil)
+	took := at.Sub(start)
+	t.Logf("SIGTERM, no restart → BIRD dropped the routes after %v (restart time %v)", took.Round(time.Millisecond), restartTime)
+	if took < restartTime-time.Second || took > restartTime+5*time.Second {
+		t.Errorf("routes dropped %v after the stop, want about the restart time %v", took, restartTime)
+	}
+	h.restart(t, b)
+	waitBird(t, br, 20*time.Second, "announced again after restart", want)
+
+	// Frozen: the TCP session stays open, BIRD's hold timer (3 s) ends it.
+	start = time.Now()
+	if err := h.d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := true
+	t.Cleanup(func() {
+		if frozen {
+			_ = h.d.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	at = waitBird(t, br, restartTime+10*time.Second, "frozen member dropped", nil)
+	t.Logf("SIGSTOP → BIRD dropped the routes after %v (hold timer 3 s, restart time %v); protocol: %q",
+		at.Sub(start).Round(time.Millisecond), restartTime, br.Protocols(t)[h.proto])
 	_ = h.d.cmd.Process.Signal(syscall.SIGCONT)
 	frozen = false
 	waitBird(t, br, 30*time.Second, "announced again once the member runs again", want)

@@ -39,6 +39,7 @@ const (
 	flagBGPUplinks      = "bgp-uplinks"
 	flagBGPSBGrace      = "bgp-sb-grace"
 	flagBGPSBHold       = "bgp-sb-hold"
+	flagBGPGraceful     = "bgp-graceful-restart"
 	flagBGPAnnDelay     = "bgp-announce-delay"
 
 	// envBGPPeers holds --bgp-peer values separated by ";" or newlines
@@ -171,6 +172,8 @@ func bgpFlags() []cli.Flag {
 			Usage: "announce a network only once this chassis has held its gateway this long (filters the few-ms holders OVN shows during pre-emption; delays every failover by as much); withdrawals are immediate"},
 		&cli.DurationFlag{Name: flagBGPSBGrace, Value: 3 * time.Second, EnvVars: []string{"OVNFWD_BGP_SB_GRACE"}, Category: cat,
 			Usage: "trust the last gateway claims this long when the southbound DB is unreachable; after it, keep announcing a network whose gateway this chassis held only while its own BFD view (local OVS, --ovs) shows no chassis of higher priority up, as ovn-controller decides; without a local OVS, withdraw everything"},
+		&cli.DurationFlag{Name: flagBGPGraceful, Value: 120 * time.Second, EnvVars: []string{"OVNFWD_BGP_GRACEFUL_RESTART"}, Category: cat,
+			Usage: "BGP graceful restart (RFC 4724) with this restart time (whole seconds, at most 4095s; 0: off): when ovnfwd stops or restarts (a snap refresh), the peers keep its routes this long, until it is back and has sent them again — OVN forwards the traffic meanwhile; with 0 a stop withdraws every route at once"},
 		&cli.DurationFlag{Name: flagBGPSBHold, Value: 5 * time.Minute, EnvVars: []string{"OVNFWD_BGP_SB_HOLD"}, Category: cat,
 			Usage: "withdraw every route when the southbound DB has been unreachable this long, whatever the local view says"},
 	}
@@ -197,6 +200,10 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 		Keepalive:       c.Duration(flagBGPKeepalive),
 		ConnectRetry:    c.Duration(flagBGPConnectRetry),
 		EBGPMultihopTTL: uint32(min(c.Uint(flagBGPMultihop), 255)),
+		GracefulRestart: c.Duration(flagBGPGraceful),
+	}
+	if gr := sc.GracefulRestart; gr < 0 || gr%time.Second != 0 || gr > 4095*time.Second {
+		return rc, false, fmt.Errorf("--%s %v: want 0 (off) or whole seconds up to 4095s", flagBGPGraceful, gr)
 	}
 	if err := checkTimers(sc.HoldTime, sc.Keepalive); err != nil {
 		return rc, false, err
