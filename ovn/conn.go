@@ -2,8 +2,10 @@ package ovn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb/serverdb"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +24,8 @@ import (
 type Config struct {
 	// Endpoints are OVSDB endpoints (see ParseEndpoints); the first one that
 	// answers (and, for a leader-only client, is the cluster leader) is used.
+	// One that does not answer within the endpoint timeout (ConnectTimeout,
+	// at most maxEndpointTimeout) is skipped (see endpointPicker).
 	Endpoints []string
 	// CA, Cert and Key are PEM files for ssl: endpoints.
 	CA, Cert, Key string
@@ -37,8 +42,10 @@ type Config struct {
 	// (port bindings, chassis, SB_Global), not the Load_Balancer and
 	// Address_Set rows (20,000 at 10,000 forwards).
 	GatewayOnly bool
-	// ConnectTimeout bounds each connection attempt, initial or reconnect.
-	// Default 10s.
+	// ConnectTimeout bounds each connection attempt to one endpoint,
+	// initial or reconnect, from the dial to the refilled replica; the
+	// endpoint must have answered a probe within min(ConnectTimeout,
+	// maxEndpointTimeout) first. Default 10s.
 	ConnectTimeout time.Duration
 	// ProbeInterval is how often an echo checks that the server is alive
 	// (default 10s); an echo may take ProbeTimeout (default 10s, at least
@@ -55,6 +62,15 @@ const (
 	fallbackPoll = 100 * time.Millisecond
 	// initialEventStall ends the wait for the initial fill's events.
 	initialEventStall = 500 * time.Millisecond
+	// maxEndpointTimeout bounds how long one endpoint may take to answer
+	// the probe that precedes each connection attempt (ConnectTimeout if
+	// shorter) before the next endpoint is tried: it is what an endpoint
+	// that accepts connections but never answers (a frozen or hung
+	// ovsdb-server, a proxy whose backend is gone) costs. A healthy
+	// ovsdb-server answers in milliseconds, a loaded one over TLS in tens;
+	// OVN itself drops an OVSDB peer silent for 5 s (its default
+	// inactivity probe).
+	maxEndpointTimeout = 2 * time.Second
 )
 
 // Echo probing defaults (Config.ProbeInterval, Config.ProbeTimeout).
@@ -97,34 +113,60 @@ func newReconnectBackOff() *backoff.ExponentialBackOff {
 // NextBackOff and returns 0, so that after Close no new reconnect attempt
 // starts: libovsdb's reconnect loop cannot be stopped otherwise (it panics
 // when the backoff gives up, and Close does not stop it while disconnected).
-// After Close, NextBackOff parks the reconnect goroutine for good.
+// After Close, Reset and NextBackOff park the reconnect goroutine for good.
+//
+// libovsdb calls Reset before the first attempt of a reconnect and
+// NextBackOff after each failed one, in its reconnect goroutine and without
+// its lock held: there, before each attempt, before (set once the client
+// exists) hands the client the endpoint to try (conn.beforeReconnect); it
+// sleeps, through wait, only once every endpoint has failed.
 type closableBackOff struct {
 	mu     sync.Mutex
 	b      *backoff.ExponentialBackOff
-	closed chan struct{}
+	ctx    context.Context // done when the client is closed
+	before func(first bool)
 }
 
 func (c *closableBackOff) Reset() {
 	c.mu.Lock()
 	c.b.Reset()
 	c.mu.Unlock()
+	if c.before != nil {
+		c.before(true)
+	}
+	c.parkIfClosed()
 }
 
 func (c *closableBackOff) NextBackOff() time.Duration {
+	if c.before != nil {
+		c.before(false)
+	} else {
+		c.wait()
+	}
+	c.parkIfClosed()
+	return 0
+}
+
+// wait sleeps one backoff interval; it returns false if the client was
+// closed meanwhile.
+func (c *closableBackOff) wait() bool {
 	c.mu.Lock()
 	d := c.b.NextBackOff()
 	c.mu.Unlock()
 	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-c.closed:
-		t.Stop()
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
-	select {
-	case <-c.closed:
-		select {} // closed: never attempt again
-	default:
-		return 0
+}
+
+// parkIfClosed never returns once the client is closed: no attempt then.
+func (c *closableBackOff) parkIfClosed() {
+	if c.ctx.Err() != nil {
+		select {}
 	}
 }
 
@@ -136,6 +178,8 @@ type conn struct {
 	db       string
 	reg      *prometheus.Registry
 	bo       *closableBackOff
+	kill     context.CancelFunc // ends bo.ctx: no reconnect attempt after Close
+	eps      *endpointPicker
 	timeout  time.Duration
 	readOnly bool
 
@@ -183,11 +227,13 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 		timeout = defaultConnectTimeout
 	}
 
+	life, kill := context.WithCancel(context.Background())
 	c := &conn{
 		log:      log,
 		db:       dbModel.Name(),
 		reg:      prometheus.NewRegistry(),
-		bo:       &closableBackOff{b: newReconnectBackOff(), closed: make(chan struct{})},
+		bo:       &closableBackOff{b: newReconnectBackOff(), ctx: life},
+		kill:     kill,
 		timeout:  timeout,
 		readOnly: cfg.ReadOnly,
 		changed:  make(chan struct{}),
@@ -202,17 +248,22 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 		client.WithMetricsRegistry(c.reg),
 	}
 	var needTLS bool
+	var eps []string
 	for _, raw := range cfg.Endpoints {
 		ep, err := parseEndpoint(raw)
 		if err != nil {
+			kill()
 			return nil, err
 		}
 		needTLS = needTLS || strings.HasPrefix(ep, "ssl:")
+		eps = append(eps, ep)
 		opts = append(opts, client.WithEndpoint(ep))
 	}
+	var tlsCfg *tls.Config
 	if needTLS {
-		tlsCfg, err := LoadTLSConfig(cfg.CA, cfg.Cert, cfg.Key)
-		if err != nil {
+		var err error
+		if tlsCfg, err = LoadTLSConfig(cfg.CA, cfg.Cert, cfg.Key); err != nil {
+			kill()
 			return nil, err
 		}
 		opts = append(opts, client.WithTLSConfig(tlsCfg))
@@ -220,11 +271,15 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 
 	cl, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
+		kill()
 		return nil, fmt.Errorf("%s client: %w", c.db, err)
 	}
 	c.cl = cl
+	c.eps = newEndpointPicker(eps, min(timeout, maxEndpointTimeout), log,
+		func(ctx context.Context, ep string) error { return probeEndpoint(ctx, ep, tlsCfg) })
+	c.bo.before = c.beforeReconnect
 	abandon := func() {
-		close(c.bo.closed)
+		kill()
 		cl.Close()
 	}
 
@@ -299,30 +354,245 @@ func (c *conn) initialEvent() bool {
 	return true
 }
 
-// connectWithRetry makes the first connection, retrying with backoff until
-// ctx is done.
+// connectWithRetry makes the first connection, one endpoint at a time
+// (endpointPicker), retrying with backoff after each round until ctx is
+// done.
 func (c *conn) connectWithRetry(ctx context.Context) error {
 	b := newReconnectBackOff()
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, c.timeout)
-		err := c.cl.Connect(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("connect to %s: %w (last error: %v)", c.db, ctx.Err(), err)
-		}
-		wait := b.NextBackOff()
-		c.log.Info("connect failed, retrying", "attempt", attempt, "retryIn", wait.String(), "error", err.Error())
-		t := time.NewTimer(wait)
+	rounds := 0
+	wait := func() bool {
+		rounds++
+		d := b.NextBackOff()
+		c.log.Info("connect failed, retrying", "attempt", rounds, "retryIn", d.String(), "error", c.eps.lastErrors())
+		t := time.NewTimer(d)
+		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("connect to %s: %w (last error: %v)", c.db, ctx.Err(), err)
+			return false
 		case <-t.C:
+			return true
 		}
 	}
+	c.eps.restart()
+	for {
+		ep, err := c.eps.next(ctx, wait)
+		if err == nil {
+			c.cl.UpdateEndpoints([]string{ep})
+			actx, cancel := context.WithTimeout(ctx, c.timeout)
+			err = c.cl.Connect(actx)
+			cancel()
+			c.eps.record(err)
+			if err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("connect to %s: %w (last errors: %s)", c.db, ctx.Err(), c.eps.lastErrors())
+		}
+	}
+}
+
+// beforeReconnect runs in libovsdb's reconnect loop before each attempt
+// (first: the first attempt of this reconnect) and hands the client the
+// next endpoint that answers, waiting a backoff interval after each round.
+// Once the client is closed it returns without (the backoff then parks the
+// loop).
+func (c *conn) beforeReconnect(first bool) {
+	if first {
+		c.eps.restart()
+	}
+	ep, err := c.eps.next(c.bo.ctx, c.bo.wait)
+	if err != nil {
+		return
+	}
+	c.cl.UpdateEndpoints([]string{ep})
+}
+
+// endpointPicker chooses the endpoint of each connection attempt.
+//
+// libovsdb tries the endpoints it is given in turn under ONE deadline, the
+// attempt's, in a fixed order (the one it last connected to first). An
+// endpoint that accepts the connection but never answers (a frozen or hung
+// ovsdb-server, a proxy whose backend is gone) therefore took the whole
+// deadline on every attempt, the endpoints after it were never tried, and
+// the client neither connected nor reconnected while it stayed in the list.
+//
+// So the client is given one endpoint at a time (UpdateEndpoints), chosen
+// here: an endpoint is handed over once it answered a probe, a throwaway
+// client of its _Server database connecting (list_dbs, get_schema) within
+// the endpoint timeout. One that does not answer in time is skipped: it
+// costs that timeout, and is tried last in later rounds until it answers
+// again. A probe that fails otherwise (refused, TLS) hands the endpoint
+// over all the same: the attempt then fails as fast, with the client's own
+// error. The attempt itself keeps ConnectTimeout, for the replica's refill.
+//
+// Endpoints are tried in rounds, every endpoint once, starting after the
+// one last handed over (so a reconnect tries the others before the one just
+// lost, as libovsdb does after a leader change), the ones that did not
+// answer their last probe at the end. The backoff applies between rounds,
+// as it did between libovsdb's attempts over the whole list. Leader-only
+// semantics are the client's and unchanged: each attempt checks that the
+// endpoint is the leader and fails on a follower, and the next is tried.
+type endpointPicker struct {
+	eps     []string
+	timeout time.Duration
+	log     logr.Logger
+	probe   func(ctx context.Context, ep string) error
+
+	mu    sync.Mutex
+	last  int     // the endpoint last handed over; -1: none yet
+	hung  []bool  // did not answer its last probe
+	errs  []error // last failure (nil once it succeeded)
+	round []int   // endpoints left to try in this round
+}
+
+func newEndpointPicker(eps []string, timeout time.Duration, log logr.Logger,
+	probe func(ctx context.Context, ep string) error,
+) *endpointPicker {
+	return &endpointPicker{eps: eps, timeout: timeout, log: log, probe: probe,
+		last: -1, hung: make([]bool, len(eps)), errs: make([]error, len(eps))}
+}
+
+// restart begins a new series of attempts with a new round, at once.
+func (p *endpointPicker) restart() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.newRound()
+}
+
+func (p *endpointPicker) newRound() {
+	n := len(p.eps)
+	p.round = p.round[:0]
+	var hung []int
+	for k := 1; k <= n; k++ {
+		i := (p.last + k) % n
+		if p.hung[i] {
+			hung = append(hung, i)
+		} else {
+			p.round = append(p.round, i)
+		}
+	}
+	p.round = append(p.round, hung...)
+}
+
+// next returns the next endpoint of the round to hand over. When the round
+// is used up it calls wait (false: stop) and starts the next one. It fails
+// only when ctx is done.
+func (p *endpointPicker) next(ctx context.Context, wait func() bool) (string, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		p.mu.Lock()
+		if len(p.round) == 0 {
+			p.mu.Unlock()
+			if !wait() {
+				return "", ctx.Err()
+			}
+			p.mu.Lock()
+			p.newRound()
+		}
+		i := p.round[0]
+		p.round = p.round[1:]
+		wasHung := p.hung[i]
+		p.mu.Unlock()
+
+		ep := p.eps[i]
+		if len(p.eps) == 1 {
+			// Nothing to skip to: the attempt's own timeout bounds it.
+			p.mu.Lock()
+			p.last = i
+			p.mu.Unlock()
+			return ep, nil
+		}
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, p.timeout)
+		err := p.probe(pctx, ep)
+		noAnswer := err != nil && pctx.Err() != nil
+		cancel()
+		if noAnswer {
+			err = fmt.Errorf("%s did not answer within %v", ep, min(p.timeout, time.Since(start).Round(time.Millisecond)))
+		}
+		p.mu.Lock()
+		if noAnswer {
+			p.errs[i] = err
+			if ctx.Err() == nil {
+				p.hung[i] = true
+			}
+		} else {
+			p.hung[i] = false
+			p.last = i
+		}
+		p.mu.Unlock()
+		switch {
+		case noAnswer && ctx.Err() != nil:
+			return "", ctx.Err()
+		case noAnswer && !wasHung:
+			p.log.Info("OVSDB endpoint did not answer in time (hung, frozen or unreachable?), trying the next", "endpoint", ep, "timeout", p.timeout.String())
+		case noAnswer:
+			p.log.V(1).Info("OVSDB endpoint still does not answer", "endpoint", ep)
+		case wasHung:
+			p.log.Info("OVSDB endpoint answers again", "endpoint", ep)
+		}
+		if !noAnswer {
+			return ep, nil
+		}
+	}
+}
+
+// record records the outcome of the attempt on the endpoint last handed
+// over (nil: success).
+func (p *endpointPicker) record(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last >= 0 {
+		p.errs[p.last] = err
+	}
+}
+
+// markHung sends ep to the end of the rounds (it stopped answering while
+// connected) until it answers a probe again.
+func (p *endpointPicker) markHung(ep string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.eps, ep); i >= 0 {
+		p.hung[i] = true
+	}
+}
+
+// lastErrors lists each endpoint's last failure, in the configured order.
+func (p *endpointPicker) lastErrors() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, err := range p.errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
+
+// probeEndpoint checks that ep answers OVSDB: a throwaway client of its
+// _Server database connects (list_dbs, get_schema).
+func probeEndpoint(ctx context.Context, ep string, tlsCfg *tls.Config) error {
+	m, err := serverdb.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+	opts := []client.Option{client.WithEndpoint(ep)}
+	if tlsCfg != nil {
+		opts = append(opts, client.WithTLSConfig(tlsCfg))
+	}
+	cl, err := client.NewOVSDBClient(m, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.Connect(ctx)
 }
 
 // disconnects reads libovsdb's disconnect counter from the private registry.
@@ -405,11 +675,13 @@ func (c *conn) probe(ctx context.Context, every, timeout time.Duration) {
 		if !c.connected.Load() {
 			continue
 		}
+		ep := c.cl.CurrentEndpoint()
 		ectx, cancel := context.WithTimeout(ctx, timeout)
 		err := c.cl.Echo(ectx)
 		cancel()
 		if err != nil && ctx.Err() == nil && c.connected.Load() {
-			c.log.Info("server did not answer an echo, reconnecting", "error", err.Error())
+			c.log.Info("server did not answer an echo, reconnecting", "endpoint", ep, "error", err.Error())
+			c.eps.markHung(ep)
 			c.cl.Disconnect()
 		}
 	}
@@ -463,7 +735,7 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.connected.Store(false)
-		close(c.bo.closed)
+		c.kill()
 		c.stop()
 		c.cl.Close()
 		c.wg.Wait()
