@@ -424,16 +424,25 @@ func (s *Speaker) Detach(ctx context.Context) {
 		s.Shutdown(ctx)
 		return
 	}
-	s.mu.Lock()
-	if s.stopped || s.srv == nil {
-		s.mu.Unlock()
+	n, ok := s.markStopped()
+	if !ok {
 		return
 	}
-	s.stopped = true
-	n := len(s.rib)
-	s.mu.Unlock()
 	s.log.Info("BGP speaker detached for a graceful restart: the routes stay announced, the sessions end when the process exits",
 		zap.Int("routes", n), zap.Duration("restart-time", time.Duration(s.cfg.restartTimeSeconds())*time.Second))
+}
+
+// markStopped marks a started speaker stopped (Sync fails from then on)
+// and returns how many routes it holds; ok is false when it was not
+// started or is stopped already.
+func (s *Speaker) markStopped() (routes int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.srv == nil {
+		return 0, false
+	}
+	s.stopped = true
+	return len(s.rib), true
 }
 
 // Shutdown withdraws every route, gives the withdrawals a moment to reach
@@ -441,14 +450,10 @@ func (s *Speaker) Detach(ctx context.Context) {
 // safe to call more than once; after Detach it does nothing (the routes
 // must stay).
 func (s *Speaker) Shutdown(ctx context.Context) {
-	s.mu.Lock()
-	if s.stopped || s.srv == nil {
-		s.mu.Unlock()
+	n, ok := s.markStopped()
+	if !ok {
 		return
 	}
-	s.stopped = true
-	n := len(s.rib)
-	s.mu.Unlock()
 
 	if n > 0 {
 		for _, f := range []*api.Family{familyV4, familyV6} {

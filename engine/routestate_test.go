@@ -122,6 +122,8 @@ func (f *fakeSB) Snapshot() fwdsync.SBState {
 
 func (f *fakeSB) Connected() bool { f.mu.Lock(); defer f.mu.Unlock(); return !f.down }
 
+func (f *fakeSB) setDown(down bool) { f.mu.Lock(); f.down = down; f.mu.Unlock() }
+
 func (f *fakeSB) OnClaimChange(cb func(string, string)) {
 	f.mu.Lock()
 	f.onClaim = append(f.onClaim, cb)
@@ -248,9 +250,7 @@ func TestRouteStateSBDownGrace(t *testing.T) {
 	if len(sp.Announced()) != 2 {
 		t.Fatal("not announced")
 	}
-	sb.mu.Lock()
-	sb.down = true
-	sb.mu.Unlock()
+	sb.setDown(true)
 	rs.reconcile(ctx, t0.Add(time.Second))
 	rs.reconcile(ctx, t0.Add(3*time.Second))
 	if len(sp.Announced()) != 2 {
@@ -263,9 +263,7 @@ func TestRouteStateSBDownGrace(t *testing.T) {
 	if st := rs.Status(ctx); st.Networks[0].Announced || st.Networks[0].Reason == "" {
 		t.Errorf("status %+v", st.Networks)
 	}
-	sb.mu.Lock()
-	sb.down = false
-	sb.mu.Unlock()
+	sb.setDown(false)
 	rs.reconcile(ctx, t0.Add(5*time.Second))
 	if len(sp.Announced()) != 2 {
 		t.Fatal("not re-announced once SB is back")
@@ -498,6 +496,17 @@ func (f *fakeHANB) SnapshotFor([]string) fwdsync.NBState {
 	return f.st
 }
 
+// haFixture: routeFixture's gateway in HA group g1 of ch2 (2000), ch1
+// (1000) and ch3 (500), and a router port without a group.
+func haFixture() *fakeHANB {
+	return &fakeHANB{st: fwdsync.NBState{
+		RouterPorts:     []fwdsync.NBRouterPort{{Name: "lxd-net2-lr-lrp-ext", HAChassisGroup: "g1"}, {Name: "other-lrp", HAChassisGroup: ""}},
+		HAChassisGroups: []fwdsync.NBHAChassisGroup{{UUID: "g1", Name: "lxd-net2", HAChassis: []string{"h1", "h2", "h3"}}},
+		HAChassis: []fwdsync.NBHAChassis{{UUID: "h1", ChassisName: "ch1", Priority: 1000}, {UUID: "h2", ChassisName: "ch2", Priority: 2000},
+			{UUID: "h3", ChassisName: "ch3", Priority: 500}},
+	}}
+}
+
 // With SB unreachable past the grace, a network this chassis held stays
 // announced while its own BFD view says no chassis of higher priority is
 // up (ovn-controller's own rule), is withdrawn when one is, and everything
@@ -516,12 +525,7 @@ func TestRouteStateSBDownLocalView(t *testing.T) {
 		reads++
 		return maps.Clone(bfd), bfdErr
 	}
-	nb := &fakeHANB{st: fwdsync.NBState{
-		RouterPorts:     []fwdsync.NBRouterPort{{Name: "lxd-net2-lr-lrp-ext", HAChassisGroup: "g1"}, {Name: "other-lrp", HAChassisGroup: ""}},
-		HAChassisGroups: []fwdsync.NBHAChassisGroup{{UUID: "g1", Name: "lxd-net2", HAChassis: []string{"h1", "h2", "h3"}}},
-		HAChassis: []fwdsync.NBHAChassis{{UUID: "h1", ChassisName: "ch1", Priority: 1000}, {UUID: "h2", ChassisName: "ch2", Priority: 2000},
-			{UUID: "h3", ChassisName: "ch3", Priority: 500}},
-	}}
+	nb := haFixture()
 	rs.nb = nb
 	ctx := context.Background()
 	p := routeFixture()
@@ -535,9 +539,7 @@ func TestRouteStateSBDownLocalView(t *testing.T) {
 	nb.mu.Lock()
 	nb.st = fwdsync.NBState{}
 	nb.mu.Unlock()
-	sb.mu.Lock()
-	sb.down = true
-	sb.mu.Unlock()
+	sb.setDown(true)
 	reason := func() string { return rs.Status(ctx).Networks[0].Reason }
 
 	setBFD(map[string]bool{"ch2": false, "ch3": true}, nil)
@@ -580,9 +582,7 @@ func TestRouteStateSBDownLocalView(t *testing.T) {
 		t.Fatalf("SB down past --bgp-sb-hold: %d routes, reason %q; want withdrawn", n, reason())
 	}
 
-	sb.mu.Lock()
-	sb.down = false
-	sb.mu.Unlock()
+	sb.setDown(false)
 	rs.reconcile(ctx, t0.Add(62*time.Second))
 	if len(sp.Announced()) != 2 {
 		t.Fatal("not re-announced once SB is back")
@@ -595,19 +595,13 @@ func TestRouteStateSBDownNonHolderStaysQuiet(t *testing.T) {
 	rs, sp, sb, _ := newTestRouteState(t, "ch2")
 	rs.cfg.SBHold = time.Minute
 	rs.cfg.LocalBFD = func(context.Context) (map[string]bool, error) { return map[string]bool{}, nil }
-	rs.nb = &fakeHANB{st: fwdsync.NBState{
-		RouterPorts:     []fwdsync.NBRouterPort{{Name: "lxd-net2-lr-lrp-ext", HAChassisGroup: "g1"}},
-		HAChassisGroups: []fwdsync.NBHAChassisGroup{{UUID: "g1", HAChassis: []string{"h1", "h2"}}},
-		HAChassis:       []fwdsync.NBHAChassis{{UUID: "h1", ChassisName: "ch1", Priority: 1000}, {UUID: "h2", ChassisName: "ch2", Priority: 2000}},
-	}}
+	rs.nb = haFixture()
 	ctx := context.Background()
 	p := routeFixture()
 	rs.SetPlan(p.desired, p.mappings, p.networks, nil)
 	t0 := time.Now()
 	rs.reconcile(ctx, t0)
-	sb.mu.Lock()
-	sb.down = true
-	sb.mu.Unlock()
+	sb.setDown(true)
 	for _, d := range []time.Duration{time.Second, 4 * time.Second, 30 * time.Second} {
 		rs.reconcile(ctx, t0.Add(d))
 		if n := len(sp.Announced()); n != 0 {
