@@ -336,7 +336,13 @@ type nbFileState struct {
 
 func (b *Bed) nbFile(t testing.TB) nbFileState {
 	t.Helper()
-	st, err := os.Stat(filepath.Join(b.Get(t, "TB_STATE"), "central", "nb.db"))
+	// TB_NB_DB: the NB database file (raft central: member 1's log, where
+	// every committed transaction is appended).
+	db := b.Env["TB_NB_DB"]
+	if db == "" {
+		db = filepath.Join(b.Get(t, "TB_STATE"), "central", "nb.db")
+	}
+	st, err := os.Stat(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1077,7 +1083,7 @@ func TestCLIFindsOVNLikeLXD(t *testing.T) {
 	run := func(extra []string, args ...string) cliRun {
 		var env []string
 		for _, kv := range b.BedEnv() {
-			if !strings.HasPrefix(kv, "OVNFWD_NB=") && !strings.HasPrefix(kv, "OVNFWD_SB=") &&
+			if !strings.HasPrefix(kv, "OVNFWD_NB=") && !strings.HasPrefix(kv, "OVNFWD_SB=") && !strings.HasPrefix(kv, "OVNFWD_OVN_") &&
 				!strings.HasPrefix(kv, "OVN_NB_DB=") && !strings.HasPrefix(kv, "OVN_SB_DB=") {
 				env = append(env, kv)
 			}
