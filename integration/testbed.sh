@@ -30,7 +30,8 @@
 #                     ovnfwd (the env file) the three ssl: endpoints. Single
 #                     mode (TB_MODE=single) only. Ports: TB_RAFT_PORT_BASE
 #                     (default 16640): NB Raft +1..3, NB ssl +11..13, SB Raft
-#                     +21..23, SB ssl +31..33.
+#                     +21..23, SB ssl +31..33. Election timer:
+#                     TB_RAFT_ELECTION_TIMER (default 4000 ms, see below).
 #
 #   testbed.sh up | down | status | install
 #   testbed.sh chassis-kill N      kill -9 ovs-vswitchd + ovn-controller of chassis N
@@ -57,6 +58,8 @@
 #   testbed.sh nb-kill-leader      kill -9 the NB leader; print its number
 #   testbed.sh nb-member-kill N    kill -9 NB member N
 #   testbed.sh nb-member-start N   (re)start NB member N; wait until it is back in the cluster
+#   testbed.sh nb-election-timer [MS]   print / change the cluster's election timer
+#                                  (the bed's: TB_RAFT_ELECTION_TIMER, default 4000)
 #
 # State lives in integration/.testbed (override with TB_STATE); it holds
 # every pid this script started, so `down` stops exactly those. TB_NS
@@ -104,7 +107,7 @@ if [ -f "$STATE/bed.conf" ]; then
 		echo "[testbed] error: the bed in $STATE runs the $saved_central OVN central, not $TB_CENTRAL (down it first)" >&2; exit 1
 	fi
 	TB_CENTRAL=$saved_central
-	for v in TB_BIRD_PORT TB_RAFT_PORT_BASE; do
+	for v in TB_BIRD_PORT TB_RAFT_PORT_BASE TB_RAFT_ELECTION_TIMER; do
 		saved=$(sed -n "s/^$v=//p" "$STATE/bed.conf")
 		if [ -n "$saved" ]; then printf -v "$v" '%s' "$saved"; fi
 	done
@@ -193,6 +196,12 @@ CENTRAL=$STATE/central
 NMEM=3
 PKI=$STATE/pki
 RAFT_BASE=${TB_RAFT_PORT_BASE:-16640}
+# The clusters' election timer (ms). OVN's default is 1000; on this bed's
+# shared 2-core machine a member processing a 500-row transaction stalls
+# its loop for 1.1-2.1 s (measured), which with 1000 started elections in
+# the middle of the suite's big repairs. Tests that measure failover set
+# OVN's default for their own duration (nb-election-timer 1000).
+ELECTION_TIMER=${TB_RAFT_ELECTION_TIMER:-4000}
 member_dir() { echo "$CENTRAL/m$1"; }
 raft_port() { # nb|sb N
 	case "$1" in nb) echo $((RAFT_BASE + $2)) ;; sb) echo $((RAFT_BASE + 20 + $2)) ;; esac
@@ -374,7 +383,8 @@ member_start() {
 	done
 	if [ ! -f "$d/$db.db" ]; then
 		if [ "$n" = 1 ]; then
-			$(ovn_cmd ovsdb-tool) create-cluster "$d/$db.db" "$OVN_SHARE/ovn-$db.ovsschema" "tcp:127.0.0.1:$(raft_port "$db" 1)"
+			$(ovn_cmd ovsdb-tool) --election-timer="$ELECTION_TIMER" create-cluster "$d/$db.db" \
+				"$OVN_SHARE/ovn-$db.ovsschema" "tcp:127.0.0.1:$(raft_port "$db" 1)"
 		else
 			$(ovn_cmd ovsdb-tool) join-cluster "$d/$db.db" "$(db_name "$db")" \
 				"tcp:127.0.0.1:$(raft_port "$db" "$n")" "tcp:127.0.0.1:$(raft_port "$db" 1)"
@@ -463,6 +473,28 @@ raft_up() {
 	for db in nb sb; do wait_for 60 "the $db cluster ($NMEM members, one leader)" cluster_settled "$db"; done
 }
 
+# election_timer nb|sb [MS]: print the cluster's election timer, or change
+# it to MS through the leader (an increase goes at most twice the current
+# value at a time) and wait until the change is committed.
+election_timer() {
+	local db=$1 want=${2:-} n cur next
+	for _ in $(seq 20); do
+		n=$(raft_leader "$db")
+		cur=$(member_status "$db" "$n" | sed -n 's/^Election timer: //p')
+		if [ -z "$want" ]; then echo "$cur"; return 0; fi
+		[ "$cur" = "$want" ] && return 0
+		next=$want
+		if [ "$want" -gt $((cur * 2)) ]; then next=$((cur * 2)); fi
+		ovs-appctl --timeout=5 -t "$(member_dir "$n")/$db.ctl" cluster/change-election-timer "$(db_name "$db")" "$next" >/dev/null ||
+			log "$db member $n: cluster/change-election-timer $next failed; retrying"
+		for _ in $(seq 50); do
+			[ "$(member_status "$db" "$n" 2>/dev/null | sed -n 's/^Election timer: //p')" = "$next" ] && break
+			sleep 0.1
+		done
+	done
+	die "the $db election timer did not reach $want ms"
+}
+
 need_raft() { [ "$TB_CENTRAL" = raft ] || die "$1 needs the raft central (TB_CENTRAL=raft)"; }
 
 # raft_cmd nb|sb ACTION [N]: the raft-only commands.
@@ -478,6 +510,7 @@ raft_cmd() {
 		;;
 	member-kill) n=$(member_arg "${3:-}"); member_kill "$db" "$n" ;;
 	member-start) n=$(member_arg "${3:-}"); member_start_wait "$db" "$n" ;;
+	election-timer) election_timer "$db" "${3:-}" ;;
 	esac
 }
 
@@ -1018,6 +1051,7 @@ TB_CA_KEY=$PKI/ca.key
 TB_NB_UNIX=$NB_DB
 TB_SB_UNIX=$SB_DB
 TB_CENTRAL_MEMBERS=$NMEM
+TB_RAFT_ELECTION_TIMER=$ELECTION_TIMER
 $(for db in nb sb; do
 	DB=$(echo "$db" | tr a-z A-Z)
 	for n in $(seq $NMEM); do
@@ -1092,6 +1126,7 @@ cmd_up() {
 	printf 'TB_NS=%s\nTB_MODE=%s\nTB_STACK=%s\nTB_OVN=%s\nTB_CENTRAL=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$TB_STACK" "$TB_OVN" "$TB_CENTRAL" "$LOCK" >"$STATE/bed.conf"
 	if [ -n "${TB_BIRD_PORT:-}" ]; then echo "TB_BIRD_PORT=$TB_BIRD_PORT" >>"$STATE/bed.conf"; fi
 	if [ -n "${TB_RAFT_PORT_BASE:-}" ]; then echo "TB_RAFT_PORT_BASE=$TB_RAFT_PORT_BASE" >>"$STATE/bed.conf"; fi
+	if [ -n "${TB_RAFT_ELECTION_TIMER:-}" ]; then echo "TB_RAFT_ELECTION_TIMER=$TB_RAFT_ELECTION_TIMER" >>"$STATE/bed.conf"; fi
 	central_up
 	underlay_up
 	if [ "$TB_MODE" = cluster ]; then uplink_up; fi
@@ -1175,7 +1210,7 @@ cmd_status() {
 			for n in $(seq $NMEM); do
 				if ! member_running "$db" "$n"; then echo "  member $n: DOWN"; ok=1; continue; fi
 				if st=$(member_status "$db" "$n" 2>&1); then
-					echo "  member $n: $(awk -F': ' '/^Role:/{r=$2} /^Term:/{t=$2} /^Leader:/{l=$2} /^Status:/{s=$2} END{printf "%s, term %s, leader %s (%s)", r, t, l, s}' <<<"$st")"
+					echo "  member $n: $(awk -F': ' '/^Role:/{r=$2} /^Term:/{t=$2} /^Leader:/{l=$2} /^Status:/{s=$2} /^Election timer:/{e=$2} END{printf "%s, term %s, leader %s (%s), election timer %s ms", r, t, l, s, e}' <<<"$st")"
 				else
 					echo "  member $n: no answer: $st"; ok=1
 				fi
@@ -1248,7 +1283,7 @@ main() {
 		fi
 		;;
 	nb-start | sb-start) central_up ;;
-	nb-leader | sb-leader | nb-kill-leader | sb-kill-leader | nb-member-kill | sb-member-kill | nb-member-start | sb-member-start)
+	nb-leader | sb-leader | nb-kill-leader | sb-kill-leader | nb-member-kill | sb-member-kill | nb-member-start | sb-member-start | nb-election-timer | sb-election-timer)
 		raft_cmd "${c%%-*}" "${c#*-}" "${1:-}"
 		;;
 	northd-stop) stop_pidfile "$CENTRAL/northd.pid" ;;
