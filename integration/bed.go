@@ -170,15 +170,36 @@ func (b *Bed) must(t testing.TB, env []string, name string, args ...string) stri
 // leader).
 func (b *Bed) NBCtl(t testing.TB, args ...string) string {
 	t.Helper()
-	db := b.Env["OVNFWD_NB"]
-	return b.must(t, nil, "ovn-nbctl", append(append([]string{"--db=" + db, "--timeout=20"}, b.sslArgs(db)...), args...)...)
+	return b.ctl(t, "ovn-nbctl", b.Env["OVNFWD_NB"], args...)
 }
 
 // SBCtl runs ovn-sbctl against the bed's SB.
 func (b *Bed) SBCtl(t testing.TB, args ...string) string {
 	t.Helper()
-	db := b.Env["OVNFWD_SB"]
-	return b.must(t, nil, "ovn-sbctl", append(append([]string{"--db=" + db, "--timeout=20"}, b.sslArgs(db)...), args...)...)
+	return b.ctl(t, "ovn-sbctl", b.Env["OVNFWD_SB"], args...)
+}
+
+// ctl runs ovn-nbctl or ovn-sbctl against db. With several members
+// (raft), the tools try each member once and give up ("database connection
+// failed") while the cluster has no leader, for the second or two of an
+// election after the leader died: there they are run again, for up to 20 s,
+// as an operator would. (They fail so before sending any transaction.)
+func (b *Bed) ctl(t testing.TB, tool, db string, args ...string) string {
+	t.Helper()
+	full := append(append([]string{"--db=" + db, "--timeout=20"}, b.sslArgs(db)...), args...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := run(ctx, nil, tool, full...)
+		cancel()
+		if err == nil {
+			return out
+		}
+		if !strings.Contains(db, ",") || !strings.Contains(err.Error(), "database connection failed") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Stack is the bed's LXD flavour: "lxd" (LXD 5.0.2) or "incus" (Incus 6.0).

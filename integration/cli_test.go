@@ -57,6 +57,12 @@ var policyCache gosync.Map
 // ovnfwd runs the binary under test against the bed.
 func (b *Bed) ovnfwd(t testing.TB, args ...string) cliRun {
 	t.Helper()
+	return b.ovnfwdEnv(t, nil, args...)
+}
+
+// ovnfwdEnv is ovnfwd with extra environment (KEY=VALUE, over the bed's).
+func (b *Bed) ovnfwdEnv(t testing.TB, extra []string, args ...string) cliRun {
+	t.Helper()
 	for i, a := range args {
 		if a == "check" || a == "repair" || a == "status" || a == "explain" {
 			pinned := policyArgs(t, a)
@@ -68,7 +74,7 @@ func (b *Bed) ovnfwd(t testing.TB, args ...string) cliRun {
 		}
 	}
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = b.OperatorEnv()
+	cmd.Env = append(b.OperatorEnv(), extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
