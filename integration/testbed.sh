@@ -336,6 +336,7 @@ central_up() {
 	ovn-nbctl --db="$NB_DB" --no-wait set NB_Global . \
 		options:bfd-min-rx="$BFD_MS" options:bfd-min-tx="$BFD_MS" options:bfd-mult=3
 	northd_up
+	if [ "$TB_CENTRAL" = raft ]; then northd_wait; fi
 }
 
 # --- raft central: PKI and cluster members ----------------------------------
@@ -452,16 +453,34 @@ raft_leader() {
 }
 
 # member_start_wait nb|sb N: start member N and wait until it is back in
-# the cluster (knows the leader) if enough members run for one.
+# the cluster (knows the leader) if enough members run for one, and until
+# ovn-northd is back on both leaders.
 member_start_wait() {
 	local db=$1 n=$2 m up=0
 	member_start "$db" "$n"
 	for m in $(seq $NMEM); do if member_running "$db" "$m"; then up=$((up + 1)); fi; done
 	if [ $((up * 2)) -gt $NMEM ]; then
 		wait_for 60 "$db member $n back in the cluster" member_settled "$db" "$n"
+		northd_wait
 	else
 		wait_for 20 "$db member $n's control socket" member_status "$db" "$n"
 	fi
+}
+
+# northd_wait (raft): ovn-northd, if it runs, is connected to the NB and
+# SB leaders and active. After a leader died it retries the members with
+# a backoff of 1, 2, 4, 8 s and may find the new leader 15 s later (seen
+# here); until then nothing reaches SB (LXD's own ovn-nbctl --wait=sb
+# times out), so the bed counts as restored only then.
+northd_ready() {
+	local c=$CENTRAL/northd.ctl
+	[ "$(ovs-appctl --timeout=3 -t "$c" nb-connection-status 2>/dev/null)" = connected ] &&
+		[ "$(ovs-appctl --timeout=3 -t "$c" sb-connection-status 2>/dev/null)" = connected ] &&
+		ovs-appctl --timeout=3 -t "$c" status 2>/dev/null | grep -q '^Status: active'
+}
+northd_wait() {
+	pid_alive "$CENTRAL/northd.pid" || return 0
+	wait_for 60 "ovn-northd connected to the NB and SB leaders" northd_ready
 }
 
 raft_up() {
