@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 INTEGRATION_TIMEOUT ?= 20m
 
 .PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci bench-outage bench-outage-quick \
-        testbed-up testbed-single-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 demo bench bench-quick bench-cluster clean
+        testbed-up testbed-single-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 testbed-raft-up test-raft demo bench bench-quick bench-cluster clean
 
 all: build
 
@@ -36,8 +36,9 @@ generate:
 # against the single-member bed (the faster mode; brought up if it is not
 # running), then every integration test again on the three-member LXD
 # cluster bed, with the cluster's own tests (the bed is switched to cluster
-# mode for them and taken down after), then the compatibility jobs.
-test: deps vet test-unit fuzz-ci testbed-single-up test-integration test-cluster test-incus test-ovn25
+# mode for them and taken down after), then the compatibility jobs,
+# then the single-member suite against a Raft OVN central over ssl.
+test: deps vet test-unit fuzz-ci testbed-single-up test-integration test-cluster test-incus test-ovn25 test-raft
 
 test-unit:
 	$(GO) test -race -count=1 ./...
@@ -62,7 +63,7 @@ testbed-up: testbed-cluster-up
 # first: the modes share the namespaces). TB_STACK=incus and TB_OVN=25.03
 # pick the stack by hand, as testbed-incus-up and testbed-ovn25-up do.
 testbed-single-up:
-	@if grep -qs '^TB_MODE=cluster\|^TB_STACK=incus\|^TB_OVN=25' integration/.testbed/env || [ -n "$${TB_STACK:-}$${TB_OVN:-}" ]; then bash $(TESTBED) down; fi
+	@if grep -qs '^TB_MODE=cluster\|^TB_STACK=incus\|^TB_OVN=25\|^TB_CENTRAL=raft' integration/.testbed/env || [ -n "$${TB_STACK:-}$${TB_OVN:-}$${TB_CENTRAL:-}" ]; then bash $(TESTBED) down; fi
 	bash $(TESTBED) up
 
 # The single-member bed on Incus 6.0 LTS (bookworm-backports) instead of
@@ -86,6 +87,20 @@ testbed-ovn25-up:
 # The compatibility job (issue 18): the single-member suite on OVN 25.03.
 test-ovn25: build testbed-ovn25-up
 	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_OVN=25.03 $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
+	bash $(TESTBED) down
+
+# The single-member bed with a Raft OVN central (issue 13): NB and SB are
+# 3-member OVSDB clusters (Raft on 127.0.0.1 tcp ports), ovnfwd reaches them
+# over ssl with the bed's own CA and CN-only certificates.
+testbed-raft-up:
+	bash $(TESTBED) down
+	TB_CENTRAL=raft bash $(TESTBED) up
+
+# The single-member suite through ssl against the Raft central, with the
+# raft tests (TestRaft*: leader kill -9 during repair and under the daemon,
+# certificates); OVNFWD_REQUIRE_CENTRAL makes it fail on another bed.
+test-raft: build testbed-raft-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CENTRAL=raft $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
 	bash $(TESTBED) down
 
 # The three-member LXD cluster bed (one LXD per chassis namespace, physical

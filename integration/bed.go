@@ -21,6 +21,8 @@ import (
 
 	lxd "github.com/canonical/lxd/client"
 	"github.com/canonical/lxd/shared/api"
+
+	"github.com/ovnfwd/ovnfwd/ovn"
 )
 
 // Bed is the running test bed, as described by the env file that
@@ -97,7 +99,37 @@ func Open(t testing.TB) *Bed {
 	if want, have := os.Getenv("OVNFWD_REQUIRE_OVN"), env["TB_OVN"]; want != "" && have != want {
 		t.Fatalf("the test bed runs OVN %q, not %s (OVNFWD_REQUIRE_OVN)", have, want)
 	}
+	// make test-raft: the suite must run against the Raft central over ssl.
+	if want := os.Getenv("OVNFWD_REQUIRE_CENTRAL"); want != "" && b.Central() != want {
+		t.Fatalf("the test bed runs the %s OVN central, not %s (OVNFWD_REQUIRE_CENTRAL; bring it up with TB_CENTRAL=%s)", b.Central(), want, want)
+	}
 	return b
+}
+
+// Central is the bed's OVN central: "single" (one NB and one SB server on
+// unix sockets) or "raft" (3-member clusters, ovnfwd on ssl: endpoints).
+func (b *Bed) Central() string {
+	if c := b.Env["TB_CENTRAL"]; c != "" {
+		return c
+	}
+	return "single"
+}
+
+// sslArgs are the OVS tools' ssl options (private key, certificate, CA)
+// with the bed's client certificate when endpoints has an ssl: endpoint.
+func (b *Bed) sslArgs(endpoints string) []string {
+	if !strings.Contains(endpoints, "ssl:") {
+		return nil
+	}
+	return []string{"--private-key=" + b.Env["OVNFWD_OVN_KEY"], "--certificate=" + b.Env["OVNFWD_OVN_CERT"], "--ca-cert=" + b.Env["OVNFWD_OVN_CA"]}
+}
+
+// WithTLS adds the bed's CA and client certificate to an ovn.Config of a
+// test's own client of OVNFWD_NB / OVNFWD_SB (needed when they are ssl:,
+// as on the raft central).
+func (b *Bed) WithTLS(c ovn.Config) ovn.Config {
+	c.CA, c.Cert, c.Key = b.Env["OVNFWD_OVN_CA"], b.Env["OVNFWD_OVN_CERT"], b.Env["OVNFWD_OVN_KEY"]
+	return c
 }
 
 // Get returns one env value and fails the test if it is missing.
@@ -132,16 +164,42 @@ func (b *Bed) must(t testing.TB, env []string, name string, args ...string) stri
 	return out
 }
 
-// NBCtl runs ovn-nbctl against the bed's NB and returns stdout.
+// NBCtl runs ovn-nbctl against the bed's NB and returns stdout (the
+// endpoints ovnfwd is given: on the raft central, the members' ssl:
+// endpoints with the bed's client certificate; ovn-nbctl writes to the
+// leader).
 func (b *Bed) NBCtl(t testing.TB, args ...string) string {
 	t.Helper()
-	return b.must(t, nil, "ovn-nbctl", append([]string{"--db=" + b.Env["OVNFWD_NB"], "--timeout=20"}, args...)...)
+	return b.ctl(t, "ovn-nbctl", b.Env["OVNFWD_NB"], args...)
 }
 
 // SBCtl runs ovn-sbctl against the bed's SB.
 func (b *Bed) SBCtl(t testing.TB, args ...string) string {
 	t.Helper()
-	return b.must(t, nil, "ovn-sbctl", append([]string{"--db=" + b.Env["OVNFWD_SB"], "--timeout=20"}, args...)...)
+	return b.ctl(t, "ovn-sbctl", b.Env["OVNFWD_SB"], args...)
+}
+
+// ctl runs ovn-nbctl or ovn-sbctl against db. With several members
+// (raft), the tools try each member once and give up ("database connection
+// failed") while the cluster has no leader, for the second or two of an
+// election after the leader died: there they are run again, for up to 20 s,
+// as an operator would. (They fail so before sending any transaction.)
+func (b *Bed) ctl(t testing.TB, tool, db string, args ...string) string {
+	t.Helper()
+	full := append(append([]string{"--db=" + db, "--timeout=20"}, b.sslArgs(db)...), args...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := run(ctx, nil, tool, full...)
+		cancel()
+		if err == nil {
+			return out
+		}
+		if !strings.Contains(db, ",") || !strings.Contains(err.Error(), "database connection failed") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Stack is the bed's LXD flavour: "lxd" (LXD 5.0.2) or "incus" (Incus 6.0).

@@ -57,6 +57,12 @@ var policyCache gosync.Map
 // ovnfwd runs the binary under test against the bed.
 func (b *Bed) ovnfwd(t testing.TB, args ...string) cliRun {
 	t.Helper()
+	return b.ovnfwdEnv(t, nil, args...)
+}
+
+// ovnfwdEnv is ovnfwd with extra environment (KEY=VALUE, over the bed's).
+func (b *Bed) ovnfwdEnv(t testing.TB, extra []string, args ...string) cliRun {
+	t.Helper()
 	for i, a := range args {
 		if a == "check" || a == "repair" || a == "status" || a == "explain" {
 			pinned := policyArgs(t, a)
@@ -68,7 +74,7 @@ func (b *Bed) ovnfwd(t testing.TB, args ...string) cliRun {
 		}
 	}
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = b.OperatorEnv()
+	cmd.Env = append(b.OperatorEnv(), extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -336,7 +342,13 @@ type nbFileState struct {
 
 func (b *Bed) nbFile(t testing.TB) nbFileState {
 	t.Helper()
-	st, err := os.Stat(filepath.Join(b.Get(t, "TB_STATE"), "central", "nb.db"))
+	// TB_NB_DB: the NB database file (raft central: member 1's log, where
+	// every committed transaction is appended).
+	db := b.Env["TB_NB_DB"]
+	if db == "" {
+		db = filepath.Join(b.Get(t, "TB_STATE"), "central", "nb.db")
+	}
+	st, err := os.Stat(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1077,7 +1089,7 @@ func TestCLIFindsOVNLikeLXD(t *testing.T) {
 	run := func(extra []string, args ...string) cliRun {
 		var env []string
 		for _, kv := range b.BedEnv() {
-			if !strings.HasPrefix(kv, "OVNFWD_NB=") && !strings.HasPrefix(kv, "OVNFWD_SB=") &&
+			if !strings.HasPrefix(kv, "OVNFWD_NB=") && !strings.HasPrefix(kv, "OVNFWD_SB=") && !strings.HasPrefix(kv, "OVNFWD_OVN_") &&
 				!strings.HasPrefix(kv, "OVN_NB_DB=") && !strings.HasPrefix(kv, "OVN_SB_DB=") {
 				env = append(env, kv)
 			}

@@ -29,32 +29,64 @@ type nbNames struct {
 	count  map[string]int
 	txn    uint64
 	txns   int
-	dups   []string // "txn N: name ×k"
+	dups   []string    // "txn N: name ×k"
+	at     []time.Time // when each transaction arrived
+	// When a row of a name last arrived and last went.
+	created, deleted map[string]time.Time
 }
 
 func watchNBNames(t *testing.T, b *Bed) *nbNames {
-	w := &nbNames{byUUID: map[string]string{}, count: map[string]int{}}
-	WatchOVSDB(t, b.Get(t, "TB_NB_SOCK"), "OVN_Northbound", map[string][]string{"Load_Balancer": {"name"}}, func(ev OVSDBEvent) {
+	return watchNBNamesOn(t, b.Get(t, "TB_NB_SOCK"))
+}
+
+// watchNBNamesOn watches the NB server (a Raft member: its copy) on sock.
+func watchNBNamesOn(t *testing.T, sock string) *nbNames {
+	w := &nbNames{byUUID: map[string]string{}, count: map[string]int{}, created: map[string]time.Time{}, deleted: map[string]time.Time{}}
+	WatchOVSDB(t, sock, "OVN_Northbound", map[string][]string{"Load_Balancer": {"name"}}, func(ev OVSDBEvent) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if ev.Txn != w.txn {
 			w.checkLocked()
 			w.txn = ev.Txn
 			w.txns++
+			w.at = append(w.at, ev.At)
 		}
-		if old, ok := w.byUUID[ev.UUID]; ok {
+		old, had := w.byUUID[ev.UUID]
+		if had {
 			w.count[old]--
 			delete(w.byUUID, ev.UUID)
+			if ev.New == nil && ev.Txn != 0 {
+				w.deleted[old] = ev.At
+			}
 		}
 		if ev.New != nil {
 			var name string
 			if raw, ok := ev.New["name"]; ok && json.Unmarshal(raw, &name) == nil {
 				w.byUUID[ev.UUID] = name
 				w.count[name]++
+				if !had && ev.Txn != 0 {
+					w.created[name] = ev.At
+				}
 			}
 		}
 	})
 	return w
+}
+
+// lastCreated is when a row of name last arrived (after the initial rows).
+func (w *nbNames) lastCreated(name string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.created[name]
+	return at, ok
+}
+
+// lastDeleted is when a row of name last went.
+func (w *nbNames) lastDeleted(name string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.deleted[name]
+	return at, ok
 }
 
 // checkLocked records the names with more than one row now.
@@ -68,7 +100,11 @@ func (w *nbNames) checkLocked() {
 
 // rows counts the rows of crash batch base, after checking the last
 // transaction too.
-func (w *nbNames) rows(prefix string, base int) int {
+func (w *nbNames) rows(prefix string, base int) int { return w.batchRows(prefix, base, crashForwards) }
+
+// batchRows counts the rows of the batch of count forwards from base
+// (seedForwardBatch), after checking the last transaction too.
+func (w *nbNames) batchRows(prefix string, base, count int) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.checkLocked()
@@ -77,11 +113,23 @@ func (w *nbNames) rows(prefix string, base int) int {
 		var a, b2, c3, d int
 		var proto string
 		if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix+"-lb-"), "%d.%d.%d.%d-%s", &a, &b2, &c3, &d, &proto); err == nil &&
-			strings.HasPrefix(name, prefix+"-lb-198.18.") && c3 >= base && c3 < base+crashForwards/250 {
+			strings.HasPrefix(name, prefix+"-lb-198.18.") && c3 >= base && c3 < base+(count+249)/250 {
 			n += c
 		}
 	}
 	return n
+}
+
+// firstAfter is when the first transaction that arrived after t arrived.
+func (w *nbNames) firstAfter(t time.Time) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, at := range w.at {
+		if at.After(t) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (w *nbNames) duplicates() []string {
@@ -98,12 +146,17 @@ func crashListen(base, i int) string {
 
 // seedCrashBatch puts crashForwards forwards into LXD's database (no OVN
 // rows) and removes them, and their rows, when the (sub)test ends.
-func seedCrashBatch(t *testing.T, b *Bed, base int) {
+func seedCrashBatch(t *testing.T, b *Bed, base int) { seedForwardBatch(t, b, base, crashForwards) }
+
+// seedForwardBatch puts count forwards (crashListen(base, 0…count-1)) into
+// LXD's database (no OVN rows) and removes them, and their rows, when the
+// (sub)test ends.
+func seedForwardBatch(t *testing.T, b *Bed, base, count int) {
 	t.Helper()
 	net := b.Get(t, "TB_NETWORK")
 	id := b.NetworkID(t, net)
 	var likes []string
-	for o := base; o < base+crashForwards/250; o++ {
+	for o := base; o < base+(count+249)/250; o++ {
 		likes = append(likes, fmt.Sprintf("listen_address LIKE '198.18.%d.%%'", o))
 	}
 	t.Cleanup(func() {
@@ -116,9 +169,9 @@ func seedCrashBatch(t *testing.T, b *Bed, base int) {
 	})
 	ports := []api.NetworkForwardPort{tcp("80", "10.10.10.5", "")}
 	const chunk = 500 // one SQL argument stays under the kernel's 128 KiB
-	for start := 0; start < crashForwards; start += chunk {
+	for start := 0; start < count; start += chunk {
 		var listen []string
-		for i := start; i < start+chunk && i < crashForwards; i++ {
+		for i := start; i < start+chunk && i < count; i++ {
 			listen = append(listen, crashListen(base, i))
 		}
 		b.SeedForwards(t, net, listen, ports)

@@ -65,11 +65,17 @@ type Daemon struct {
 	waitErr error
 }
 
-// BedEnv is the environment that points ovnfwd at the bed.
+// BedEnv is the environment that points ovnfwd at the bed (on the raft
+// central also its CA and client certificate for the ssl: endpoints).
 func (b *Bed) BedEnv() []string {
 	env := os.Environ()
 	for _, k := range []string{"OVNFWD_LXD", "OVNFWD_NB", "OVNFWD_SB"} {
 		env = append(env, k+"="+b.Env[k])
+	}
+	for _, k := range []string{"OVNFWD_OVN_CA", "OVNFWD_OVN_CERT", "OVNFWD_OVN_KEY"} {
+		if v, ok := b.Env[k]; ok {
+			env = append(env, k+"="+v)
+		}
 	}
 	return env
 }

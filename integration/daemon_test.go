@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,9 +272,9 @@ func TestDaemonLXDDown(t *testing.T) {
 	})
 }
 
-// NB ovsdb-server killed and restarted: ovnfwd reconnects and re-verifies,
-// and repairs a row that went missing while it was away (the replica is
-// refilled without delete events).
+// NB ovsdb-server killed and restarted (raft central: every member):
+// ovnfwd reconnects and re-verifies, and repairs a row that went missing
+// while it was away (the replica is refilled without delete events).
 func TestDaemonNBRestart(t *testing.T) {
 	b := Open(t)
 	prefix := b.CleanSlate(t)
@@ -286,13 +287,33 @@ func TestDaemonNBRestart(t *testing.T) {
 	name := prefix + "-lb-198.51.100.71-tcp"
 	uuid := b.LBsByName(t)[name][0].UUID
 
-	b.Script(t, "nb-kill")
-	t.Cleanup(func() { b.Script(t, "nb-start") })
-	// Delete the row offline, straight in the database file.
-	db := b.Get(t, "TB_STATE") + "/central/nb.db"
-	b.must(t, nil, "ovsdb-tool", "transact", db, fmt.Sprintf(
-		`["OVN_Northbound",{"op":"mutate","table":"Logical_Router","where":[],"mutations":[["load_balancer","delete",["uuid","%[1]s"]]]},{"op":"mutate","table":"Logical_Switch","where":[],"mutations":[["load_balancer","delete",["uuid","%[1]s"]]]},{"op":"delete","table":"Load_Balancer","where":[["_uuid","==",["uuid","%[1]s"]]]}]`, uuid))
-	b.Script(t, "nb-start")
+	if b.Central() == "raft" {
+		// A cluster member's database file cannot be edited offline
+		// (ovsdb-tool transact takes standalone databases), so the row goes
+		// while the daemon cannot see it go: frozen (SIGSTOP) while every NB
+		// member is killed -9 and restarted and the row is deleted through
+		// the new leader, it finds its connection dead when it runs again
+		// and reconnects to a database without the row.
+		if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.cmd.Process.Signal(syscall.SIGCONT) })
+		b.Script(t, "nb-kill")
+		t.Cleanup(func() { b.Script(t, "nb-start") })
+		b.Script(t, "nb-start")
+		b.NBCtl(t, "lb-del", uuid)
+		if err := d.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b.Script(t, "nb-kill")
+		t.Cleanup(func() { b.Script(t, "nb-start") })
+		// Delete the row offline, straight in the database file.
+		db := b.Get(t, "TB_STATE") + "/central/nb.db"
+		b.must(t, nil, "ovsdb-tool", "transact", db, fmt.Sprintf(
+			`["OVN_Northbound",{"op":"mutate","table":"Logical_Router","where":[],"mutations":[["load_balancer","delete",["uuid","%[1]s"]]]},{"op":"mutate","table":"Logical_Switch","where":[],"mutations":[["load_balancer","delete",["uuid","%[1]s"]]]},{"op":"delete","table":"Load_Balancer","where":[["_uuid","==",["uuid","%[1]s"]]]}]`, uuid))
+		b.Script(t, "nb-start")
+	}
 	Eventually(t, 30*time.Second, 50*time.Millisecond, "ovnfwd reconnects and restores the row", func() string { return b.NBMatches(t, prefix, want) })
 	d.WaitState("198.51.100.71", "ok", 10*time.Second)
 	if n, _ := d.Metric(`ovnfwd_reconnects_total{target="nb"}`); n < 1 {
@@ -316,7 +337,7 @@ func TestDaemonRandomChurn(t *testing.T) {
 	}
 	ctx, cancel := waitCtx(5 * time.Minute)
 	defer cancel()
-	watch, err := ovn.DialNB(ctx, ovn.Config{Endpoints: eps, ReadOnly: true})
+	watch, err := ovn.DialNB(ctx, b.WithTLS(ovn.Config{Endpoints: eps, ReadOnly: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

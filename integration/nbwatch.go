@@ -4,7 +4,6 @@ package integration
 
 import (
 	"encoding/json"
-	"strings"
 	gosync "sync"
 	"testing"
 )
@@ -23,12 +22,11 @@ type NBWatch struct {
 // columns: all). It stops at test end.
 func (b *Bed) WatchNB(t testing.TB, tables map[string][]string) *NBWatch {
 	t.Helper()
-	ep := b.Env["OVNFWD_NB"]
-	if !strings.HasPrefix(ep, "unix:") {
-		t.Fatalf("NBWatch needs a unix: NB endpoint, not %s", ep)
-	}
+	// TB_NB_SOCK: NB's unix socket (on the raft central, member 1's: a
+	// member's monitor reports every committed transaction too).
+	sock := b.Get(t, "TB_NB_SOCK")
 	w := &NBWatch{txns: map[uint64]bool{}, names: map[string]map[uint64]bool{}}
-	WatchOVSDB(t, strings.TrimPrefix(ep, "unix:"), "OVN_Northbound", tables, func(ev OVSDBEvent) {
+	WatchOVSDB(t, sock, "OVN_Northbound", tables, func(ev OVSDBEvent) {
 		if ev.Txn == 0 {
 			return // the rows as they were
 		}

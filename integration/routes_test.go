@@ -60,7 +60,7 @@ func (b *Bed) watchSB(t *testing.T) *sbWatch {
 	}
 	ctx, cancel := waitCtx(30 * time.Second)
 	defer cancel()
-	sb, err := ovn.DialSB(ctx, ovn.Config{Endpoints: eps, ReadOnly: true})
+	sb, err := ovn.DialSB(ctx, b.WithTLS(ovn.Config{Endpoints: eps, ReadOnly: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func (b *Bed) watchNB(t *testing.T) *nbWatch {
 	}
 	ctx, cancel := waitCtx(30 * time.Second)
 	defer cancel()
-	nb, err := ovn.DialNB(ctx, ovn.Config{Endpoints: eps, ReadOnly: true})
+	nb, err := ovn.DialNB(ctx, b.WithTLS(ovn.Config{Endpoints: eps, ReadOnly: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

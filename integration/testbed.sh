@@ -19,6 +19,19 @@
 #   TB_OVN=23.03 (default) | 25.03   OVN/OVS daemons of Debian 12, or Debian
 #                     trixie's OVN 25.03 + OVS 3.5 from a debootstrap root
 #                     cached in integration/.testbed-cache/trixie
+# and the OVN central (TB_CENTRAL, fixed at `up` too):
+#   single (default)  one NB and one SB ovsdb-server on unix sockets
+#   raft              NB and SB each a 3-member OVSDB Raft cluster (members
+#                     1..3; Raft on tcp:127.0.0.1, loopback only), every
+#                     member on its own unix socket and on pssl:PORT:127.0.0.1
+#                     with certificates from the bed's own CA (CN only, no
+#                     SAN, as MicroOVN issues them; $TB_STATE/pki); northd,
+#                     the chassis and LXD use every member's unix socket,
+#                     ovnfwd (the env file) the three ssl: endpoints. Single
+#                     mode (TB_MODE=single) only. Ports: TB_RAFT_PORT_BASE
+#                     (default 16640): NB Raft +1..3, NB ssl +11..13, SB Raft
+#                     +21..23, SB ssl +31..33. Election timer:
+#                     TB_RAFT_ELECTION_TIMER (default 4000 ms, see below).
 #
 #   testbed.sh up | down | status | install
 #   testbed.sh chassis-kill N      kill -9 ovs-vswitchd + ovn-controller of chassis N
@@ -28,8 +41,8 @@
 #                                  OVS, hence the underlay and LXD's cluster link, stay)
 #   testbed.sh underlay-cut N | underlay-restore N   take chassis N's underlay link down/up
 #   testbed.sh lxd-stop | lxd-start      the LXD daemon (cluster: every member)
-#   testbed.sh nb-kill | nb-start   kill -9 / restart the NB ovsdb-server
-#   testbed.sh sb-kill | sb-start   kill -9 / restart the SB ovsdb-server
+#   testbed.sh nb-kill | nb-start   kill -9 / restart the NB ovsdb-server (raft: every member)
+#   testbed.sh sb-kill | sb-start   kill -9 / restart the SB ovsdb-server (raft: every member)
 #   testbed.sh northd-stop | northd-start
 #   testbed.sh fixup               apply the userspace-datapath fixups once (see fixer_pass)
 # cluster mode only:
@@ -39,13 +52,23 @@
 #                                  wait for its IPv4 address (printed), apply fixups
 #   testbed.sh client CMD...       run CMD in the client namespace
 #   testbed.sh router CMD...       run CMD in the router namespace
+# raft central only (nb-* and sb-* alike):
+#   testbed.sh nb-leader           print the number (1..3) of the NB leader
+#                                  (from cluster/status; waits up to 15 s for one)
+#   testbed.sh nb-kill-leader      kill -9 the NB leader; print its number
+#   testbed.sh nb-member-kill N    kill -9 NB member N
+#   testbed.sh nb-member-start N   (re)start NB member N; wait until it is back in the cluster
+#   testbed.sh nb-election-timer [MS]   print / change the cluster's election timer
+#                                  (the bed's: TB_RAFT_ELECTION_TIMER, default 4000)
 #
 # State lives in integration/.testbed (override with TB_STATE); it holds
 # every pid this script started, so `down` stops exactly those. TB_NS
 # (default ovnfwd) prefixes every namespace name ($TB_NS-ul, $TB_NS-ch1...),
 # so two beds with different TB_NS, TB_STATE and OVNFWD_TESTBED_LOCK can run
-# side by side; TB_NS and TB_MODE are saved in the state dir at `up` and
-# read back by every later command (with the lock, OVNFWD_TESTBED_LOCK).
+# side by side; TB_NS, TB_MODE, TB_STACK, TB_OVN, TB_CENTRAL (and
+# TB_BIRD_PORT, TB_RAFT_PORT_BASE when given) are saved in the state dir at
+# `up` and read back by every later command (with the lock,
+# OVNFWD_TESTBED_LOCK).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,12 +101,30 @@ if [ -f "$STATE/bed.conf" ]; then
 	if [ -n "${OVNFWD_TESTBED_LOCK:-}" ] && [ -n "$saved_lock" ] && [ "$OVNFWD_TESTBED_LOCK" != "$saved_lock" ]; then
 		echo "[testbed] error: the bed in $STATE uses the lock $saved_lock, not $OVNFWD_TESTBED_LOCK" >&2; exit 1
 	fi
+	saved_central=$(sed -n 's/^TB_CENTRAL=//p' "$STATE/bed.conf")
+	saved_central=${saved_central:-single}
+	if [ -n "${TB_CENTRAL:-}" ] && [ "$TB_CENTRAL" != "$saved_central" ]; then
+		echo "[testbed] error: the bed in $STATE runs the $saved_central OVN central, not $TB_CENTRAL (down it first)" >&2; exit 1
+	fi
+	TB_CENTRAL=$saved_central
+	for v in TB_BIRD_PORT TB_RAFT_PORT_BASE TB_RAFT_ELECTION_TIMER; do
+		saved=$(sed -n "s/^$v=//p" "$STATE/bed.conf")
+		if [ -n "$saved" ]; then printf -v "$v" '%s' "$saved"; fi
+	done
 	TB_NS=$saved_ns TB_MODE=$saved_mode OVNFWD_TESTBED_LOCK=${saved_lock:-${OVNFWD_TESTBED_LOCK:-}}
 	[ -n "$OVNFWD_TESTBED_LOCK" ] || unset OVNFWD_TESTBED_LOCK
 fi
 TB_NS=${TB_NS:-ovnfwd}
 TB_MODE=${TB_MODE:-single}
 case "$TB_MODE" in single | cluster) ;; *) echo "[testbed] error: TB_MODE must be single or cluster" >&2; exit 2 ;; esac
+# The OVN central (TB_CENTRAL, fixed at `up`): single (one NB and one SB
+# ovsdb-server) or raft (3-member clusters over ssl, single mode only).
+TB_CENTRAL=${TB_CENTRAL:-single}
+case "$TB_CENTRAL" in
+single) ;;
+raft) [ "$TB_MODE" = single ] || { echo "[testbed] error: TB_CENTRAL=raft runs in single mode only (TB_MODE=single), not with TB_MODE=$TB_MODE" >&2; exit 2; } ;;
+*) echo "[testbed] error: TB_CENTRAL must be single or raft" >&2; exit 2 ;;
+esac
 # The stack (TB_STACK, fixed at `up` like TB_MODE): lxd (LXD 5.0.2, Debian
 # 12) or incus (Incus 6.0 LTS from bookworm-backports; single mode).
 TB_STACK=${TB_STACK:-lxd}
@@ -146,8 +187,40 @@ IMAGE=bb
 LOCK=${OVNFWD_TESTBED_LOCK:-/run/lock/ovnfwd-testbed.lock}
 
 CENTRAL=$STATE/central
-NB_SOCK=$CENTRAL/nb.sock
-SB_SOCK=$CENTRAL/sb.sock
+# single: one server per database in $CENTRAL. raft: member N of each
+# database in $CENTRAL/mN (nb.db, nb.sock, nb.ctl, nb.pid, nb.log and the
+# same for sb: ovnfwd derives mN/sb.sock from mN/nb.sock, as from an LXD
+# configured with the NB sockets); NB_SOCK/SB_SOCK are member 1's.
+# NB_DB/SB_DB: what the bed's own tools, northd, the chassis and LXD use
+# (raft: every member's unix socket).
+NMEM=3
+PKI=$STATE/pki
+RAFT_BASE=${TB_RAFT_PORT_BASE:-16640}
+# The clusters' election timer (ms). OVN's default is 1000; on this bed's
+# shared 2-core machine a member processing a 500-row transaction stalls
+# its loop for 1.1-2.1 s (measured), which with 1000 started elections in
+# the middle of the suite's big repairs. Tests that measure failover set
+# OVN's default for their own duration (nb-election-timer 1000).
+ELECTION_TIMER=${TB_RAFT_ELECTION_TIMER:-4000}
+member_dir() { echo "$CENTRAL/m$1"; }
+raft_port() { # nb|sb N
+	case "$1" in nb) echo $((RAFT_BASE + $2)) ;; sb) echo $((RAFT_BASE + 20 + $2)) ;; esac
+}
+ssl_port() { # nb|sb N
+	case "$1" in nb) echo $((RAFT_BASE + 10 + $2)) ;; sb) echo $((RAFT_BASE + 30 + $2)) ;; esac
+}
+db_name() { case "$1" in nb) echo OVN_Northbound ;; sb) echo OVN_Southbound ;; esac; }
+if [ "$TB_CENTRAL" = raft ]; then
+	NB_SOCK=$CENTRAL/m1/nb.sock
+	SB_SOCK=$CENTRAL/m1/sb.sock
+	NB_DB=$(for n in $(seq $NMEM); do printf 'unix:%s/m%s/nb.sock,' "$CENTRAL" "$n"; done | sed 's/,$//')
+	SB_DB=$(for n in $(seq $NMEM); do printf 'unix:%s/m%s/sb.sock,' "$CENTRAL" "$n"; done | sed 's/,$//')
+else
+	NB_SOCK=$CENTRAL/nb.sock
+	SB_SOCK=$CENTRAL/sb.sock
+	NB_DB=unix:$NB_SOCK
+	SB_DB=unix:$SB_SOCK
+fi
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }
@@ -248,24 +321,226 @@ cmd_install() {
 central_up() {
 	mkdir -p "$CENTRAL"
 	local db
-	for db in nb sb; do
+	if [ "$TB_CENTRAL" = raft ]; then
+		raft_up
+	else for db in nb sb; do
 		if ! pid_alive "$CENTRAL/$db.pid"; then
 			[ -f "$CENTRAL/$db.db" ] || $(ovn_cmd ovsdb-tool) create "$CENTRAL/$db.db" "$OVN_SHARE/ovn-$db.ovsschema"
 			$(ovn_cmd ovsdb-server) "$CENTRAL/$db.db" --remote="punix:$CENTRAL/$db.sock" \
 				--pidfile="$CENTRAL/$db.pid" --unixctl="$CENTRAL/$db.ctl" \
 				--log-file="$CENTRAL/$db.log" -vconsole:off --detach --no-chdir 2>>"$CENTRAL/start.err"
 		fi
-	done
-	ovn-nbctl --db="unix:$NB_SOCK" --no-wait init
-	ovn-sbctl --db="unix:$SB_SOCK" init
-	ovn-nbctl --db="unix:$NB_SOCK" --no-wait set NB_Global . \
+	done; fi
+	ovn-nbctl --db="$NB_DB" --no-wait init
+	ovn-sbctl --db="$SB_DB" init
+	ovn-nbctl --db="$NB_DB" --no-wait set NB_Global . \
 		options:bfd-min-rx="$BFD_MS" options:bfd-min-tx="$BFD_MS" options:bfd-mult=3
 	northd_up
+	if [ "$TB_CENTRAL" = raft ]; then northd_wait; fi
+}
+
+# --- raft central: PKI and cluster members ----------------------------------
+# The bed's own CA and certificates, made the way MicroOVN makes its own: a
+# self-signed CA, leaf certificates with a CN only (no subjectAltName: OVN's
+# PKIs never put the server's address in them), ECDSA P-256. One server
+# certificate per central member (extended key usage serverAuth and
+# clientAuth, as a member's certificate also serves it as a client), one
+# client certificate (clientAuth) for ovnfwd and the bed's tests.
+pki_issue() { # NAME CN EKU: $PKI/NAME.{key,crt}, signed by the bed's CA
+	local name=$1 cn=$2 eku=$3
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$PKI/$name.key" -subj "/CN=$cn" 2>>"$PKI/openssl.err" |
+		openssl x509 -req -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(openssl rand -hex 8)" -days 3650 \
+			-extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$eku") \
+			-out "$PKI/$name.crt" 2>>"$PKI/openssl.err" || die "openssl: cannot issue $name (see $PKI/openssl.err)"
+}
+
+pki_ensure() {
+	[ -f "$PKI/client.crt" ] && return 0
+	command -v openssl >/dev/null || die "TB_CENTRAL=raft needs openssl"
+	mkdir -p "$PKI"
+	chmod 700 "$PKI"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+		-keyout "$PKI/ca.key" -out "$PKI/ca.crt" -subj "/CN=ovnfwd test bed CA" 2>>"$PKI/openssl.err" ||
+		die "openssl: cannot make the CA (see $PKI/openssl.err)"
+	local n
+	for n in $(seq $NMEM); do pki_issue "central$n" "ovn-central-$n" serverAuth,clientAuth; done
+	pki_issue client ovnfwd clientAuth
+	log "PKI: CA and certificates in $PKI"
+}
+
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# member_start nb|sb N: member N of the database's cluster (created by
+# member 1, joined by the others through member 1's Raft address), on
+# punix:mN/DB.sock and pssl:PORT:127.0.0.1; Raft on tcp:127.0.0.1:PORT.
+member_start() {
+	local db=$1 n=$2 d p
+	d=$(member_dir "$n")
+	mkdir -p "$d"
+	pid_alive "$d/$db.pid" && return 0
+	for p in $(raft_port "$db" "$n") $(ssl_port "$db" "$n"); do
+		port_free "$p" || die "127.0.0.1:$p (${db} member $n) is in use by another program: pick other ports with TB_RAFT_PORT_BASE"
+	done
+	if [ ! -f "$d/$db.db" ]; then
+		if [ "$n" = 1 ]; then
+			$(ovn_cmd ovsdb-tool) --election-timer="$ELECTION_TIMER" create-cluster "$d/$db.db" \
+				"$OVN_SHARE/ovn-$db.ovsschema" "tcp:127.0.0.1:$(raft_port "$db" 1)"
+		else
+			$(ovn_cmd ovsdb-tool) join-cluster "$d/$db.db" "$(db_name "$db")" \
+				"tcp:127.0.0.1:$(raft_port "$db" "$n")" "tcp:127.0.0.1:$(raft_port "$db" 1)"
+		fi
+	fi
+	rm -f "$d/$db.ctl"
+	$(ovn_cmd ovsdb-server) "$d/$db.db" --remote="punix:$d/$db.sock" --remote="pssl:$(ssl_port "$db" "$n"):127.0.0.1" \
+		--private-key="$PKI/central$n.key" --certificate="$PKI/central$n.crt" --ca-cert="$PKI/ca.crt" \
+		--pidfile="$d/$db.pid" --unixctl="$d/$db.ctl" \
+		--log-file="$d/$db.log" -vconsole:off --detach --no-chdir 2>>"$CENTRAL/start.err" ||
+		die "$db member $n did not start (see $d/$db.log, $CENTRAL/start.err)"
+}
+
+member_kill() { # nb|sb N: kill -9, wait until it is gone
+	local f p
+	f="$(member_dir "$2")/$1.pid"
+	[ -f "$f" ] || return 0
+	p=$(cat "$f")
+	kill -KILL "$p" 2>/dev/null || true
+	for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
+	rm -f "$f"
+}
+
+member_running() { pid_alive "$(member_dir "$2")/$1.pid"; }
+
+# member_status nb|sb N: the member's cluster/status (fails if it does not
+# answer within 3 s).
+member_status() { ovs-appctl --timeout=3 -t "$(member_dir "$2")/$1.ctl" cluster/status "$(db_name "$1")"; }
+
+# member_settled nb|sb N: N is a member of its cluster and knows the leader.
+member_settled() {
+	local st
+	st=$(member_status "$1" "$2") || return 1
+	grep -q '^Status: cluster member' <<<"$st" && ! grep -q '^Leader: unknown' <<<"$st"
+}
+
+# cluster_settled nb|sb: every member runs and knows the one leader, and
+# the leader lists all members.
+cluster_settled() {
+	local db=$1 n st leaders=0
+	for n in $(seq $NMEM); do
+		member_running "$db" "$n" || return 1
+		member_settled "$db" "$n" || return 1
+		st=$(member_status "$db" "$n") || return 1
+		if grep -q '^Role: leader' <<<"$st"; then
+			leaders=$((leaders + 1))
+			[ "$(sed -n '/^Servers:/,$p' <<<"$st" | grep -c ' at tcp:')" -ge $NMEM ] || return 1
+		fi
+	done
+	[ "$leaders" = 1 ]
+}
+
+# raft_leader nb|sb: the number of the member that says it is the leader
+# (waits up to 15 s for one).
+raft_leader() {
+	local db=$1 n
+	for _ in $(seq 150); do
+		for n in $(seq $NMEM); do
+			member_running "$db" "$n" || continue
+			if member_status "$db" "$n" 2>/dev/null | grep -q '^Role: leader'; then echo "$n"; return 0; fi
+		done
+		sleep 0.1
+	done
+	die "no $db member says it is the leader"
+}
+
+# member_start_wait nb|sb N: start member N and wait until it is back in
+# the cluster (knows the leader) if enough members run for one, and until
+# ovn-northd is back on both leaders.
+member_start_wait() {
+	local db=$1 n=$2 m up=0
+	member_start "$db" "$n"
+	for m in $(seq $NMEM); do if member_running "$db" "$m"; then up=$((up + 1)); fi; done
+	if [ $((up * 2)) -gt $NMEM ]; then
+		wait_for 60 "$db member $n back in the cluster" member_settled "$db" "$n"
+		northd_wait
+	else
+		wait_for 20 "$db member $n's control socket" member_status "$db" "$n"
+	fi
+}
+
+# northd_wait (raft): ovn-northd, if it runs, is connected to the NB and
+# SB leaders and active. After a leader died it retries the members with
+# a backoff of 1, 2, 4, 8 s and may find the new leader 15 s later (seen
+# here); until then nothing reaches SB (LXD's own ovn-nbctl --wait=sb
+# times out), so the bed counts as restored only then.
+northd_ready() {
+	local c=$CENTRAL/northd.ctl
+	[ "$(ovs-appctl --timeout=3 -t "$c" nb-connection-status 2>/dev/null)" = connected ] &&
+		[ "$(ovs-appctl --timeout=3 -t "$c" sb-connection-status 2>/dev/null)" = connected ] &&
+		ovs-appctl --timeout=3 -t "$c" status 2>/dev/null | grep -q '^Status: active'
+}
+northd_wait() {
+	pid_alive "$CENTRAL/northd.pid" || return 0
+	wait_for 60 "ovn-northd connected to the NB and SB leaders" northd_ready
+}
+
+raft_up() {
+	pki_ensure
+	local db n
+	for db in nb sb; do
+		for n in $(seq $NMEM); do member_start "$db" "$n"; done
+	done
+	for db in nb sb; do wait_for 60 "the $db cluster ($NMEM members, one leader)" cluster_settled "$db"; done
+}
+
+# election_timer nb|sb [MS]: print the cluster's election timer, or change
+# it to MS through the leader (an increase goes at most twice the current
+# value at a time) and wait until the change is committed.
+election_timer() {
+	local db=$1 want=${2:-} n cur next
+	for _ in $(seq 20); do
+		n=$(raft_leader "$db")
+		cur=$(member_status "$db" "$n" | sed -n 's/^Election timer: //p')
+		if [ -z "$want" ]; then echo "$cur"; return 0; fi
+		[ "$cur" = "$want" ] && return 0
+		next=$want
+		if [ "$want" -gt $((cur * 2)) ]; then next=$((cur * 2)); fi
+		ovs-appctl --timeout=5 -t "$(member_dir "$n")/$db.ctl" cluster/change-election-timer "$(db_name "$db")" "$next" >/dev/null ||
+			log "$db member $n: cluster/change-election-timer $next failed; retrying"
+		for _ in $(seq 50); do
+			[ "$(member_status "$db" "$n" 2>/dev/null | sed -n 's/^Election timer: //p')" = "$next" ] && break
+			sleep 0.1
+		done
+	done
+	die "the $db election timer did not reach $want ms"
+}
+
+need_raft() { [ "$TB_CENTRAL" = raft ] || die "$1 needs the raft central (TB_CENTRAL=raft)"; }
+
+# raft_cmd nb|sb ACTION [N]: the raft-only commands.
+raft_cmd() {
+	local db=$1 action=$2 n
+	need_raft "$db-$action"
+	case "$action" in
+	leader) raft_leader "$db" ;;
+	kill-leader)
+		n=$(raft_leader "$db")
+		member_kill "$db" "$n"
+		echo "$n"
+		;;
+	member-kill) n=$(member_arg "${3:-}"); member_kill "$db" "$n" ;;
+	member-start) n=$(member_arg "${3:-}"); member_start_wait "$db" "$n" ;;
+	election-timer) election_timer "$db" "${3:-}" ;;
+	esac
+}
+
+member_arg() {
+	case "$1" in [1-9]) if [ "$1" -le $NMEM ]; then echo "$1"; return 0; fi ;; esac
+	die "no central member '$1' (1..$NMEM)"
 }
 
 northd_up() {
 	pid_alive "$CENTRAL/northd.pid" && return 0
-	$(ovn_cmd ovn-northd) --ovnnb-db="unix:$NB_SOCK" --ovnsb-db="unix:$SB_SOCK" \
+	$(ovn_cmd ovn-northd) --ovnnb-db="$NB_DB" --ovnsb-db="$SB_DB" \
 		--pidfile="$CENTRAL/northd.pid" --unixctl="$CENTRAL/northd.ctl" \
 		--log-file="$CENTRAL/northd.log" -vconsole:off --detach --no-chdir 2>>"$CENTRAL/start.err"
 }
@@ -346,7 +621,7 @@ chassis_create() { # N: namespace, veth, OVS database, static config
 		ch_vsctl "$n" --no-wait init
 		ch_vsctl "$n" --no-wait set open_vswitch . \
 			external_ids:system-id="ch$n" external_ids:hostname="$(ch_hostname "$n")" \
-			external_ids:ovn-remote="unix:$SB_SOCK" external_ids:ovn-encap-type=geneve \
+			external_ids:ovn-remote="\"$SB_DB\"" external_ids:ovn-encap-type=geneve \
 			external_ids:ovn-encap-ip="$ENCAP_NET.$n" external_ids:ovn-bridge-datapath-type=netdev \
 			external_ids:ovn-monitor-all=true
 		ch_vsctl "$n" --no-wait -- --may-exist add-br br-phys \
@@ -465,7 +740,7 @@ lxd_configure() { # single mode
 		# Incus does not follow OVS_RUNDIR for its own OVS connection.
 		lxc_tb config set network.ovs.connection "unix:$(chdir_of 1)/db.sock"
 	fi
-	lxc_tb config set network.ovn.northbound_connection "unix:$NB_SOCK"
+	lxc_tb config set network.ovn.northbound_connection "$NB_DB"
 	if ! lxc_tb network show br0 >/dev/null 2>&1; then
 		lxc_tb network create br0 ipv4.address=$UPLINK_ADDR ipv6.address=none ipv4.nat=false \
 			ipv4.dhcp.ranges=10.99.0.10-10.99.0.50 ipv4.ovn.ranges=$UPLINK_OVN_RANGE \
@@ -490,11 +765,11 @@ lxd_configure() { # single mode
 	[ -n "$grp" ] || die "LXD created no HA chassis group"
 	for n in 2 3; do
 		prio=$((1000 * (4 - n)))
-		ovn-nbctl --db="unix:$NB_SOCK" ha-chassis-group-add-chassis "$grp" "ch$n" "$prio"
+		ovn-nbctl --db="$NB_DB" ha-chassis-group-add-chassis "$grp" "ch$n" "$prio"
 	done
 }
 
-ha_group() { ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E "^$OVN_PREFIX[0-9]+\$" | head -n1 || true; }
+ha_group() { ovn-nbctl --db="$NB_DB" --bare --columns=name find HA_Chassis_Group | grep -E "^$OVN_PREFIX[0-9]+\$" | head -n1 || true; }
 
 # --- cluster mode -------------------------------------------------------------
 lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
@@ -546,7 +821,7 @@ EOF
 	done
 	# Only now: set before the others joined, it stays member 1's own and
 	# the others use the default NB socket.
-	lxc_on 1 config set network.ovn.northbound_connection "unix:$NB_SOCK"
+	lxc_on 1 config set network.ovn.northbound_connection "$NB_DB"
 }
 
 cluster_networks() {
@@ -585,7 +860,7 @@ cluster_networks() {
 cluster_online() { [ "$(lxc_on 1 cluster list --format csv 2>/dev/null | grep -c ',ONLINE,')" -ge $NCH ]; }
 ha_group_full() {
 	local g; g=$(ha_group)
-	[ -n "$g" ] && [ "$(ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=ha_chassis find HA_Chassis_Group name="$g" | wc -w)" -ge $NCH ]
+	[ -n "$g" ] && [ "$(ovn-nbctl --db="$NB_DB" --bare --columns=ha_chassis find HA_Chassis_Group name="$g" | wc -w)" -ge $NCH ]
 }
 
 # --- the busybox image (cluster mode) -------------------------------------------
@@ -731,6 +1006,14 @@ cluster_up() {
 }
 
 # --- env file -----------------------------------------------------------------
+# env_endpoints nb|sb: ovnfwd's endpoints (raft: every member's ssl:).
+env_endpoints() {
+	if [ "$TB_CENTRAL" = raft ]; then
+		local n; for n in $(seq $NMEM); do printf 'ssl:127.0.0.1:%s,' "$(ssl_port "$1" "$n")"; done | sed 's/,$//'
+	elif [ "$1" = nb ]; then echo "unix:$NB_SOCK"
+	else echo "unix:$SB_SOCK"; fi
+}
+
 write_env() {
 	local grp
 	grp=$(ha_group)
@@ -748,10 +1031,12 @@ TB_SCRIPT=$HERE/testbed.sh
 TB_LOCK=$LOCK
 LXD_DIR=$LXD_DIR_TB
 OVNFWD_LXD=$LXD_DIR_TB/unix.socket
-OVNFWD_NB=unix:$NB_SOCK
-OVNFWD_SB=unix:$SB_SOCK
+TB_CENTRAL=$TB_CENTRAL
+OVNFWD_NB=$(env_endpoints nb)
+OVNFWD_SB=$(env_endpoints sb)
 TB_NB_SOCK=$NB_SOCK
 TB_SB_SOCK=$SB_SOCK
+TB_NB_DB=$([ "$TB_CENTRAL" = raft ] && echo "$(member_dir 1)/nb.db" || echo "$CENTRAL/nb.db")
 TB_CHASSIS="$(for n in $(seq $NCH); do printf 'ch%s ' "$n"; done | sed 's/ $//')"
 $(for n in $(seq $NCH); do
 	d=$(chdir_of "$n")
@@ -771,6 +1056,36 @@ TB_LISTEN_RANGE=$LISTEN_RANGE
 TB_LISTEN_RANGE2=$LISTEN_RANGE2
 TB_BFD_MS=$BFD_MS
 EOF
+	if [ "$TB_CENTRAL" = raft ]; then
+		cat >>"$STATE/env" <<EOF
+# Raft central: NB and SB are $NMEM-member clusters; ovnfwd reaches them over
+# ssl (OVNFWD_NB/SB, with the bed's client certificate), the bed's tools over
+# every member's unix socket (TB_NB_UNIX/TB_SB_UNIX). Member N: TB_NBN_*.
+OVNFWD_OVN_CA=$PKI/ca.crt
+OVNFWD_OVN_CERT=$PKI/client.crt
+OVNFWD_OVN_KEY=$PKI/client.key
+TB_PKI_DIR=$PKI
+TB_CA_CERT=$PKI/ca.crt
+TB_CA_KEY=$PKI/ca.key
+TB_NB_UNIX=$NB_DB
+TB_SB_UNIX=$SB_DB
+TB_CENTRAL_MEMBERS=$NMEM
+TB_RAFT_ELECTION_TIMER=$ELECTION_TIMER
+$(for db in nb sb; do
+	DB=$(echo "$db" | tr a-z A-Z)
+	for n in $(seq $NMEM); do
+		d=$(member_dir "$n")
+		echo "TB_$DB${n}_SOCK=$d/$db.sock"
+		echo "TB_$DB${n}_SSL=ssl:127.0.0.1:$(ssl_port "$db" "$n")"
+		echo "TB_$DB${n}_RAFT=tcp:127.0.0.1:$(raft_port "$db" "$n")"
+		echo "TB_$DB${n}_PIDFILE=$d/$db.pid"
+		echo "TB_$DB${n}_CTL=$d/$db.ctl"
+		echo "TB_$DB${n}_DB=$d/$db.db"
+		echo "TB_$DB${n}_LOG=$d/$db.log"
+	done
+done)
+EOF
+	fi
 	[ "$TB_MODE" = cluster ] || return 0
 	cat >>"$STATE/env" <<EOF
 # Cluster mode: member mN runs in chassis N's namespace (TB_MN_CHASSIS=chN,
@@ -827,14 +1142,17 @@ cmd_up() {
 	cmd_install
 	clean_stale
 	mkdir -p "$STATE"
-	printf 'TB_NS=%s\nTB_MODE=%s\nTB_STACK=%s\nTB_OVN=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$TB_STACK" "$TB_OVN" "$LOCK" >"$STATE/bed.conf"
+	printf 'TB_NS=%s\nTB_MODE=%s\nTB_STACK=%s\nTB_OVN=%s\nTB_CENTRAL=%s\nTB_LOCK=%s\n' "$TB_NS" "$TB_MODE" "$TB_STACK" "$TB_OVN" "$TB_CENTRAL" "$LOCK" >"$STATE/bed.conf"
+	if [ -n "${TB_BIRD_PORT:-}" ]; then echo "TB_BIRD_PORT=$TB_BIRD_PORT" >>"$STATE/bed.conf"; fi
+	if [ -n "${TB_RAFT_PORT_BASE:-}" ]; then echo "TB_RAFT_PORT_BASE=$TB_RAFT_PORT_BASE" >>"$STATE/bed.conf"; fi
+	if [ -n "${TB_RAFT_ELECTION_TIMER:-}" ]; then echo "TB_RAFT_ELECTION_TIMER=$TB_RAFT_ELECTION_TIMER" >>"$STATE/bed.conf"; fi
 	central_up
 	underlay_up
 	if [ "$TB_MODE" = cluster ]; then uplink_up; fi
 	local n
 	for n in $(seq $NCH); do chassis_create "$n"; done
 	for n in $(seq $NCH); do chassis_start "$n"; done
-	wait_for 30 "3 chassis in SB" sh -c "[ \$(ovn-sbctl --db=unix:$SB_SOCK --bare --columns=name list Chassis | grep -c .) -ge $NCH ]"
+	wait_for 30 "3 chassis in SB" sh -c "[ \$(ovn-sbctl --db=$SB_DB --bare --columns=name list Chassis | grep -c .) -ge $NCH ]"
 	if [ "$TB_MODE" = cluster ]; then
 		cluster_up
 	else
@@ -844,8 +1162,8 @@ cmd_up() {
 	write_env
 	# The gateway is real only when someone claims it (BFD up between gateways).
 	wait_for 60 "a chassis to claim the gateway port" sh -c \
-		"ovn-sbctl --db=unix:$SB_SOCK --bare --columns=chassis find Port_Binding type=chassisredirect | grep -q ."
-	log "up ($TB_MODE) in $((SECONDS - t0))s; env: $STATE/env"
+		"ovn-sbctl --db=$SB_DB --bare --columns=chassis find Port_Binding type=chassisredirect | grep -q ."
+	log "up ($TB_MODE, $TB_CENTRAL central) in $((SECONDS - t0))s; env: $STATE/env"
 }
 
 cmd_down() {
@@ -863,6 +1181,10 @@ cmd_down() {
 	stop_pidfile "$CENTRAL/northd.pid"
 	stop_pidfile "$CENTRAL/nb.pid"
 	stop_pidfile "$CENTRAL/sb.pid"
+	for n in $(seq $NMEM); do
+		stop_pidfile "$(member_dir "$n")/nb.pid"
+		stop_pidfile "$(member_dir "$n")/sb.pid"
+	done
 	[ -f "$STATE/bird.pid" ] && stop_pidfile "$STATE/bird.pid"
 	# dnsmasq and friends started by LXD live in its namespace: end them with it.
 	for ns in $(bed_namespaces); do
@@ -880,9 +1202,9 @@ cmd_down() {
 cmd_status() {
 	[ -f "$STATE/env" ] || { echo "test bed: down"; return 1; }
 	local ok=0 f s n
-	echo "mode: $TB_MODE (namespaces $TB_NS-*)"
+	echo "mode: $TB_MODE, $TB_CENTRAL central (namespaces $TB_NS-*)"
 	printf '%-28s %s\n' "daemon" "state"
-	for f in "$CENTRAL/nb.pid" "$CENTRAL/sb.pid" "$CENTRAL/northd.pid" \
+	for f in $(central_pidfiles) "$CENTRAL/northd.pid" \
 		$(for n in $(seq $NCH); do d=$(chdir_of "$n"); echo "$d/ovsdb-server.pid $d/ovs-vswitchd.pid $d/ovn-controller.pid"; done) \
 		$(for n in $(members); do echo "$(lxd_dir_of "$n")/lxd.pid"; done) \
 		$([ "$TB_MODE" = cluster ] && for n in $(seq $NCH); do echo "$(chdir_of "$n")/fixer.pid"; done); do
@@ -900,11 +1222,34 @@ cmd_status() {
 		echo "instances:"
 		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
 	fi
+	if [ "$TB_CENTRAL" = raft ]; then
+		local db st
+		for db in nb sb; do
+			echo "$(db_name "$db") cluster (Raft on 127.0.0.1:$(raft_port "$db" 1)-$(raft_port "$db" $NMEM), ssl on 127.0.0.1:$(ssl_port "$db" 1)-$(ssl_port "$db" $NMEM)):"
+			for n in $(seq $NMEM); do
+				if ! member_running "$db" "$n"; then echo "  member $n: DOWN"; ok=1; continue; fi
+				if st=$(member_status "$db" "$n" 2>&1); then
+					echo "  member $n: $(awk -F': ' '/^Role:/{r=$2} /^Term:/{t=$2} /^Leader:/{l=$2} /^Status:/{s=$2} /^Election timer:/{e=$2} END{printf "%s, term %s, leader %s (%s), election timer %s ms", r, t, l, s, e}' <<<"$st")"
+				else
+					echo "  member $n: no answer: $st"; ok=1
+				fi
+			done
+		done
+	fi
 	echo "gateway claims (SB Port_Binding type=chassisredirect):"
-	ovn-sbctl --db="unix:$SB_SOCK" --timeout=5 --columns=logical_port,chassis find Port_Binding type=chassisredirect || ok=1
+	ovn-sbctl --db="$SB_DB" --timeout=5 --columns=logical_port,chassis find Port_Binding type=chassisredirect || ok=1
 	echo "chassis:"
-	ovn-sbctl --db="unix:$SB_SOCK" --timeout=5 --bare --columns=name,nb_cfg list Chassis_Private | paste - - - | sed 's/^/  /' || ok=1
+	ovn-sbctl --db="$SB_DB" --timeout=5 --bare --columns=name,nb_cfg list Chassis_Private | paste - - - | sed 's/^/  /' || ok=1
 	return $ok
+}
+
+central_pidfiles() {
+	if [ "$TB_CENTRAL" = raft ]; then
+		local db n
+		for db in nb sb; do for n in $(seq $NMEM); do echo "$(member_dir "$n")/$db.pid"; done; done
+	else
+		echo "$CENTRAL/nb.pid $CENTRAL/sb.pid"
+	fi
 }
 
 need_cluster() { [ "$TB_MODE" = cluster ] || die "$1 needs a cluster bed (TB_MODE=cluster)"; }
@@ -918,7 +1263,7 @@ main() {
 			# daemons up starts do not inherit it.
 			mkdir -p "$(dirname "$LOCK")"
 			log "waiting for the test bed lock $LOCK"
-			TB_LOCKED=1 TB_MODE=$TB_MODE TB_STACK=$TB_STACK TB_OVN=$TB_OVN TB_NS=$TB_NS exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
+			TB_LOCKED=1 TB_MODE=$TB_MODE TB_STACK=$TB_STACK TB_OVN=$TB_OVN TB_CENTRAL=$TB_CENTRAL TB_NS=$TB_NS exec flock -o -w 1800 "$LOCK" bash "$0" "$c" "$@"
 		fi
 		;;
 	esac
@@ -943,27 +1288,28 @@ main() {
 	router) need_cluster "$c"; ip netns exec "$NS_RT" "$@" ;;
 	fixup) cmd_fixup ;;
 	fixer-loop) fixer_loop "$1" ;;
-	nb-kill)
+	nb-kill | sb-kill)
 		# Wait until it is gone: its lock on nb.db lasts as long as it does
-		# (a test edits the file offline next).
-		p=$(cat "$CENTRAL/nb.pid")
-		kill -KILL "$p"
-		for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
-		rm -f "$CENTRAL/nb.pid"
+		# (a test edits the file offline next). Raft: every member at once.
+		db=${c%%-*}
+		if [ "$TB_CENTRAL" = raft ]; then
+			for n in $(seq $NMEM); do member_kill "$db" "$n"; done
+		else
+			p=$(cat "$CENTRAL/$db.pid")
+			kill -KILL "$p"
+			for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
+			rm -f "$CENTRAL/$db.pid"
+		fi
 		;;
-	nb-start) central_up ;;
-	sb-kill)
-		p=$(cat "$CENTRAL/sb.pid")
-		kill -KILL "$p"
-		for _ in $(seq 100); do proc_alive "$p" || break; sleep 0.05; done
-		rm -f "$CENTRAL/sb.pid"
+	nb-start | sb-start) central_up ;;
+	nb-leader | sb-leader | nb-kill-leader | sb-kill-leader | nb-member-kill | sb-member-kill | nb-member-start | sb-member-start | nb-election-timer | sb-election-timer)
+		raft_cmd "${c%%-*}" "${c#*-}" "${1:-}"
 		;;
-	sb-start) central_up ;;
 	northd-stop) stop_pidfile "$CENTRAL/northd.pid" ;;
 	northd-start) northd_up ;;
 	bird-up) bird_up ;;
 	bird-down) bird_down ;;
-	*) sed -n '2,47p' "$0"; exit 2 ;;
+	*) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 2 ;;
 	esac
 }
 
