@@ -100,6 +100,18 @@ package ovn
 // A clean hand-over (the holder's Run ends, it unlocks) is therefore
 // immediate.
 //
+// Nor does a grant to the previous holder itself, when its own session
+// ended because the server closed it or stopped being the leader (a killed
+// or restarted server, a leadership change) and no other client was seen
+// holding the lock since: the holder the delay waits for is this client,
+// which let go at that moment (within lastHolderWindow). So that the
+// previous holder, not a standby, is the one a new leader grants the lock
+// to, a client that was not the last holder sends its first "lock" of a
+// session that follows such an end 2 x ProbeInterval late (standbyLockDelay),
+// while the last holder retries the endpoints every ProbeInterval/2 at most:
+// after a Raft leader is killed, writes resume once a new leader is elected
+// and the holder has reconnected, not a takeover delay later.
+//
 // Residual window, not covered by the defaults: a Raft leader cut off from
 // its peers but not from its lock holder keeps answering echoes until it
 // steps down. ovsdb/raft.c checks the quorum once per election timeout
@@ -209,6 +221,38 @@ type Lock struct {
 
 	// published is the value last sent on changes (Run's goroutine only).
 	published bool
+	// lastEnd is how the last session ended (Run's goroutine only).
+	lastEnd sessionEnd
+}
+
+// sessionEnd records the end of a session for the next one's takeover
+// rules.
+type sessionEnd struct {
+	at time.Time
+	// heard: the server closed the session or stopped being the leader:
+	// it is gone or no longer grants this lock table's locks.
+	heard bool
+	// holder: the session held the lock when it ended, and no client was
+	// seen holding it since.
+	holder bool
+}
+
+// lastHolderWindow bounds how long after its session ended a client that
+// held the lock may take it again from a fresh lock table without the
+// takeover delay.
+const lastHolderWindow = 30 * time.Second
+
+// skipsTakeover reports whether a fresh-table grant at now needs no
+// takeover delay: this client was the last holder and heard its session end.
+func (e sessionEnd) skipsTakeover(now time.Time) bool {
+	return e.holder && e.heard && now.Sub(e.at) < lastHolderWindow
+}
+
+// defersLock reports whether a new session's first "lock" request waits
+// standbyLockDelay: the last session heard its server go, and this client
+// was not the holder (the holder should get the new leader's lock first).
+func (e sessionEnd) defersLock(now time.Time) bool {
+	return e.heard && !e.holder && now.Sub(e.at) < lastHolderWindow
 }
 
 // lockState is the state of the current session, guarded by Lock.mu.
@@ -349,6 +393,11 @@ func (l *Lock) Run(ctx context.Context) error {
 			continue
 		}
 		wait := bo.NextBackOff()
+		if l.lastEnd.skipsTakeover(time.Now()) {
+			// The last holder retries quickly, to reach the new server
+			// before the standbys' deferred requests (standbyLockDelay).
+			wait = min(wait, l.cfg.ProbeInterval/2)
+		}
 		if !outage {
 			outage = true
 			l.log.Info("no usable OVSDB server for the lock, retrying", "lastEndpoint", ep, "lastError", err.Error(), "retryIn", wait.String())
@@ -472,6 +521,12 @@ type lockSession struct {
 	rows    map[string]map[string]json.RawMessage // _Server Database rows
 	// lockSent: the "lock" request went out; answered: the server accepted it.
 	lockSent, answered bool
+	// lockAt: when the deferred first "lock" request goes out (zero: not
+	// deferred, or sent).
+	lockAt time.Time
+	// heardEnd: the server closed the connection; othersHeld: the server
+	// said another client holds the lock.
+	heardEnd, othersHeld bool
 }
 
 type pendingRequest struct {
@@ -501,6 +556,16 @@ func (l *Lock) runSession(ctx context.Context, id uint64, ep string) (establishe
 	l.mu.Unlock()
 	go s.read()
 	err = s.loop(ctx)
+	st := l.state()
+	end := sessionEnd{at: time.Now(), heard: s.heardEnd || errors.Is(err, errNotLeader),
+		holder: st.session == id && st.granted && !s.othersHeld}
+	if !end.holder && !s.othersHeld && !s.answered && l.lastEnd.holder {
+		// A session that never got an answer to "lock" (a follower, a
+		// server still electing) leaves the previous holder's end as it
+		// was.
+		end = l.lastEnd
+	}
+	l.lastEnd = end
 	s.close(err)
 	return s.answered, err
 }
@@ -563,6 +628,17 @@ func (s *lockSession) write(v any) error {
 	return nil
 }
 
+// sendLock sends the session's "lock" request.
+func (s *lockSession) sendLock() error {
+	s.lockSent = true
+	return s.request("lock", s.l.cfg.Name)
+}
+
+// standbyLockDelay is how late a client that was not the last holder asks
+// a new server for the lock after its last server went (sessionEnd.defersLock):
+// four times the pause between the last holder's own attempts then.
+func standbyLockDelay(cfg LockConfig) time.Duration { return 2 * cfg.ProbeInterval }
+
 func (s *lockSession) request(method string, params ...any) error {
 	s.nextID++
 	now := time.Now()
@@ -605,6 +681,7 @@ func (s *lockSession) loop(ctx context.Context) error {
 			s.release()
 			return ctx.Err()
 		case err := <-s.readErr:
+			s.heardEnd = true
 			return err
 		case m := <-s.msgs:
 			if err := s.handle(m); err != nil {
@@ -643,7 +720,16 @@ func (s *lockSession) loop(ctx context.Context) error {
 			deadline = minTime(deadline, due)
 		}
 		s.l.publish("no recent answer from the server")
+		if !s.lockAt.IsZero() && !now.Before(s.lockAt) {
+			s.lockAt = time.Time{}
+			if err := s.sendLock(); err != nil {
+				return err
+			}
+		}
 		next := deadline
+		if !s.lockAt.IsZero() && s.lockAt.Before(next) {
+			next = s.lockAt
+		}
 		if st.granted && now.Before(st.heldFrom) && st.heldFrom.Before(next) {
 			next = st.heldFrom
 		}
@@ -690,8 +776,12 @@ func (s *lockSession) handle(m rpcMsg) error {
 		if err := s.checkServer(); err != nil {
 			return err
 		}
-		s.lockSent = true
-		return s.request("lock", s.l.cfg.Name)
+		if s.l.lastEnd.defersLock(time.Now()) {
+			// Let the previous holder take the new leader's lock first.
+			s.lockAt = time.Now().Add(standbyLockDelay(s.l.cfg))
+			return nil
+		}
+		return s.sendLock()
 	case "lock":
 		var r struct {
 			Locked bool `json:"locked"`
@@ -701,15 +791,23 @@ func (s *lockSession) handle(m rpcMsg) error {
 		}
 		s.answered = true
 		if !r.Locked {
+			s.othersHeld = true
 			s.l.log.V(1).Info("lock owned by another client, waiting", "endpoint", s.ep)
 			return nil
 		}
 		// Granted by a lock table without owner: wait out the takeover
-		// delay (see the comment at the top).
-		from := time.Now().Add(s.l.cfg.TakeoverDelay)
-		s.l.update(s.id, func(st *lockState) { st.granted, st.heldFrom = true, from })
-		if s.l.cfg.TakeoverDelay > 0 {
-			s.l.log.V(1).Info("lock granted, waiting out the takeover delay", "endpoint", s.ep, "delay", s.l.cfg.TakeoverDelay.String())
+		// delay (see the comment at the top), unless this client was the
+		// last holder and heard its session end.
+		now := time.Now()
+		delay := s.l.cfg.TakeoverDelay
+		if s.l.lastEnd.skipsTakeover(now) {
+			delay = 0
+			s.l.log.Info("lock granted again to its last holder, which let go when its server went: no takeover delay",
+				"endpoint", s.ep, "since", now.Sub(s.l.lastEnd.at).Round(time.Millisecond).String())
+		}
+		s.l.update(s.id, func(st *lockState) { st.granted, st.heldFrom = true, now.Add(delay) })
+		if delay > 0 {
+			s.l.log.V(1).Info("lock granted, waiting out the takeover delay", "endpoint", s.ep, "delay", delay.String())
 		}
 	}
 	return nil

@@ -493,3 +493,87 @@ func serverIsLeader(t testing.TB, ep string) bool {
 	}
 	return st.Model == "clustered" && st.Leader
 }
+
+// slowerLockConfig is fastLockConfig with a lease that survives a loaded
+// machine under -race (800 ms) and a takeover delay of 3 s, long enough to
+// tell "no delay" from "a delay" after an election.
+func slowerLockConfig(t testing.TB, eps ...string) LockConfig {
+	c := fastLockConfig(t, eps...)
+	c.ProbeInterval, c.ProbeTimeout, c.TakeoverDelay = 200*ms, 800*ms, 3*time.Second
+	return c
+}
+
+// After a Raft leader is killed, the client that held the lock takes it
+// again from the new leader without the takeover delay (it heard its
+// server go and let go at once), before any standby (they ask a new leader
+// ProbeInterval late after such an end): the lock is held again about an
+// election after the kill, well inside a takeover delay of 3 s, and never
+// by two clients at once.
+func TestLockRealClusterLeaderKillLastHolderNoDelay(t *testing.T) {
+	cl := startCluster(t, 3)
+	var eps []string
+	for _, m := range cl {
+		eps = append(eps, m.endpoint())
+	}
+	cfg := func(eps ...string) LockConfig { return slowerLockConfig(t, eps...) }
+	locks := []*runningLock{
+		startLock(t, "a", cfg(eps...)),
+		startLock(t, "b", cfg(eps[1], eps[2], eps[0])),
+		startLock(t, "c", cfg(eps[2], eps[0], eps[1])),
+	}
+	mon := watchOverlap(t, locks...)
+	for round := 1; round <= 2; round++ {
+		h := exactlyOne(t, 15*time.Second, locks...)
+		var leader *clusterMember
+		for _, m := range cl {
+			if m.endpoint() == h.Endpoint() {
+				leader = m
+			}
+		}
+		if leader == nil {
+			t.Fatalf("%s holds via %s, no member", h.name, h.Endpoint())
+		}
+		for _, l := range locks {
+			waitFor(t, l.name+" on the leader", 5*time.Second, func() bool { return l.Endpoint() == leader.endpoint() })
+		}
+		start := time.Now()
+		leader.kill()
+		waitFor(t, "a new holder", 10*time.Second, func() bool { return len(holders(locks...)) > 0 })
+		took := time.Since(start)
+		h2 := exactlyOne(t, time.Second, locks...)
+		t.Logf("round %d: leader %s killed: %s held, %s holds via %s after %v (takeover delay %v)",
+			round, leader.name, h.name, h2.name, h2.Endpoint(), took.Round(time.Millisecond), h2.cfg.TakeoverDelay)
+		if h2 != h {
+			t.Errorf("round %d: %s took the lock, not %s, its last holder", round, h2.name, h.name)
+		}
+		if took >= h2.cfg.TakeoverDelay {
+			t.Errorf("round %d: lock held again %v after the kill, want less than the %v takeover delay (the last holder waits none)",
+				round, took, h2.cfg.TakeoverDelay)
+		}
+		leader.start(t)
+	}
+	mon.check(t)
+}
+
+// A standalone server killed and restarted: its last holder takes the lock
+// again at once, not a takeover delay later; the standby stays out.
+func TestLockRealServerRestartLastHolderNoDelay(t *testing.T) {
+	srv := startRealServer(t, nbSchemaFile())
+	cfg := slowerLockConfig(t, srv.endpoint())
+	a := startLock(t, "a", cfg)
+	b := startLock(t, "b", cfg)
+	mon := watchOverlap(t, a, b)
+	h := exactlyOne(t, 10*time.Second, a, b)
+	srv.kill()
+	waitFor(t, "both to let go", 100*ms, func() bool { return len(holders(a, b)) == 0 })
+	time.Sleep(300 * ms)
+	start := time.Now()
+	srv.start()
+	h2 := exactlyOne(t, 10*time.Second, a, b)
+	took := time.Since(start)
+	t.Logf("server restarted: %s held, %s holds after %v (takeover delay %v)", h.name, h2.name, took.Round(time.Millisecond), cfg.TakeoverDelay)
+	if h2 != h || took >= cfg.TakeoverDelay {
+		t.Errorf("after the restart %s holds after %v; want %s, its last holder, within the %v takeover delay", h2.name, took, h.name, cfg.TakeoverDelay)
+	}
+	mon.check(t)
+}

@@ -582,3 +582,30 @@ func TestLockRunTwice(t *testing.T) {
 		t.Error("second Run accepted")
 	}
 }
+
+// The takeover rules of a session end: only the last holder that heard its
+// server go skips the delay, only a non-holder that heard it defers its
+// "lock", and both only within lastHolderWindow.
+func TestSessionEndRules(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		name         string
+		e            sessionEnd
+		skip, defers bool
+	}{
+		{"holder heard the close", sessionEnd{at: now.Add(-time.Second), heard: true, holder: true}, true, false},
+		{"holder's lease ran out (silent cut)", sessionEnd{at: now.Add(-time.Second), holder: true}, false, false},
+		{"standby heard the close", sessionEnd{at: now.Add(-time.Second), heard: true}, false, true},
+		{"standby, silent", sessionEnd{at: now.Add(-time.Second)}, false, false},
+		{"holder heard, long ago", sessionEnd{at: now.Add(-lastHolderWindow), heard: true, holder: true}, false, false},
+		{"standby heard, long ago", sessionEnd{at: now.Add(-lastHolderWindow), heard: true}, false, false},
+		{"no session yet", sessionEnd{}, false, false},
+	} {
+		if got := c.e.skipsTakeover(now); got != c.skip {
+			t.Errorf("%s: skipsTakeover = %v, want %v", c.name, got, c.skip)
+		}
+		if got := c.e.defersLock(now); got != c.defers {
+			t.Errorf("%s: defersLock = %v, want %v", c.name, got, c.defers)
+		}
+	}
+}
