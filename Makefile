@@ -24,6 +24,7 @@ vet:
 	$(GO) vet -tags integration ./integration/...
 	$(GO) vet -tags benchprof ./cmd/ovnfwd
 	$(GO) vet -tags bedbench ./engine
+	$(GO) vet -tags bench ./integration/benchtool
 	$(GO) vet -tags 'integration outagebench' ./integration/...
 
 fmt:

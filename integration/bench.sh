@@ -640,7 +640,7 @@ if [ "${BIN#"$ROOT"/}" = bin/ovnfwd ]; then
 	[ "$MODE" != quick ] || target=bench-quick
 	how="make $target (= $how)"
 fi
-"$BT" report -dir "$R" -out "$OUT" -cmd "$how" -analysis "$HERE/benchtool/analysis.md" || die "report"
+"$BT" report -dir "$R" -out "$OUT" -cmd "$how" -analysis "$HERE/benchtool/analysis.md" -other-runs "$HERE/benchtool/other-runs.md" || die "report"
 [ -z "$FAILED" ] || die "phases failed:$FAILED"
 exit 0
 }

@@ -221,7 +221,7 @@ func TestRaftLeaderKillDuringRepair(t *testing.T) {
 	for observer.batchRows(prefix, base, count) < count/4 {
 		select {
 		case <-done:
-			t.Fatalf("repair ended before the kill (%d rows written): %s", observer.batchRows(prefix, base, count), tail(errOut.String(), 3000))
+			t.Fatalf("repair ended before the kill (%d rows written): %s", observer.batchRows(prefix, base, count), tailBytes(errOut.String(), 3000))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -240,7 +240,7 @@ func TestRaftLeaderKillDuringRepair(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Minute):
-		t.Fatalf("repair still runs 5 min after the kill: %s", tail(errOut.String(), 3000))
+		t.Fatalf("repair still runs 5 min after the kill: %s", tailBytes(errOut.String(), 3000))
 	}
 	code := 0
 	if ee, ok := waitErr.(*exec.ExitError); ok {
@@ -253,7 +253,7 @@ func TestRaftLeaderKillDuringRepair(t *testing.T) {
 		rep.Summary.Changes = -1
 	}
 	t.Logf("repair exited %d %v after the kill (%v in all), reporting %d changes applied; stderr: %s",
-		code, time.Since(killAt).Round(time.Millisecond), time.Since(start).Round(time.Millisecond), rep.Summary.Changes, tail(errOut.String(), 2000))
+		code, time.Since(killAt).Round(time.Millisecond), time.Since(start).Round(time.Millisecond), rep.Summary.Changes, tailBytes(errOut.String(), 2000))
 	if code != 0 {
 		// Changes that found no leader are reported, not retried: the
 		// operator (here the test) runs repair again.
@@ -299,8 +299,8 @@ func TestRaftLeaderKillDuringRepair(t *testing.T) {
 	}
 }
 
-// tail is the last n bytes of s.
-func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+// tailBytes is the last n bytes of s.
+func tailBytes(s string, n int) string { return s[max(0, len(s)-n):] }
 
 // Under `ovnfwd run`, the NB leader is killed -9, then a forward's row is
 // deleted (drift) through the new leader: the daemon, back on the new

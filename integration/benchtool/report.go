@@ -23,12 +23,13 @@ func cmdReport(args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", "markdown file to write")
 	cmdline := fs.String("cmd", "integration/bench.sh full bin/ovnfwd", "the command that produced the results")
 	analysis := fs.String("analysis", "", "hand-written analysis to append (markdown)")
+	others := fs.String("other-runs", "", "sections measured by other commands, inserted after section 7 (markdown; its leading HTML comment is dropped)")
 	_ = fs.Parse(args)
 	rp := &report{dir: *dir, cmd: *cmdline}
 	if err := rp.load(); err != nil {
 		return err
 	}
-	md := rp.render(*analysis)
+	md := rp.render(*analysis, *others)
 	return os.WriteFile(*out, []byte(md), 0o644)
 }
 
@@ -169,7 +170,7 @@ func (r *report) goal(id, goal, measured, v string) {
 	r.goals = append(r.goals, [4]string{id, goal, measured, v})
 }
 
-func (r *report) render(analysis string) string {
+func (r *report) render(analysis, others string) string {
 	m := r.meta
 	n := num(m, "forwards")
 	var body bytes.Buffer
@@ -181,6 +182,16 @@ func (r *report) render(analysis string) string {
 	r.section5()
 	r.section6()
 	r.section7()
+	if others != "" {
+		b, err := os.ReadFile(others)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchtool report: %v\n", err)
+		}
+		if _, rest, ok := bytes.Cut(b, []byte("-->\n")); ok && bytes.HasPrefix(b, []byte("<!--")) {
+			b = rest
+		}
+		r.b.Write(b)
+	}
 	r.sectionProfiles()
 	details := r.b.String()
 
