@@ -238,7 +238,8 @@ func (b *Bed) WaitLXDCluster(t testing.TB) {
 	Eventually(t, 120*time.Second, time.Second, "every LXD member fully operational", func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		out, err := run(ctx, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxc", "cluster", "list", "--format", "csv")
+		cli, env := b.cliEnv()
+		out, err := run(ctx, env, cli, "cluster", "list", "--format", "csv")
 		if err != nil {
 			return err.Error()
 		}
