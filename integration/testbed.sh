@@ -15,7 +15,8 @@
 #                     `bb`) and traffic through forwards.
 # Two stack choices (fixed at `up` too):
 #   TB_STACK=lxd (default) | incus   LXD 5.0.2, or Incus 6.0 LTS from Debian's
-#                     bookworm-backports (either mode; `incus` for `lxc`)
+#                     bookworm-backports (either mode; `incus` for `lxc`; the
+#                     Incus cluster: see cluster_form for what differs)
 #   TB_OVN=23.03 (default) | 25.03   OVN/OVS daemons of Debian 12, or Debian
 #                     trixie's OVN 25.03 + OVS 3.5 from a debootstrap root
 #                     cached in integration/.testbed-cache/trixie
@@ -89,12 +90,12 @@ case "$TB_MODE" in single | cluster) ;; *) echo "[testbed] error: TB_MODE must b
 TB_STACK=${TB_STACK:-lxd}
 case "$TB_STACK" in
 lxd)
-	DAEMON=(lxd --group root) CLI=lxc DIR_VAR=LXD_DIR OVN_PREFIX=lxd-net
+	DAEMON=(lxd --group root) CLI=lxc DIR_VAR=LXD_DIR OVN_PREFIX=lxd-net STACK_NAME=LXD
 	waitready() { LXD_DIR=$1 timeout 130 lxd waitready --timeout 120; }
 	;;
 incus)
 	# incusd is not on PATH (Debian keeps it in /usr/libexec).
-	DAEMON=(/usr/libexec/incus/incusd --group root) CLI=incus DIR_VAR=INCUS_DIR OVN_PREFIX=incus-net
+	DAEMON=(/usr/libexec/incus/incusd --group root) CLI=incus DIR_VAR=INCUS_DIR OVN_PREFIX=incus-net STACK_NAME=Incus
 	waitready() { INCUS_DIR=$1 timeout 130 incus admin waitready --timeout 120; }
 	;;
 *) echo "[testbed] error: TB_STACK must be lxd or incus" >&2; exit 2 ;;
@@ -496,6 +497,23 @@ lxd_configure() { # single mode
 ha_group() { ovn-nbctl --db="unix:$NB_SOCK" --bare --columns=name find HA_Chassis_Group | grep -E "^$OVN_PREFIX[0-9]+\$" | head -n1 || true; }
 
 # --- cluster mode -------------------------------------------------------------
+# TB_STACK=incus clusters the same way (verified with Incus 6.0.4): the
+# preseeds are `incus admin init --preseed` with the same keys, `incus
+# cluster add mN --quiet` prints only the token, `cluster list` has the same
+# ONLINE / "Fully operational" columns, and the daemons' directories keep the
+# bed's names (lxdN, lxd.pid, lxd.log). What differs:
+#  - Incus ignores OVS_RUNDIR for its own OVS connection, and
+#    network.ovs.connection is member-specific: set it on each member to its
+#    chassis's db.sock (`config show --target mN` shows each member's own;
+#    set once, like the NB connection, it would be member 1's alone).
+#  - its uplink OVS bridge is incusovn<UPLINK's network ID> (incusovn1 here;
+#    ovn0's rows are incus-net2-*), made with the kernel datapath on every
+#    member: pre-made netdev on every chassis before ovn0, as in single
+#    mode (Incus waits for the bridge's interface). Instances' host-side veths are
+#    vethXXXXXXXX and their monitors "[lxc monitor] <INCUS_DIR>/containers
+#    <name>", as with LXD, so the fixer needs nothing else.
+#  - incusd logs that it cannot fetch instance types from
+#    images.linuxcontainers.org: harmless (the namespaces have no way out).
 lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
 	if [ "$TB_STACK" = incus ]; then
 		ip netns exec "$NS_PREFIX$1" env INCUS_DIR="$(lxd_dir_of "$1")" incus admin init --preseed
@@ -506,7 +524,7 @@ lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
 
 cluster_form() {
 	if ! lxc_on 1 cluster list >/dev/null 2>&1; then
-		log "bootstrapping the $CLI cluster on m1 ($ENCAP_NET.1:8443)"
+		log "bootstrapping the $STACK_NAME cluster on m1 ($ENCAP_NET.1:8443)"
 		lxd_preseed 1 <<EOF
 config:
   core.https_address: $ENCAP_NET.1:8443
@@ -917,7 +935,7 @@ cmd_status() {
 		# Ask the first member whose daemon runs.
 		local v=1
 		for n in $(members); do if pid_alive "$(lxd_dir_of "$n")/lxd.pid"; then v=$n; break; fi; done
-		echo "$CLI cluster members (m$v's view):"
+		echo "$STACK_NAME cluster members (m$v's view):"
 		timeout 15 ip netns exec "$NS_PREFIX$v" env $DIR_VAR="$(lxd_dir_of "$v")" $CLI cluster list --format csv 2>&1 |
 			awk -F, 'NF>=7{n=substr($1, 2); print "  " $1 " " $2 " " $(NF-1) " (chassis ch" n ", OVS hostname host-ch" n ")"} NF<7{print "  " $0}' || ok=1
 		echo "instances:"
