@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 INTEGRATION_TIMEOUT ?= 20m
 
 .PHONY: all build deps vet fmt generate test test-unit test-integration test-cluster fuzz fuzz-ci bench-outage bench-outage-quick \
-        testbed-up testbed-single-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-ovn25-up test-ovn25 testbed-raft-up test-raft demo bench bench-quick bench-cluster clean
+        testbed-up testbed-single-up testbed-down testbed-status testbed-cluster-up testbed-incus-up test-incus testbed-incus-cluster-up test-incus-cluster testbed-ovn25-up test-ovn25 testbed-raft-up test-raft demo bench bench-quick bench-cluster clean
 
 all: build
 
@@ -77,6 +77,20 @@ testbed-incus-up:
 # against Incus, as the LXD suite runs it.
 test-incus: build testbed-incus-up
 	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_STACK=incus $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -skip TestCluster ./integration/...
+	bash $(TESTBED) down
+
+# The three-member cluster bed on Incus 6.0 LTS: one incusd per chassis
+# namespace, joined with Incus's own tokens, the same physical uplink,
+# router, client and busybox image as testbed-cluster-up.
+testbed-incus-cluster-up:
+	bash $(TESTBED) down
+	TB_MODE=cluster TB_STACK=incus bash $(TESTBED) up
+
+# The compatibility job (issue 18): the cluster's own tests (TestCluster*:
+# one writer, takeover, restarts, traffic through forwards and gateway
+# failover) on the Incus cluster. Not part of `make test`.
+test-incus-cluster: build testbed-incus-cluster-up
+	OVNFWD_BIN=$(CURDIR)/$(BIN) OVNFWD_REQUIRE_CLUSTER=1 OVNFWD_REQUIRE_STACK=incus $(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) -v -run 'TestCluster' ./integration/...
 	bash $(TESTBED) down
 
 # The single-member bed with OVN 25.03 and OVS 3.5 (Debian trixie, from a

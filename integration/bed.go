@@ -296,7 +296,8 @@ func (b *Bed) WaitLXDCluster(t testing.TB) {
 	Eventually(t, 120*time.Second, time.Second, "every LXD member fully operational", func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		out, err := run(ctx, []string{"LXD_DIR=" + b.Env["LXD_DIR"]}, "lxc", "cluster", "list", "--format", "csv")
+		cli, env := b.cliEnv()
+		out, err := run(ctx, env, cli, "cluster", "list", "--format", "csv")
 		if err != nil {
 			return err.Error()
 		}
@@ -307,6 +308,32 @@ func (b *Bed) WaitLXDCluster(t testing.TB) {
 		}
 		return ""
 	})
+}
+
+// OnMemberOf is the bed as an operator on the cluster member whose chassis
+// is chassis sees it: the same, but one-shot commands (b.ovnfwd) ask that
+// member's LXD. A test that killed a chassis asks a member it did not cut
+// off its cluster (a member whose underlay is cut has no database: its API
+// hangs). Off the cluster bed, the bed itself.
+func (b *Bed) OnMemberOf(t testing.TB, chassis string) *Bed {
+	t.Helper()
+	if !b.Cluster() {
+		return b
+	}
+	for _, m := range strings.Fields(b.Env["TB_MEMBERS"]) {
+		k := "TB_" + strings.ToUpper(m)
+		if b.Env[k+"_CHASSIS"] != chassis {
+			continue
+		}
+		env := make(map[string]string, len(b.Env))
+		for key, v := range b.Env {
+			env[key] = v
+		}
+		env["OVNFWD_LXD"] = b.Get(t, k+"_SOCKET")
+		return &Bed{Env: env, LXD: b.LXD}
+	}
+	t.Fatalf("no cluster member on chassis %q", chassis)
+	return nil
 }
 
 // NetworkID returns the LXD database ID of a network (its OVN prefix is

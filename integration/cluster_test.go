@@ -127,12 +127,26 @@ func TestClusterOneWriterAndEvents(t *testing.T) {
 	}
 
 	const listen = "198.51.100.201"
-	name := "lxd-net" + fmt.Sprint(b.NetworkID(t, b.Env["TB_NETWORK"])) + "-lb-" + listen + "-tcp"
+	name := b.Prefix(t) + "-lb-" + listen + "-tcp"
 	before := nb.Touched(name)
 	if err := b.member(t, 2).CreateNetworkForward(b.Env["TB_NETWORK"], memberForward(listen)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.member(t, 2).DeleteNetworkForward(b.Env["TB_NETWORK"], listen) })
+	t.Cleanup(func() {
+		_ = b.member(t, 2).DeleteNetworkForward(b.Env["TB_NETWORK"], listen)
+		// This cleanup runs while the daemons still do. Incus deletes the
+		// row, then its record more than the default --nb-settle (50 ms)
+		// later: the writer re-creates the row in between and deletes it
+		// again on the deletion event. Wait for that, or the daemons stop
+		// first and the row outlives the test (the next test's writer
+		// then deletes it, an NB write it does not expect).
+		Eventually(t, 15*time.Second, 100*time.Millisecond, "no NB row "+name+" after the delete", func() string {
+			if n := len(b.LBsByName(t)[name]); n != 0 {
+				return fmt.Sprintf("%d rows", n)
+			}
+			return ""
+		})
+	})
 	for i, d := range ds {
 		took := d.WaitState(listen, "ok", 30*time.Second)
 		t.Logf("m%d: forward verified ok %v after the create", i+1, took)
@@ -194,7 +208,7 @@ func TestClusterPolicyMismatchConverges(t *testing.T) {
 	ds := b.members(t, []string{"--arp-responder", policies[0]}, []string{"--arp-responder", policies[1]}, []string{"--arp-responder", policies[2]})
 	w := writer(t, ds, []int{0, 1, 2}, 15*time.Second)
 	t.Logf("writer: m%d with --arp-responder %s", w+1, policies[w])
-	name := "lxd-net" + fmt.Sprint(b.NetworkID(t, b.Env["TB_NETWORK"])) + "-lb-" + listen + "-tcp"
+	name := b.Prefix(t) + "-lb-" + listen + "-tcp"
 	want := map[string]string{"all": "all", "off": "", "unmanaged": ""}[policies[w]]
 	ds[w].WaitState(listen, "ok", 30*time.Second)
 	Eventually(t, 10*time.Second, 100*time.Millisecond, "NB has the writer's neighbor_responder", func() string {
@@ -249,7 +263,7 @@ func TestClusterWriterKillTakeover(t *testing.T) {
 	for _, d := range ds {
 		d.WaitState(listen, "ok", 30*time.Second)
 	}
-	name := "lxd-net" + fmt.Sprint(b.NetworkID(t, b.Env["TB_NETWORK"])) + "-lb-" + listen + "-tcp"
+	name := b.Prefix(t) + "-lb-" + listen + "-tcp"
 	var rest []int
 	for i := range ds {
 		if i != w {

@@ -125,10 +125,14 @@ func TestStatusDaemonFailover(t *testing.T) {
 	// holder's announcement is checked in a loop (route state follows the
 	// claim on its own); everything else must hold in that same report.
 	args := append(slices.Clone(daemonArgs), "--daemon", "127.0.0.1:1")
+	// On the cluster bed, as an operator on the new holder's member: the
+	// killed chassis's member is cut off its cluster (on Incus the gateway
+	// starts on ch1, member 1's, whose LXD answers the one-shot commands).
+	ob := b.OnMemberOf(t, next)
 	var st daemonStatus
 	var code int
 	Eventually(t, 15*time.Second, 200*time.Millisecond, "status shows the new holder announcing", func() string {
-		st, code = b.statusWith(t, args...)
+		st, code = ob.statusWith(t, args...)
 		for i, m := range ms {
 			if m.chassis() != next {
 				continue
@@ -188,14 +192,14 @@ func TestStatusDaemonFailover(t *testing.T) {
 	}
 	t.Logf("kill -9 %s: status (exit %d) shows the failover %s → %s (kind %s) seen by %d daemons, and %s unresponsive per %d daemons",
 		h.chassis(), code, left, lf.To, lf.Kind, len(lf.SeenBy), h.chassis(), len(unresponsive))
-	table := b.ovnfwd(t, append([]string{"status", "--network", net, "--format", "table"}, args...)...)
+	table := ob.ovnfwd(t, append([]string{"status", "--network", net, "--format", "table"}, args...)...)
 	if !strings.Contains(table.stdout, "last failover") || !strings.Contains(table.stdout, "127.0.0.1:1") {
 		t.Errorf("status table (exit %d) lacks the failover or the unreachable daemon:\n%s%s", table.code, table.stdout, table.stderr)
 	}
 	t.Logf("status table:\n%s", table.stdout)
 
 	// explain shows the same failover beside the active chassis.
-	xr := b.ovnfwd(t, append([]string{"explain", net, vips[0], "--format", "json"}, args...)...)
+	xr := ob.ovnfwd(t, append([]string{"explain", net, vips[0], "--format", "json"}, args...)...)
 	var x struct {
 		LastFailover *struct {
 			To     string   `json:"to"`
@@ -236,6 +240,7 @@ func TestStatusDaemonFailover(t *testing.T) {
 	for _, v := range vips {
 		h.d.WaitState(v, "ok", 20*time.Second)
 	}
+	b.WaitLXDCluster(t) // the restarted chassis's member rejoins its cluster
 
 	// Only an unreachable daemon: the same exit code as without daemons,
 	// and the report says why.

@@ -15,7 +15,8 @@
 #                     `bb`) and traffic through forwards.
 # Two stack choices (fixed at `up` too):
 #   TB_STACK=lxd (default) | incus   LXD 5.0.2, or Incus 6.0 LTS from Debian's
-#                     bookworm-backports (single mode; `incus` for `lxc`)
+#                     bookworm-backports (either mode; `incus` for `lxc`; the
+#                     Incus cluster: see cluster_form for what differs)
 #   TB_OVN=23.03 (default) | 25.03   OVN/OVS daemons of Debian 12, or Debian
 #                     trixie's OVN 25.03 + OVS 3.5 from a debootstrap root
 #                     cached in integration/.testbed-cache/trixie
@@ -126,18 +127,17 @@ raft) [ "$TB_MODE" = single ] || { echo "[testbed] error: TB_CENTRAL=raft runs i
 *) echo "[testbed] error: TB_CENTRAL must be single or raft" >&2; exit 2 ;;
 esac
 # The stack (TB_STACK, fixed at `up` like TB_MODE): lxd (LXD 5.0.2, Debian
-# 12) or incus (Incus 6.0 LTS from bookworm-backports; single mode).
+# 12) or incus (Incus 6.0 LTS from bookworm-backports; single or cluster).
 TB_STACK=${TB_STACK:-lxd}
 case "$TB_STACK" in
 lxd)
-	DAEMON=(lxd --group root) CLI=lxc DIR_VAR=LXD_DIR OVN_PREFIX=lxd-net
+	DAEMON=(lxd --group root) CLI=lxc DIR_VAR=LXD_DIR OVN_PREFIX=lxd-net STACK_NAME=LXD
 	waitready() { LXD_DIR=$1 timeout 130 lxd waitready --timeout 120; }
 	;;
 incus)
 	# incusd is not on PATH (Debian keeps it in /usr/libexec).
-	DAEMON=(/usr/libexec/incus/incusd --group root) CLI=incus DIR_VAR=INCUS_DIR OVN_PREFIX=incus-net
+	DAEMON=(/usr/libexec/incus/incusd --group root) CLI=incus DIR_VAR=INCUS_DIR OVN_PREFIX=incus-net STACK_NAME=Incus
 	waitready() { INCUS_DIR=$1 timeout 130 incus admin waitready --timeout 120; }
-	[ "$TB_MODE" = single ] || { echo "[testbed] error: TB_STACK=incus runs in single mode only" >&2; exit 2; }
 	;;
 *) echo "[testbed] error: TB_STACK must be lxd or incus" >&2; exit 2 ;;
 esac
@@ -772,13 +772,34 @@ lxd_configure() { # single mode
 ha_group() { ovn-nbctl --db="$NB_DB" --bare --columns=name find HA_Chassis_Group | grep -E "^$OVN_PREFIX[0-9]+\$" | head -n1 || true; }
 
 # --- cluster mode -------------------------------------------------------------
+# TB_STACK=incus clusters the same way (verified with Incus 6.0.4): the
+# preseeds are `incus admin init --preseed` with the same keys, `incus
+# cluster add mN --quiet` prints only the token, `cluster list` has the same
+# ONLINE / "Fully operational" columns, and the daemons' directories keep the
+# bed's names (lxdN, lxd.pid, lxd.log). What differs:
+#  - Incus ignores OVS_RUNDIR for its own OVS connection, and
+#    network.ovs.connection is member-specific: set it on each member to its
+#    chassis's db.sock (`config show --target mN` shows each member's own;
+#    set once, like the NB connection, it would be member 1's alone).
+#  - its uplink OVS bridge is incusovn<UPLINK's network ID> (incusovn1 here;
+#    ovn0's rows are incus-net2-*), made with the kernel datapath on every
+#    member: pre-made netdev on every chassis before ovn0, as in single
+#    mode (Incus waits for the bridge's interface). Instances' host-side veths are
+#    vethXXXXXXXX and their monitors "[lxc monitor] <INCUS_DIR>/containers
+#    <name>", as with LXD, so the fixer needs nothing else.
+#  - incusd logs that it cannot fetch instance types from
+#    images.linuxcontainers.org: harmless (the namespaces have no way out).
 lxd_preseed() { # N: `lxd init --preseed` (stdin) inside member N's namespace
+	if [ "$TB_STACK" = incus ]; then
+		ip netns exec "$NS_PREFIX$1" env INCUS_DIR="$(lxd_dir_of "$1")" incus admin init --preseed
+		return
+	fi
 	ip netns exec "$NS_PREFIX$1" env LXD_DIR="$(lxd_dir_of "$1")" lxd init --preseed
 }
 
 cluster_form() {
 	if ! lxc_on 1 cluster list >/dev/null 2>&1; then
-		log "bootstrapping the LXD cluster on m1 ($ENCAP_NET.1:8443)"
+		log "bootstrapping the $STACK_NAME cluster on m1 ($ENCAP_NET.1:8443)"
 		lxd_preseed 1 <<EOF
 config:
   core.https_address: $ENCAP_NET.1:8443
@@ -819,6 +840,14 @@ cluster:
     value: ""
 EOF
 	done
+	if [ "$TB_STACK" = incus ]; then
+		# Incus does not follow OVS_RUNDIR for its own OVS connection, and
+		# network.ovs.connection is member-specific: each member its own
+		# chassis's OVS (set on the member itself).
+		for n in $(seq $NCH); do
+			lxc_on "$n" config set network.ovs.connection "unix:$(chdir_of "$n")/db.sock"
+		done
+	fi
 	# Only now: set before the others joined, it stays member 1's own and
 	# the others use the default NB socket.
 	lxc_on 1 config set network.ovn.northbound_connection "$NB_DB"
@@ -845,6 +874,18 @@ cluster_networks() {
 			dns.nameservers=$UPLINK_GW >/dev/null
 	fi
 	if ! lxc_on 1 network show ovn0 >/dev/null 2>&1; then
+		if [ "$TB_STACK" = incus ]; then
+			# As in single mode: Incus makes the uplink's OVS bridge
+			# (incusovn<UPLINK's ID>) on every member with the kernel
+			# datapath and waits for its interface; have it made with the
+			# userspace one first, on every chassis.
+			local upid
+			upid=$(lxc_on 1 admin sql global "SELECT id FROM networks WHERE name='UPLINK'" --format csv 2>/dev/null | tail -n1 | tr -dc 0-9)
+			[ -n "$upid" ] || die "no network ID for UPLINK"
+			for n in $(seq $NCH); do
+				ch_vsctl "$n" --may-exist add-br "incusovn$upid" -- set bridge "incusovn$upid" datapath_type=netdev
+			done
+		fi
 		lxc_on 1 network create ovn0 --type=ovn network=UPLINK ipv4.address=$OVN_SUBNET \
 			ipv4.nat=false ipv6.address=none >/dev/null
 	fi
@@ -1216,11 +1257,11 @@ cmd_status() {
 		# Ask the first member whose daemon runs.
 		local v=1
 		for n in $(members); do if pid_alive "$(lxd_dir_of "$n")/lxd.pid"; then v=$n; break; fi; done
-		echo "LXD cluster members (m$v's view):"
-		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc cluster list --format csv 2>&1 |
+		echo "$STACK_NAME cluster members (m$v's view):"
+		timeout 15 ip netns exec "$NS_PREFIX$v" env $DIR_VAR="$(lxd_dir_of "$v")" $CLI cluster list --format csv 2>&1 |
 			awk -F, 'NF>=7{n=substr($1, 2); print "  " $1 " " $2 " " $(NF-1) " (chassis ch" n ", OVS hostname host-ch" n ")"} NF<7{print "  " $0}' || ok=1
 		echo "instances:"
-		timeout 15 ip netns exec "$NS_PREFIX$v" env LXD_DIR="$(lxd_dir_of "$v")" lxc list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
+		timeout 15 ip netns exec "$NS_PREFIX$v" env $DIR_VAR="$(lxd_dir_of "$v")" $CLI list --format csv -c n,s,L,4 2>&1 | sed 's/^/  /' || ok=1
 	fi
 	if [ "$TB_CENTRAL" = raft ]; then
 		local db st
