@@ -231,7 +231,14 @@ func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	start := time.Now()
 	d.publishAsync(ctx)
 	d.e.takePostponed()
+	// After an NB reconnect (a Raft leader change, a restarted server)
+	// ovn-northd is often still looking for the new leader (23.03 backs off
+	// up to 15 s): a pass that wrote nothing verifies against the last
+	// barrier instead of holding the worker, and its queued repairs, for
+	// the barrier timeout. SB changes re-verify what is left pending.
+	d.e.idleBarrier = trigger != "nb-reconnect"
 	pr, err := d.e.pass(ctx, !d.dryRun)
+	d.e.idleBarrier = true
 	if err == nil {
 		d.q.dropNamesBefore(start, d.e.takePostponed())
 	}

@@ -59,6 +59,9 @@ type Engine struct {
 
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
+	// idleBarrier: a pass that applied nothing still takes a barrier (true
+	// but for the daemon's pass after an NB reconnect).
+	idleBarrier bool
 
 	// emptySince: since when listings have held no OVN network although
 	// the last believed one had some; believed after emptyConfirm (worker
@@ -148,6 +151,7 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		lxd: cfg.LXD, nb: cfg.NB, sb: cfg.SB, nbOnly: cfg.NBOnly, opts: cfg.Options, log: cfg.Logger, ha: cfg.HA,
 		barrierTimeout: 5 * time.Second,
+		idleBarrier:    true,
 		emptyConfirm:   10 * time.Second,
 		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
 		prefixes:       map[string]fwdsync.NetworkRef{},
@@ -251,8 +255,11 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 		}
 		pr.Plan = res
 	}
-	if apply {
+	switch {
+	case apply && (len(pr.Applied) > 0 || e.idleBarrier):
 		pr.Barrier = e.barrier(ctx)
+	case apply:
+		pr.Barrier = e.lastCfg
 	}
 	e.mu.Lock()
 	e.kept = kept

@@ -332,3 +332,37 @@ func TestEngineNBChangeReadsLXDOnlyWhenDirty(t *testing.T) {
 		t.Fatalf("LXD's own rewrite undone from the stale copy: applied %v clean %v, VIPs %v", applied, clean, n.St.LoadBalancers[0].VIPs)
 	}
 }
+
+// A pass that wrote nothing takes no barrier when idleBarrier is off (the
+// daemon's pass after an NB reconnect, while ovn-northd may still look for
+// the new leader): it verifies against the last one. A pass that wrote
+// takes one either way.
+func TestEnginePassIdleBarrier(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	e := testEngine(l, n)
+	e.idleBarrier = false
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	after := n.St.NBCfg
+	if after == 1 {
+		t.Fatal("a pass that repaired took no barrier")
+	}
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.St.NBCfg != after || pr.Barrier != after {
+		t.Errorf("idle pass without idleBarrier: nb_cfg %d → %d, pass barrier %d; want no new barrier, the last (%d)", after, n.St.NBCfg, pr.Barrier, after)
+	}
+	if got := e.stateCounts()[fwdsync.StateOK]; got != 1 {
+		t.Errorf("%d forwards ok after the idle pass, want 1", got)
+	}
+	e.idleBarrier = true
+	if _, err := e.pass(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if n.St.NBCfg != after+1 {
+		t.Errorf("idle pass with idleBarrier: nb_cfg %d, want %d", n.St.NBCfg, after+1)
+	}
+}
