@@ -104,12 +104,12 @@ type Config struct {
 	GracefulRestart time.Duration
 }
 
-// maxRestartTime is the largest restart time the capability carries.
-const maxRestartTime = 4095 * time.Second
+// MaxRestartTime is the largest restart time the capability carries.
+const MaxRestartTime = 4095 * time.Second
 
 // restartTimeSeconds is cfg.GracefulRestart for the capability.
 func (c Config) restartTimeSeconds() uint32 {
-	return uint32((min(c.GracefulRestart, maxRestartTime) + time.Second - 1) / time.Second)
+	return uint32((min(c.GracefulRestart, MaxRestartTime) + time.Second - 1) / time.Second)
 }
 
 // Peer is one BGP neighbor.

@@ -236,9 +236,7 @@ func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	// up to 15 s): a pass that wrote nothing verifies against the last
 	// barrier instead of holding the worker, and its queued repairs, for
 	// the barrier timeout. SB changes re-verify what is left pending.
-	d.e.idleBarrier = trigger != "nb-reconnect"
-	pr, err := d.e.pass(ctx, !d.dryRun)
-	d.e.idleBarrier = true
+	pr, err := d.e.passWith(ctx, !d.dryRun, trigger != "nb-reconnect")
 	if err == nil {
 		d.q.dropNamesBefore(start, d.e.takePostponed())
 	}

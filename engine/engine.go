@@ -59,9 +59,6 @@ type Engine struct {
 
 	// BarrierTimeout bounds the northd barrier after applying changes.
 	barrierTimeout time.Duration
-	// idleBarrier: a pass that applied nothing still takes a barrier (true
-	// but for the daemon's pass after an NB reconnect).
-	idleBarrier bool
 
 	// emptySince: since when listings have held no OVN network although
 	// the last believed one had some; believed after emptyConfirm (worker
@@ -151,7 +148,6 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		lxd: cfg.LXD, nb: cfg.NB, sb: cfg.SB, nbOnly: cfg.NBOnly, opts: cfg.Options, log: cfg.Logger, ha: cfg.HA,
 		barrierTimeout: 5 * time.Second,
-		idleBarrier:    true,
 		emptyConfirm:   10 * time.Second,
 		forwards:       map[fwdsync.ForwardKey]fwdsync.Forward{},
 		prefixes:       map[string]fwdsync.NetworkRef{},
@@ -182,6 +178,12 @@ var errLXDListing = errors.New("LXD listing failed")
 // then verifies. Nothing is deleted unless the LXD listing of that network
 // completed in this pass (sync enforces it through LXDState.Complete).
 func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
+	return e.passWith(ctx, apply, true)
+}
+
+// passWith is pass; with apply, a pass that wrote nothing takes a northd
+// barrier only if idleBarrier is set (else it verifies against the last).
+func (e *Engine) passWith(ctx context.Context, apply, idleBarrier bool) (PassResult, error) {
 	var pr PassResult
 	// NB first, then LXD: a forward LXD creates or deletes in between then
 	// looks missing (the create is guarded) or already gone, never stale.
@@ -256,7 +258,7 @@ func (e *Engine) pass(ctx context.Context, apply bool) (PassResult, error) {
 		pr.Plan = res
 	}
 	switch {
-	case apply && (len(pr.Applied) > 0 || e.idleBarrier):
+	case apply && (len(pr.Applied) > 0 || idleBarrier):
 		pr.Barrier = e.barrier(ctx)
 	case apply:
 		pr.Barrier = e.lastCfg

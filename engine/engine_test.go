@@ -333,22 +333,21 @@ func TestEngineNBChangeReadsLXDOnlyWhenDirty(t *testing.T) {
 	}
 }
 
-// A pass that wrote nothing takes no barrier when idleBarrier is off (the
+// A pass that wrote nothing takes no barrier without idleBarrier (the
 // daemon's pass after an NB reconnect, while ovn-northd may still look for
 // the new leader): it verifies against the last one. A pass that wrote
 // takes one either way.
 func TestEnginePassIdleBarrier(t *testing.T) {
 	l, n := world(web("198.51.100.10", "80"))
 	e := testEngine(l, n)
-	e.idleBarrier = false
-	if _, err := e.pass(context.Background(), true); err != nil {
+	if _, err := e.passWith(context.Background(), true, false); err != nil {
 		t.Fatal(err)
 	}
 	after := n.St.NBCfg
 	if after == 1 {
 		t.Fatal("a pass that repaired took no barrier")
 	}
-	pr, err := e.pass(context.Background(), true)
+	pr, err := e.passWith(context.Background(), true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +357,6 @@ func TestEnginePassIdleBarrier(t *testing.T) {
 	if got := e.stateCounts()[fwdsync.StateOK]; got != 1 {
 		t.Errorf("%d forwards ok after the idle pass, want 1", got)
 	}
-	e.idleBarrier = true
 	if _, err := e.pass(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}

@@ -224,25 +224,11 @@ func (rs *RouteState) refreshGroups(now time.Time) {
 }
 
 // gatewayGroups maps each SB gateway port (cr-<router port>) to the
-// chassis of its router port's NB HA chassis group.
+// chassis of its router port's NB HA chassis group (fwdsync.HAGroupOf).
 func gatewayGroups(nb fwdsync.NBState) map[string][]fwdsync.NBHAChassis {
-	byUUID := make(map[string]fwdsync.NBHAChassis, len(nb.HAChassis))
-	for _, h := range nb.HAChassis {
-		byUUID[h.UUID] = h
-	}
-	groups := make(map[string][]fwdsync.NBHAChassis, len(nb.HAChassisGroups))
-	for _, g := range nb.HAChassisGroups {
-		var hs []fwdsync.NBHAChassis
-		for _, u := range g.HAChassis {
-			if h, ok := byUUID[u]; ok {
-				hs = append(hs, h)
-			}
-		}
-		groups[g.UUID] = hs
-	}
 	out := map[string][]fwdsync.NBHAChassis{}
 	for _, p := range nb.RouterPorts {
-		if hs, ok := groups[p.HAChassisGroup]; ok && p.HAChassisGroup != "" {
+		if _, hs, ok := fwdsync.HAGroupOf(nb, p.Name); ok {
 			out["cr-"+p.Name] = hs
 		}
 	}

@@ -253,22 +253,9 @@ func BuildStatus(in StatusInput) StatusReport {
 // members sorted by priority (highest first), judged against SB.
 func haGroup(nb fwdsync.NBState, extPort, active string, chassis map[string]fwdsync.SBChassis) HAGroupStatus {
 	g := HAGroupStatus{Members: []HAMember{}}
-	var groupUUID string
-	for _, p := range nb.RouterPorts {
-		if p.Name == extPort {
-			groupUUID = p.HAChassisGroup
-		}
-	}
-	var members []string
-	for _, grp := range nb.HAChassisGroups {
-		if grp.UUID == groupUUID {
-			g.Name, g.UUID, members = grp.Name, grp.UUID, grp.HAChassis
-		}
-	}
-	for _, h := range nb.HAChassis {
-		if !slices.Contains(members, h.UUID) {
-			continue
-		}
+	grp, members, _ := fwdsync.HAGroupOf(nb, extPort)
+	g.Name, g.UUID = grp.Name, grp.UUID
+	for _, h := range members {
 		c, known := chassis[h.ChassisName]
 		m := HAMember{Chassis: h.ChassisName, Hostname: c.Hostname, Priority: h.Priority, Active: h.ChassisName == active,
 			SBChassis: known && c.HasChassisRow, NBCfg: c.NBCfg}

@@ -48,3 +48,29 @@ func GatewayHeldLocally(group []NBHAChassis, self string, bfdUp map[string]bool)
 		return true, fmt.Sprintf("no chassis of higher priority is up by %s's BFD (%s: down)", self, strings.Join(higher, ", "))
 	}
 }
+
+// HAGroupOf returns the NB HA chassis group of router port port (by the
+// port's ha_chassis_group) and the group's HA_Chassis rows, in NB's order;
+// ok is false when the port has no group or the group is not in nb.
+func HAGroupOf(nb NBState, port string) (g NBHAChassisGroup, members []NBHAChassis, ok bool) {
+	var uuid string
+	for _, p := range nb.RouterPorts {
+		if p.Name == port {
+			uuid = p.HAChassisGroup
+		}
+	}
+	if uuid == "" {
+		return g, nil, false
+	}
+	i := slices.IndexFunc(nb.HAChassisGroups, func(g NBHAChassisGroup) bool { return g.UUID == uuid })
+	if i < 0 {
+		return g, nil, false
+	}
+	g = nb.HAChassisGroups[i]
+	for _, h := range nb.HAChassis {
+		if slices.Contains(g.HAChassis, h.UUID) {
+			members = append(members, h)
+		}
+	}
+	return g, members, true
+}

@@ -33,3 +33,20 @@ func TestGatewayHeldLocally(t *testing.T) {
 		})
 	}
 }
+
+func TestHAGroupOf(t *testing.T) {
+	nb := NBState{
+		RouterPorts:     []NBRouterPort{{Name: "p-ext", HAChassisGroup: "g1"}, {Name: "p-int"}, {Name: "p-lost", HAChassisGroup: "gone"}},
+		HAChassisGroups: []NBHAChassisGroup{{UUID: "g1", Name: "lxd-net2", HAChassis: []string{"h1", "h3"}}},
+		HAChassis:       []NBHAChassis{{UUID: "h1", ChassisName: "ch1"}, {UUID: "h2", ChassisName: "ch2"}, {UUID: "h3", ChassisName: "ch3"}},
+	}
+	g, ms, ok := HAGroupOf(nb, "p-ext")
+	if !ok || g.Name != "lxd-net2" || len(ms) != 2 || ms[0].ChassisName != "ch1" || ms[1].ChassisName != "ch3" {
+		t.Errorf("HAGroupOf(p-ext) = %+v, %+v, %v", g, ms, ok)
+	}
+	for _, port := range []string{"p-int", "p-lost", "absent"} {
+		if _, ms, ok := HAGroupOf(nb, port); ok || ms != nil {
+			t.Errorf("HAGroupOf(%s) = %v, %v; want none", port, ms, ok)
+		}
+	}
+}

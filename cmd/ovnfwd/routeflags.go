@@ -202,8 +202,8 @@ func parseRouteConfig(c *cli.Context, chassisID func(context.Context) (string, e
 		EBGPMultihopTTL: uint32(min(c.Uint(flagBGPMultihop), 255)),
 		GracefulRestart: c.Duration(flagBGPGraceful),
 	}
-	if gr := sc.GracefulRestart; gr < 0 || gr%time.Second != 0 || gr > 4095*time.Second {
-		return rc, false, fmt.Errorf("--%s %v: want 0 (off) or whole seconds up to 4095s", flagBGPGraceful, gr)
+	if gr := sc.GracefulRestart; gr < 0 || gr%time.Second != 0 || gr > bgp.MaxRestartTime {
+		return rc, false, fmt.Errorf("--%s %v: want 0 (off) or whole seconds up to %v", flagBGPGraceful, gr, bgp.MaxRestartTime)
 	}
 	if err := checkTimers(sc.HoldTime, sc.Keepalive); err != nil {
 		return rc, false, err
