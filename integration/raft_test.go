@@ -340,6 +340,14 @@ func leaderKillUnderDaemon(t *testing.T, bound time.Duration, args ...string) {
 		}
 		return ""
 	})
+	// The start-up's second full pass (LXD's event stream connected) must be
+	// over: one running at the kill waits for NB and northd with it.
+	Eventually(t, 30*time.Second, 50*time.Millisecond, "the daemon's start-up passes are done", func() string {
+		if n, err := d.Metric(`ovnfwd_reconcile_duration_seconds_count{trigger="lxd-connect"}`); err != nil || n < 1 {
+			return fmt.Sprintf("lxd-connect passes %v, %v", n, err)
+		}
+		return ""
+	})
 	victim := "198.51.100.93"
 	name := prefix + "-lb-" + victim + "-tcp"
 	r0, _ := d.Metric(`ovnfwd_reconnects_total{target="nb"}`)
