@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,10 @@ type Daemon struct {
 	waitGates string
 	// lxdAnnounced: when LXD last announced a forward's creation or update.
 	lxdAnnounced map[fwdsync.ForwardKey]time.Time
-	election     Election // nil: this daemon always writes
+	// rowDeleted: Load_Balancer rows deleted in NB less than
+	// cfg.NBDeleteGrace ago, by when (guarded by mu).
+	rowDeleted map[string]time.Time
+	election   Election // nil: this daemon always writes
 	// pendingSince: forwards triggered but not yet verified ok, with the
 	// time their trigger reached ovnfwd (event → verified latency).
 	pendingSince map[fwdsync.ForwardKey]pendingTrigger
@@ -75,6 +79,9 @@ func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 			case lxdwatch.KindForward:
 				it := workItem{key: ev.Key, read: readFresh, trigger: "lxd-event", since: ev.Received, eventAt: ev.Received}
 				announced := ev.Action == api.EventLifecycleNetworkForwardCreated || ev.Action == api.EventLifecycleNetworkForwardUpdated
+				if ev.Action == api.EventLifecycleNetworkForwardDeleted {
+					d.noteServerDeletion(ev.Key, ev.Received)
+				}
 				if announced {
 					// LXD writes the rows right after its event: rows it
 					// has not written yet are created only if they are
@@ -370,6 +377,12 @@ type DaemonConfig struct {
 	// forward's OVN rows before its database record (and LXD ≥5.21.2 in
 	// several NB transactions), so a change may be a write in progress.
 	NBSettle time.Duration
+	// NBDeleteGrace: a deleted row of a forward the server still lists is
+	// re-created only this long after its deletion. LXD and Incus delete
+	// a forward's rows before their own record and announce the deletion
+	// after it; re-creating the row in between resurrects the forward
+	// until the event. 0: re-create after NBSettle.
+	NBDeleteGrace time.Duration
 	// ClaimDebounce: a gateway claim change is acted on once it lasted this.
 	ClaimDebounce                     time.Duration
 	LivenessInterval, LivenessTimeout time.Duration
@@ -399,7 +412,7 @@ func NewDaemon(cfg DaemonConfig) *Daemon {
 	}
 	m := newMetrics()
 	m.buildInfo.WithLabelValues(cfg.Version, runtime.Version()).Set(1)
-	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: m, q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle, lxdAnnounced: map[fwdsync.ForwardKey]time.Time{},
+	d := &Daemon{cfg: cfg, log: cfg.Logger, metrics: m, q: newQueue(), dryRun: cfg.DryRun, nbSettle: cfg.NBSettle, lxdAnnounced: map[fwdsync.ForwardKey]time.Time{}, rowDeleted: map[string]time.Time{},
 		pprof: cfg.Pprof, pendingSince: map[fwdsync.ForwardKey]pendingTrigger{}, memLimit: cfg.MemoryLimit, chassis: cfg.Chassis}
 	if cfg.Routes != nil {
 		d.routes = newRouteStateWith(*cfg.Routes, cfg.Speaker, cfg.Logger.Named("routes"), d.metrics.reg)
@@ -468,6 +481,17 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	connected := ""
 	d.ready.Store(&connected)
 
+	if g := cfg.NBDeleteGrace; g > 0 {
+		d.e.deletedMomentsAgo = d.deletedMomentsAgo
+		src.NB.OnLoadBalancerDelete(func(name string) {
+			at := time.Now()
+			d.mu.Lock()
+			d.rowDeleted[name] = at
+			d.mu.Unlock()
+			// If the forward is still listed then, its row is re-created.
+			time.AfterFunc(g, func() { d.q.addNameChangedAt(name, at) })
+		})
+	}
 	src.NB.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
 	src.NB.OnTopologyChange(func() { d.q.addFull("nb-topology") })
 	src.NB.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })
@@ -599,6 +623,37 @@ func (d *Daemon) member() string {
 // update ovnfwd leaves its missing rows to LXD (LXD 5.0.2 writes them
 // ~0.2 s after its event; longer on a loaded host).
 const lxdWriteGrace = 2 * time.Second
+
+// deletedMomentsAgo reports whether the Load_Balancer row was deleted in NB
+// less than NBDeleteGrace ago.
+func (d *Daemon) deletedMomentsAgo(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.rowDeleted[name]
+	if ok && time.Since(at) >= d.cfg.NBDeleteGrace {
+		delete(d.rowDeleted, name)
+		return false
+	}
+	return ok
+}
+
+// noteServerDeletion logs, for a forward deletion event, how long after
+// its rows' deletion in NB it came: the window NBDeleteGrace must cover.
+func (d *Daemon) noteServerDeletion(key fwdsync.ForwardKey, received time.Time) {
+	infix := "-lb-" + key.ListenAddress + "-" // any network's: a debug figure
+	d.mu.Lock()
+	var lag time.Duration
+	for name, at := range d.rowDeleted {
+		if strings.Contains(name, infix) && received.Sub(at) > lag {
+			lag = received.Sub(at)
+		}
+	}
+	d.mu.Unlock()
+	if lag > 0 {
+		d.log.Debug("the server announced a forward's deletion after deleting its rows", zap.String("forward", keyString(key)),
+			zap.Duration("after", lag), zap.Duration("grace", d.cfg.NBDeleteGrace))
+	}
+}
 
 // awaitingLXD reports whether LXD announced the forward less than
 // lxdWriteGrace ago.

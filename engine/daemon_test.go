@@ -20,11 +20,12 @@ import (
 // worker's reads and writes with the test's edits.
 
 type watchedWorld struct {
-	mu     gosync.Mutex
-	lxd    *fakeLXD
-	nb     *fakeNB
-	events chan lxdwatch.Event
-	onLB   []func(string)
+	mu      gosync.Mutex
+	lxd     *fakeLXD
+	nb      *fakeNB
+	events  chan lxdwatch.Event
+	onLB    []func(string)
+	onLBDel []func(string)
 	// published is what the daemon published on its LXD member.
 	published map[string]string
 }
@@ -105,6 +106,11 @@ func (n wNB) OnLoadBalancerChange(f func(string)) {
 	n.w.onLB = append(n.w.onLB, f)
 	n.w.mu.Unlock()
 }
+func (n wNB) OnLoadBalancerDelete(f func(string)) {
+	n.w.mu.Lock()
+	n.w.onLBDel = append(n.w.onLBDel, f)
+	n.w.mu.Unlock()
+}
 func (wNB) OnTopologyChange(func()) {}
 func (wNB) OnReconnect(func())      {}
 func (wNB) Connected() bool         { return true }
@@ -134,8 +140,11 @@ func (w *watchedWorld) deleteRow(name string) {
 			_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: []fwdsync.Op{{Kind: fwdsync.OpDeleteLB, Name: name, UUID: lb.UUID}}})
 		}
 	}
-	cbs := w.onLB
+	cbs, dels := w.onLB, w.onLBDel
 	w.mu.Unlock()
+	for _, f := range dels {
+		f(name)
+	}
 	for _, f := range cbs {
 		f(name)
 	}
@@ -295,5 +304,56 @@ func TestDaemonStandbyWritesNothingUntilElected(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if w.hasRow("lxd-net2-lb-198.51.100.10-tcp") || w.applied() != before+1 { // +1: the test's own delete
 		t.Errorf("a member that lost the lock repaired drift (applied %d → %d)", before, w.applied())
+	}
+}
+
+// A deleted row of a forward LXD still lists is left alone for
+// NBDeleteGrace (LXD and Incus delete a forward's rows before its record):
+// re-created after it if the forward is still listed, never if the
+// server's deletion event comes within it.
+func TestDaemonDeleteGrace(t *testing.T) {
+	const grace = 300 * time.Millisecond
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: 10 * time.Millisecond, NBDeleteGrace: grace})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	const row10, row11 = "lxd-net2-lb-198.51.100.10-tcp", "lxd-net2-lb-198.51.100.11-tcp"
+	waitFor(t, "the start pass", func() bool { return w.hasRow(row10) && w.hasRow(row11) && d.notReady() == "" })
+
+	// Drift: nobody deletes the forward; its row comes back after the grace.
+	deleted := time.Now()
+	w.deleteRow(row10)
+	time.Sleep(grace / 2)
+	if w.hasRow(row10) {
+		t.Fatalf("row re-created %v after its deletion, within the %v grace", time.Since(deleted), grace)
+	}
+	waitFor(t, "the deleted row back after the grace", func() bool { return w.hasRow(row10) })
+	if took := time.Since(deleted); took < grace {
+		t.Errorf("row re-created after %v, before the grace of %v", took, grace)
+	}
+
+	// The server deletes the forward: row first, record and event later.
+	applied := w.applied()
+	w.deleteRow(row11)
+	time.Sleep(grace / 2)
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.11"}
+	w.mu.Lock()
+	w.lxd.St.Forwards = w.lxd.St.Forwards[:1]
+	w.mu.Unlock()
+	w.events <- lxdwatch.Event{Kind: lxdwatch.KindForward, Action: "network-forward-deleted", Key: key, Received: time.Now()}
+	time.Sleep(grace + 200*time.Millisecond)
+	if w.hasRow(row11) || w.applied() != applied+1 { // +1: the test's own delete
+		t.Errorf("the row of a forward being deleted was re-created (row present: %v; NB changes %d → %d)", w.hasRow(row11), applied, w.applied())
+	}
+	if !w.hasRow(row10) {
+		t.Error("the other forward's row is gone")
 	}
 }

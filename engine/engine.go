@@ -49,6 +49,11 @@ type Engine struct {
 	// awaitingLXD reports forwards LXD announced (created or updated)
 	// moments ago: their missing rows are LXD's to write first. nil: none.
 	awaitingLXD func(key fwdsync.ForwardKey) bool
+	// deletedMomentsAgo reports Load_Balancer rows deleted in NB moments
+	// ago: LXD and Incus delete a forward's rows before their own record,
+	// so the forward is still listed for a moment and its deletion event
+	// may follow. nil: none.
+	deletedMomentsAgo func(name string) bool
 	// postponed are the row names whose changes were skipped as busy
 	// since takePostponed was last called: their queued NB changes must
 	// survive the pass that skipped them.
@@ -503,6 +508,14 @@ func (e *Engine) isBusy(ch fwdsync.Change) bool {
 		// itself right after: creating them first only races it.
 		if op.Kind == fwdsync.OpCreateLB && e.awaitingLXD != nil && e.awaitingLXD(ch.Key) {
 			e.log.Debug("postponed: LXD writes this forward's rows itself moments after its event", zap.String("forward", keyString(ch.Key)))
+			if e.postponed == nil {
+				e.postponed = map[string]bool{}
+			}
+			e.postponed[op.Name] = true
+			return true
+		}
+		if op.Kind == fwdsync.OpCreateLB && e.deletedMomentsAgo != nil && e.deletedMomentsAgo(op.Name) {
+			e.log.Debug("postponed: row deleted moments ago; the server's deletion event may follow", zap.String("forward", keyString(ch.Key)), zap.String("row", op.Name))
 			if e.postponed == nil {
 				e.postponed = map[string]bool{}
 			}

@@ -80,6 +80,18 @@ func (q *queue) addName(name string) {
 	q.signal()
 }
 
+// addNameChangedAt queues a Load_Balancer name changed at the given time
+// (a retry of a change postponed until then), unless a later change of it
+// is queued.
+func (q *queue) addNameChangedAt(name string, at time.Time) {
+	q.mu.Lock()
+	if cur, ok := q.names[name]; !ok || cur.Before(at) {
+		q.names[name] = at
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
 // busy reports whether a Load_Balancer name changed in NB less than the
 // settle time ago: someone (LXD) may be in the middle of writing it, so
 // nothing acts on it until it is quiet; its queued name triggers a fresh

@@ -70,6 +70,7 @@ type WatchedLXD interface {
 type WatchedNB interface {
 	NB
 	OnLoadBalancerChange(f func(name string))
+	OnLoadBalancerDelete(f func(name string))
 	OnTopologyChange(f func())
 	OnReconnect(f func())
 	Connected() bool

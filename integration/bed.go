@@ -91,6 +91,7 @@ func Open(t testing.TB) *Bed {
 		t.Fatalf("connect to test bed LXD at %s: %v", env["OVNFWD_LXD"], err)
 	}
 	b := &Bed{Env: env, LXD: c}
+	repeatFailures(t)
 	// The compatibility job (make test-incus) must not pass on the wrong
 	// stack: a bed left up by another target would make it a second LXD run.
 	if want := os.Getenv("OVNFWD_REQUIRE_STACK"); want != "" && b.Stack() != want {
@@ -103,7 +104,48 @@ func Open(t testing.TB) *Bed {
 	if want := os.Getenv("OVNFWD_REQUIRE_CENTRAL"); want != "" && b.Central() != want {
 		t.Fatalf("the test bed runs the %s OVN central, not %s (OVNFWD_REQUIRE_CENTRAL; bring it up with TB_CENTRAL=%s)", b.Central(), want, want)
 	}
+	// Every test starts on a whole bed: a chassis whose OVS 3.1.0 aborted
+	// by itself in an earlier test (BENCHMARKS §9) is restarted, and on the
+	// cluster bed every LXD member must be fully operational.
+	b.WaitLXDCluster(t)
 	return b
+}
+
+// failures holds, per top-level test, why its Eventually calls gave up.
+// A failed test repeats them as its very last output lines, after the
+// daemons' logs: CI keeps only the tail of a failed run's output.
+var failures gosync.Map // top-level test name → *failNotes
+
+type failNotes struct {
+	mu   gosync.Mutex
+	msgs []string
+}
+
+func topTest(t testing.TB) string { return strings.SplitN(t.Name(), "/", 2)[0] }
+
+// repeatFailures registers the end-of-test summary once per test.
+func repeatFailures(t testing.TB) {
+	if _, loaded := failures.LoadOrStore(topTest(t), &failNotes{}); loaded {
+		return
+	}
+	t.Cleanup(func() {
+		v, _ := failures.LoadAndDelete(topTest(t))
+		n := v.(*failNotes)
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if t.Failed() && len(n.msgs) > 0 {
+			t.Logf("%s failed waiting for (repeated after the logs above):\n  %s", t.Name(), strings.Join(n.msgs, "\n  "))
+		}
+	})
+}
+
+func noteFailure(t testing.TB, msg string) {
+	if v, ok := failures.Load(topTest(t)); ok {
+		n := v.(*failNotes)
+		n.mu.Lock()
+		n.msgs = append(n.msgs, t.Name()+": "+msg)
+		n.mu.Unlock()
+	}
 }
 
 // Central is the bed's OVN central: "single" (one NB and one SB server on
@@ -544,7 +586,9 @@ func Eventually(t testing.TB, timeout, interval time.Duration, what string, cond
 		}
 		time.Sleep(interval)
 	}
-	t.Fatalf("%s: not true after %v: %s", what, timeout, reason)
+	msg := fmt.Sprintf("%s: not true after %v: %s", what, timeout, reason)
+	noteFailure(t, msg)
+	t.Fatal(msg)
 	return 0
 }
 

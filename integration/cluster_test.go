@@ -191,6 +191,54 @@ func TestClusterOneWriterAndEvents(t *testing.T) {
 	if want := fmt.Sprintf("m%d", w+1); !slices.Equal(st.Writers, []string{want}) {
 		t.Errorf("status writers %v, want [%s]", st.Writers, want)
 	}
+
+	// Deleting the forward: LXD and Incus delete the row first and their
+	// own record moments later, so for a moment NB lacks the row of a
+	// forward the server still lists. The writer must not re-create it in
+	// that window (a resurrected forward, deleted again on the event).
+	before = nb.Touched(name)
+	if err := b.member(t, 2).DeleteNetworkForward(b.Env["TB_NETWORK"], listen); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 15*time.Second, 20*time.Millisecond, "no NB row "+name+" after the delete", func() string {
+		if n := len(b.LBsByName(t)[name]); n != 0 {
+			return fmt.Sprintf("%d rows", n)
+		}
+		return ""
+	})
+	time.Sleep(3 * time.Second) // past the deletion grace: a late re-creation shows
+	if n := len(b.LBsByName(t)[name]); n != 0 {
+		t.Errorf("%d rows %s 3 s after the forward's deletion", n, name)
+	}
+	for i, d := range ds {
+		if n := repaired(d, listen); n != writes[i] {
+			t.Errorf("m%d repaired the forward %d times around its deletion:\n%s", i+1, n-writes[i], grepLog(d, listen))
+		}
+	}
+	var lags []string
+	for i, d := range ds {
+		for _, line := range strings.Split(grepLog(d, listen), "\n") {
+			var l struct {
+				Msg   string  `json:"msg"`
+				After float64 `json:"after"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Msg, "the server announced a forward's deletion") {
+				lags = append(lags, fmt.Sprintf("m%d %v", i+1, time.Duration(l.After*float64(time.Second)).Round(time.Millisecond)))
+			}
+		}
+	}
+	t.Logf("deletion: %d NB transactions on %s; the deletion event came after the row's deletion by: %s", nb.Touched(name)-before, name, strings.Join(lags, ", "))
+}
+
+// grepLog returns a daemon's log lines that mention s.
+func grepLog(d *Daemon, s string) string {
+	var out []string
+	for _, line := range strings.Split(d.Log(), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Three members with three --arp-responder policies: NB converges to the

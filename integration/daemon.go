@@ -59,6 +59,7 @@ var (
 type Daemon struct {
 	t       testing.TB
 	cmd     *exec.Cmd
+	Name    string // "ovnfwd", or the cluster member it runs beside
 	Addr    string // metrics/health address
 	LogPath string
 	done    chan struct{}
@@ -146,7 +147,9 @@ func (b *Bed) SpawnDaemon(t testing.TB, args ...string) *Daemon {
 // which it learns its chassis by itself. Cluster bed only.
 func (b *Bed) SpawnMemberDaemon(t testing.TB, n int, args ...string) *Daemon {
 	t.Helper()
-	return b.spawnDaemon(t, append(b.BedEnv(), b.memberEnv(t, n)...), args...)
+	d := b.spawnDaemon(t, append(b.BedEnv(), b.memberEnv(t, n)...), args...)
+	d.Name = fmt.Sprintf("m%d's ovnfwd", n)
+	return d
 }
 
 // memberEnv points ovnfwd at cluster member n's LXD and its local OVS.
@@ -175,7 +178,7 @@ func (b *Bed) spawnDaemon(t testing.TB, env []string, args ...string) *Daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{t: t, cmd: cmd, Addr: addr, LogPath: logPath, done: make(chan struct{})}
+	d := &Daemon{t: t, cmd: cmd, Name: "ovnfwd", Addr: addr, LogPath: logPath, done: make(chan struct{})}
 	go func() { d.waitErr = cmd.Wait(); lf.Close(); close(d.done) }()
 	t.Cleanup(func() {
 		d.Stop()
@@ -192,7 +195,7 @@ func (b *Bed) spawnDaemon(t testing.TB, env []string, args ...string) *Daemon {
 				if len(lines) > 60 {
 					lines = lines[len(lines)-60:]
 				}
-				t.Logf("last ovnfwd log lines:\n%s", strings.Join(lines, "\n"))
+				t.Logf("last log lines of %s:\n%s", d.Name, strings.Join(lines, "\n"))
 			}
 		}
 	})
@@ -236,7 +239,7 @@ func (d *Daemon) get(path string) (int, []byte, error) {
 // WaitReady waits until /readyz answers 200.
 func (d *Daemon) WaitReady(timeout time.Duration) {
 	d.t.Helper()
-	Eventually(d.t, timeout, 50*time.Millisecond, "ovnfwd ready", func() string {
+	Eventually(d.t, timeout, 50*time.Millisecond, d.Name+" ready", func() string {
 		select {
 		case <-d.done:
 			return "ovnfwd exited: " + fmt.Sprint(d.waitErr)

@@ -330,7 +330,9 @@ func leaderKillUnderDaemon(t *testing.T, bound time.Duration, args ...string) {
 		b.CreateForward(t, net, api.NetworkForwardsPost{ListenAddress: l, NetworkForwardPut: api.NetworkForwardPut{Ports: ports}})
 	}
 	ws := b.watchNBMembers(t)
-	d := b.StartDaemon(t, args...)
+	// The drift is a deleted row, which the daemon leaves to its server for
+	// --nb-delete-grace (TestDaemonRepairsDrift): not what this measures.
+	d := b.StartDaemon(t, append(args, "--nb-delete-grace", "0")...)
 	for _, l := range listens {
 		d.WaitState(l, "ok", 30*time.Second)
 	}

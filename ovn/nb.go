@@ -63,6 +63,7 @@ type NB struct {
 
 	cbMu     sync.Mutex
 	onLB     []func(name string)
+	onLBDel  []func(name string)
 	onTopo   []func()
 	txns     atomic.Uint64
 	conflict atomic.Uint64
@@ -151,6 +152,14 @@ func (n *NB) event(c *conn, table string, old, m model.Model) {
 		}
 		if lb, ok := m.(*nbdb.LoadBalancer); ok && (len(names) == 0 || names[0] != lb.Name) {
 			names = append(names, lb.Name)
+		}
+		if lb, ok := old.(*nbdb.LoadBalancer); ok && m == nil {
+			n.cbMu.Lock()
+			cbs := slices.Clone(n.onLBDel)
+			n.cbMu.Unlock()
+			for _, f := range cbs {
+				f(lb.Name)
+			}
 		}
 		n.fireLB(names...)
 	case nbdb.LogicalRouterTable:
@@ -246,6 +255,15 @@ func (n *NB) fireTopo() {
 func (n *NB) OnLoadBalancerChange(f func(name string)) {
 	n.cbMu.Lock()
 	n.onLB = append(n.onLB, f)
+	n.cbMu.Unlock()
+}
+
+// OnLoadBalancerDelete registers f to be called with the name of every
+// Load_Balancer row deleted (before the OnLoadBalancerChange callbacks for
+// it). Same rules as OnLoadBalancerChange.
+func (n *NB) OnLoadBalancerDelete(f func(name string)) {
+	n.cbMu.Lock()
+	n.onLBDel = append(n.onLBDel, f)
 	n.cbMu.Unlock()
 }
 

@@ -560,3 +560,38 @@ func intField(row ovsdb.Row, col string) int {
 	}
 	return n
 }
+
+// OnLoadBalancerDelete reports a row's deletion (and only deletions), on
+// the real server too.
+func TestDeleteCallback(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ep string, _ bool) {
+		raw := rawNB(t, ep)
+		tp := seedTopology(t, raw)
+		nb := dialTestNB(t, ep, false)
+		var mu sync.Mutex
+		var deleted, changed []string
+		nb.OnLoadBalancerDelete(func(name string) { mu.Lock(); deleted = append(deleted, name); mu.Unlock() })
+		nb.OnLoadBalancerChange(func(name string) { mu.Lock(); changed = append(changed, name); mu.Unlock() })
+		if err := apply(t, nb, createOps(tp)...); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "change callbacks for the create", func() bool { mu.Lock(); defer mu.Unlock(); return len(changed) > 0 })
+		mu.Lock()
+		if len(deleted) != 0 {
+			t.Errorf("a create reported deletions %v", deleted)
+		}
+		mu.Unlock()
+		u := lbsNamed(nb.Snapshot(), lbName)[0].UUID
+		if err := apply(t, nb, fwdsync.Op{Kind: fwdsync.OpDeleteLB, Name: lbName, UUID: u,
+			Routers: []string{tp.router}, Switches: []string{tp.lsInt}}); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		eventually(t, "the delete callback", func() bool { mu.Lock(); defer mu.Unlock(); return len(deleted) > 0 })
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(deleted) != 1 || deleted[0] != lbName {
+			t.Errorf("deletions reported %v, want [%s]", deleted, lbName)
+		}
+	})
+}

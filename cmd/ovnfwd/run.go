@@ -58,6 +58,8 @@ Examples:
 				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond, EnvVars: []string{"OVNFWD_NB_SETTLE"},
 				Usage: "wait this long after an NB change before repairing it: LXD writes a forward's OVN rows before its own database, and LXD ≥5.21.2 in several NB transactions, so an NB change may be LXD's write still in progress"},
+			&cli.DurationFlag{Name: "nb-delete-grace", Value: time.Second, EnvVars: []string{"OVNFWD_NB_DELETE_GRACE"},
+				Usage: "re-create a deleted Load_Balancer row of a forward LXD still lists only this long after its deletion: LXD and Incus delete a forward's rows before their own record and announce the deletion after it, and a row re-created in between brings the forward back until that event (0: after --nb-settle)"},
 			&cli.BoolFlag{Name: "validate",
 				Usage: "check the configuration (flags and OVNFWD_* variables, which carry the snap settings) and exit without connecting to anything: 0 when every value is valid, else 2 and one line naming the bad value and what is accepted"},
 			&cli.BoolFlag{Name: "announce-gateway", Value: true, EnvVars: []string{"OVNFWD_ANNOUNCE_GATEWAY"},
@@ -170,7 +172,7 @@ func daemonConfigFor(c *cli.Context, log *zap.Logger, validating bool) (engine.D
 	}
 	cfg := engine.DaemonConfig{
 		Options: planOptions(c), HA: ha, HAAbsentGrace: c.Duration("ha-absent-grace"), DryRun: c.Bool("dry-run"),
-		NBSettle: c.Duration("nb-settle"), ClaimDebounce: c.Duration("claim-debounce"),
+		NBSettle: c.Duration("nb-settle"), NBDeleteGrace: c.Duration("nb-delete-grace"), ClaimDebounce: c.Duration("claim-debounce"),
 		LivenessInterval: c.Duration("liveness-interval"), LivenessTimeout: c.Duration("liveness-timeout"),
 		ResyncInterval: c.Duration("resync-interval"), MemoryLimit: memLimit, Chassis: c.String(flagChassis),
 		Pprof: c.Bool("pprof"), Logger: log, Version: shortVersion(),
