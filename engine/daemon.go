@@ -386,8 +386,11 @@ type DaemonConfig struct {
 	// ClaimDebounce: a gateway claim change is acted on once it lasted this.
 	ClaimDebounce                     time.Duration
 	LivenessInterval, LivenessTimeout time.Duration
-	ResyncInterval                    time.Duration
-	MemoryLimit                       MemoryLimit
+	// LivenessNorthdShare: the most of northd's time the liveness pings may
+	// take (their interval stretches with the measured cost); 0: fixed.
+	LivenessNorthdShare float64
+	ResyncInterval      time.Duration
+	MemoryLimit         MemoryLimit
 	// Chassis is --chassis as given: /routes names the member with BGP off.
 	Chassis string
 	// Announcer, when set (with Chassis), announces on this member's
@@ -532,7 +535,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 		}()
 	}
 	go d.watchConnections(ctx)
-	go d.pingLiveness(ctx, cfg.LivenessInterval, cfg.LivenessTimeout)
+	go d.pingLiveness(ctx, cfg.LivenessInterval, cfg.LivenessTimeout, cfg.LivenessNorthdShare)
 
 	d.q.addFull("start")
 	log.Info("ovnfwd running", zap.String("lxd", src.LXD.Endpoint()), zap.Strings("nb", src.NBEndpoints),

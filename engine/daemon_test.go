@@ -161,6 +161,24 @@ func (w *watchedWorld) hasRow(name string) bool {
 	return false
 }
 
+// runOnFakes runs the daemon on the sources until the returned stop is
+// called (deferred by the caller), which also checks that Run returned nil.
+func runOnFakes(t *testing.T, d *Daemon, src Sources) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, src) }()
+	var once gosync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -179,15 +197,7 @@ func TestDaemonMirrorsAndRepairsOnFakes(t *testing.T) {
 	l, n := world(web("198.51.100.10", "80"))
 	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
 	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop()})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}})()
 
 	const row10 = "lxd-net2-lb-198.51.100.10-tcp"
 	waitFor(t, "the start pass to create "+row10, func() bool { return w.hasRow(row10) })
@@ -245,15 +255,7 @@ func TestDaemonStandbyWritesNothingUntilElected(t *testing.T) {
 	el := &fakeElection{changes: make(chan bool, 4)}
 	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(),
 		Version: "v-test", Policy: "p-test", Chassis: "ch1", LivenessInterval: 20 * time.Millisecond, LivenessTimeout: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}, Election: el}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}, Election: el})()
 	waitFor(t, "the standby's first pass", func() bool { return d.notReady() == "" })
 	w.mu.Lock()
 	cfg := w.nb.St.NBCfg
@@ -316,15 +318,7 @@ func TestDaemonDeleteGrace(t *testing.T) {
 	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"))
 	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
 	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: 10 * time.Millisecond, NBDeleteGrace: grace})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}})()
 	const row10, row11 = "lxd-net2-lb-198.51.100.10-tcp", "lxd-net2-lb-198.51.100.11-tcp"
 	waitFor(t, "the start pass", func() bool { return w.hasRow(row10) && w.hasRow(row11) && d.notReady() == "" })
 

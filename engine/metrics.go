@@ -24,6 +24,7 @@ type metrics struct {
 	// failoverReverifyStable counts from the end of the debounce window.
 	failoverReverifyStable prometheus.Histogram
 	unresponsive           prometheus.Gauge
+	livenessGap            prometheus.Gauge
 	// writer is 1 on the member that writes NB.
 	writer prometheus.Gauge
 	// findings are the current findings, by category and severity.
@@ -83,6 +84,9 @@ func newMetrics() *metrics {
 			Namespace: "ovnfwd", Name: "failover_reverified_after_stable_seconds",
 			Help: "From a gateway claim change becoming stable (--claim-debounce) to every forward of the network verified ok.", Buckets: latency,
 		}),
+		livenessGap: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "ovnfwd", Name: "liveness_interval_seconds", Help: "Current wait between two nb_cfg liveness pings of the writer (--liveness-interval, stretched by --liveness-northd-share).",
+		}),
 		unresponsive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "ovnfwd", Name: "chassis_unresponsive", Help: "Chassis that did not follow the last nb_cfg liveness ping.",
 		}),
@@ -100,7 +104,7 @@ func newMetrics() *metrics {
 		Namespace: "ovnfwd", Name: "build_info", Help: "Always 1; the labels say which ovnfwd runs.",
 	}, []string{"version", "goversion"})
 	m.reg.MustRegister(m.writer, m.findings, m.lastFullPass, m.buildInfo)
-	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive)
+	m.reg.MustRegister(m.failovers, m.failoverReverify, m.failoverReverifyStable, m.unresponsive, m.livenessGap)
 	m.reg.MustRegister(m.reconcile, m.eventToVerified, m.changeToVerified, m.driftFound, m.driftRepaired, m.forwards,
 		m.connUp, m.reconnects, m.budgetHeld, m.passes,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Cluster idle cost (issue 16): with N forwards realized, the NB
-# transactions and northd CPU per minute of ONE member's `ovnfwd run` next to
-# THREE members' (one writer elected by the NB lock), measured side by side
-# on the three-member cluster bed (TB_MODE=cluster).
+# Cluster idle cost (issues 16, 14): with N forwards realized, the NB
+# transactions and northd CPU per minute of northd alone, of ONE member's
+# `ovnfwd run` with fixed liveness pings (--liveness-northd-share 0) and with
+# the defaults, and of THREE members' (one writer elected by the NB lock),
+# measured one after the other on the three-member cluster bed
+# (TB_MODE=cluster).
 #
 #   bench-cluster.sh PATH-TO-OVNFWD     (make bench-cluster)
 #
 # Knobs: BENCH_FORWARDS (10000), BENCH_IDLE_SECONDS (60 per window),
-# BENCH_WARMUP (20 s after the daemons are ready). Only listen addresses in
+# BENCH_WARMUP (20 s after the daemons are ready), BENCH_KEEP=1 (keep the work
+# directory: daemon logs, raw results). Only listen addresses in
 # 198.18.0.0/16 are used; they are removed again at the end.
 {
 set -euo pipefail
@@ -55,7 +58,7 @@ cleanup() {
 	stop_daemons
 	clear_state
 	nbctl --wait=sb sync >/dev/null 2>&1
-	rm -rf "$WORK"
+	if [ -n "${BENCH_KEEP:-}" ]; then log "kept $WORK (daemon logs, raw results)"; else rm -rf "$WORK"; fi
 	log "done (exit $rc)"
 	exit $rc
 }
@@ -63,25 +66,28 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Member n's daemon, as the member runs it (its LXD, its local OVS).
-start_member() { # n port
+start_member() { # n port [ovnfwd run flags]
 	local n=$1 port=$2 dir v
+	shift 2
 	v="TB_CH${n}_DIR"; dir=${!v}
 	v="TB_M${n}_SOCKET"
 	env OVNFWD_LXD="${!v}" OVS_RUNDIR="$dir" OVS_DBDIR="$dir" OVS_LOGDIR="$dir" OVS_SYSCONFDIR="$dir" \
-		"$BIN" --log-format json run --metrics-address "127.0.0.1:$port" >"$WORK/m$n.log" 2>&1 &
+		"$BIN" --log-format json run --metrics-address "127.0.0.1:$port" "$@" >"$WORK/${CUR:-run}-m$n.log" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 1800); do
 		curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	log "member $n's daemon not ready after 180 s"; tail -5 "$WORK/m$n.log" >&2; return 1
+	log "member $n's daemon not ready after 180 s"; tail -5 "$WORK/${CUR:-run}-m$n.log" >&2; return 1
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One idle window: NB transactions by table and northd CPU.
-measure() { # label members
+measure() { # label members [ovnfwd run flags]
 	local label=$1 members=$2 before after northd m port=$((19900 + RANDOM % 50))
-	for m in $members; do start_member "$m" $((port + m)); done
+	shift 2
+	CUR=$label
+	for m in $members; do start_member "$m" $((port + m)) "$@"; done
 	sleep "$WARMUP"
 	northd=$(cat "$TB_STATE/central/northd.pid")
 	rm -f "$WORK/ready"
@@ -92,14 +98,17 @@ measure() { # label members
 	sleep "$WINDOW"
 	after=$(cpu_ticks "$northd")
 	kill -INT "$tc"; wait "$tc" || true
-	local writers=0
+	local writers=0 gap=null
 	for m in $members; do
 		w=$(curl -sf "http://127.0.0.1:$((port + m))/metrics" | awk '$1 == "ovnfwd_writer" { print $2 }')
-		[ "${w%.*}" = 1 ] && writers=$((writers + 1))
+		if [ "${w%.*}" = 1 ]; then
+			writers=$((writers + 1))
+			gap=$(curl -sf "http://127.0.0.1:$((port + m))/metrics" | awk '$1 == "ovnfwd_liveness_interval_seconds" { print $2 }')
+		fi
 	done
 	jq -c --arg lbl "$label" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
-		--argjson w "$WINDOW" --argjson writers "$writers" \
-		'{"label": $lbl, "txns_per_min": (.transactions * 60 / $w), "by_tables": .by_tables, "northd_cpu_s_per_min": $cpu, "writers": $writers}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
+		--argjson w "$WINDOW" --argjson writers "$writers" --argjson gap "${gap:-null}" --arg flags "$*" \
+		'{"label": $lbl, "flags": $flags, "txns_per_min": (.transactions * 60 / $w), "by_tables": .by_tables, "northd_cpu_s_per_min": $cpu, "writers": $writers, "ping_interval_s": $gap}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
 	stop_daemons
 }
 
@@ -116,16 +125,16 @@ t=$SECONDS
 nbctl --wait=sb sync
 log "  repaired and realized in $((SECONDS - t)) s"
 
+measure none ""
+measure fixed "1" --liveness-northd-share 0
 measure one "1"
 measure three "1 2 3"
 
 jq -rs --arg n "$N" --arg w "$WINDOW" '
-  (.[0]) as $one | (.[1]) as $three |
-  "| members running ovnfwd | NB transactions / min | northd CPU s / min | writers |",
-  "|---|---|---|---|",
-  "| 1 | \($one.txns_per_min) | \($one.northd_cpu_s_per_min) | \($one.writers) |",
-  "| 3 | \($three.txns_per_min) | \($three.northd_cpu_s_per_min) | \($three.writers) |",
+  "| members running ovnfwd | flags | NB transactions / min | northd CPU s / min | writers | writer'"'"'s ping interval |",
+  "|---|---|---|---|---|---|",
+  (.[] | "| \(if .label == "none" then "none (northd alone)" elif .label == "three" then "3" else "1" end) | \(if .flags == "" then "defaults" else "`\(.flags)`" end) | \(.txns_per_min) | \(.northd_cpu_s_per_min) | \(.writers) | \(if .ping_interval_s == null then "–" else "\(.ping_interval_s) s" end) |"),
   "",
-  "\($n) forwards, \($w) s idle window per row after a warm-up; transactions by table: one \($one.by_tables), three \($three.by_tables)."
+  "\($n) forwards, \($w) s idle window per row after a warm-up; NB transactions by table per row: \([.[] | .by_tables] | tostring)."
 ' "$WORK/results.jsonl" | tee "$TB_STATE/BENCHMARKS-cluster.md"
 }

@@ -356,10 +356,11 @@ meta() {
 		--argjson repair_budget "$REPAIR_BUDGET" --argjson events_budget "$EVENTS_BUDGET" --argjson drift_budget "$DRIFT_BUDGET" \
 		--arg debounce "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--claim-debounce.*(default: \([^)]*\)).*/\1/p')" \
 		--arg settle "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--nb-settle.*(default: \([^)]*\)).*/\1/p')" \
+		--arg delgrace "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--nb-delete-grace.*(default: \([^)]*\)).*/\1/p')" \
 		'{mode:$mode, forwards:$n, rows:($n*2), runs:$runs, date:$date, host:$host, cpu:$cpu, cores:$cores, mem:$mem,
 		  kernel:$kernel, os:$os, ovn:$ovn, ovs:$ovs, lxd:$lxd, go:$go, ovnfwd:$ovnfwd, git:$git, bfd_ms:$bfd,
 		  prefix:$prefix, network:$network, events:$events, drift:$drift, kills:$kills, baseline_sample:$sample,
-		  claim_debounce:$debounce, nb_settle:$settle, repair_budget_s:$repair_budget, events_budget_s:$events_budget, drift_budget_s:$drift_budget}'
+		  claim_debounce:$debounce, nb_settle:$settle, nb_delete_grace:$delgrace, repair_budget_s:$repair_budget, events_budget_s:$events_budget, drift_budget_s:$drift_budget}'
 }
 meta >"$R/meta.json"
 
@@ -438,6 +439,14 @@ m2b() {
 			--argjson ok "$(jq .summary.ok "$WORK/m2b-check.json")" \
 			'. + {run:$run, wall_s:$wall, check_findings:$findings, check_ok:$ok}' "$WORK/m2b.json" >>"$R/m2b.jsonl"
 		log "  batched write run $i: $(tail -n1 "$R/m2b.jsonl" | jq -c '{write_s, northd_s, chassis_s, transactions, check_ok, check_findings}')"
+		# Issue 14's other floor: every row in ONE transaction.
+		"$BT" nb-clear -match "$MATCH" >/dev/null
+		settle
+		timed "$BT" write-batched -n "$N" -prefix "$PREFIX" -batch "$N" -options "$(cat "$WORK/lb-options" 2>/dev/null)" >"$WORK/m2b1.json"
+		"$BIN" check --deep --format json >"$WORK/m2b1-check.json" 2>/dev/null || true
+		jq -c --argjson run "$i" --argjson wall "$T_S" --argjson findings "$(jq '[.findings[]? | select((.listen_address // "") | startswith("198.18."))] | length' "$WORK/m2b1-check.json" 2>/dev/null || echo null)" \
+			'. + {run:$run, wall_s:$wall, check_findings:$findings}' "$WORK/m2b1.json" >>"$R/m2b1.jsonl"
+		log "  one-transaction write run $i: $(tail -n1 "$R/m2b1.jsonl" | jq -c '{write_s, northd_s, chassis_s, transactions, check_findings}')"
 	done
 	consistent
 }

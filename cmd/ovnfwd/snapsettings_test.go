@@ -46,6 +46,8 @@ func sampleSetting(f cli.Flag) any {
 		return true
 	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
 		return json.Number("7")
+	case *cli.Float64Flag:
+		return json.Number("0.25")
 	case *cli.DurationFlag:
 		return "3s"
 	case *cli.StringSliceFlag:
