@@ -161,7 +161,7 @@ func (d *Daemon) work(ctx context.Context) {
 			}
 		}
 		items = dedupe(items)
-		var done []fwdsync.ForwardKey
+		var done, deferred []fwdsync.ForwardKey
 		for _, it := range items {
 			if ctx.Err() != nil {
 				return
@@ -169,6 +169,11 @@ func (d *Daemon) work(ctx context.Context) {
 			ok, clean := d.forward(ctx, it)
 			switch {
 			case !ok:
+			case d.e.deferred:
+				// Nothing written (the change waits for a quiet row, the
+				// deletion grace, or the writer): judged as NB is now, no
+				// barrier; the change, once made, brings its own.
+				deferred = append(deferred, it.key)
 			case clean && d.e.alreadyVerified(it.key):
 				// Nothing changed since it was verified down to the
 				// chassis (typically LXD's event for a write whose NB
@@ -187,6 +192,9 @@ func (d *Daemon) work(ctx context.Context) {
 			// its own Chassis_Private.nb_cfg against it (issue 5: "its
 			// nb_cfg ≥ the barrier of the forward's last change").
 			d.observeClaimsChanged(time.Now())
+		}
+		if len(deferred) > 0 {
+			d.e.verifyKeys(deferred)
 		}
 		if len(done) > 0 {
 			d.e.barrier(ctx)

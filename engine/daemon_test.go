@@ -318,16 +318,24 @@ func TestDaemonDeleteGrace(t *testing.T) {
 	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"))
 	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
 	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: 10 * time.Millisecond, NBDeleteGrace: grace})
-	defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}})()
+	var barriers atomic.Int32
+	defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: slowBarrierNB{wNB{w}, 0, &barriers}, SB: wSB{w}})()
 	const row10, row11 = "lxd-net2-lb-198.51.100.10-tcp", "lxd-net2-lb-198.51.100.11-tcp"
 	waitFor(t, "the start pass", func() bool { return w.hasRow(row10) && w.hasRow(row11) && d.notReady() == "" })
 
 	// Drift: nobody deletes the forward; its row comes back after the grace.
 	deleted := time.Now()
+	b0 := barriers.Load()
 	w.deleteRow(row10)
 	time.Sleep(grace / 2)
 	if w.hasRow(row10) {
 		t.Fatalf("row re-created %v after its deletion, within the %v grace", time.Since(deleted), grace)
+	}
+	// Judged meanwhile, without a northd barrier (nothing was written):
+	// at 10,000 forwards one costs a second, and the grace's end would
+	// wait for it.
+	if n := barriers.Load() - b0; n != 0 {
+		t.Errorf("%d northd barriers while the re-creation waits for the grace", n)
 	}
 	waitFor(t, "the deleted row back after the grace", func() bool { return w.hasRow(row10) })
 	if took := time.Since(deleted); took < grace {

@@ -54,6 +54,9 @@ type Engine struct {
 	// so the forward is still listed for a moment and its deletion event
 	// may follow. nil: none.
 	deletedMomentsAgo func(name string) bool
+	// deferred: the last forwardClean wrote nothing because its changes
+	// are postponed (busy rows) or the writer's (standby).
+	deferred bool
 	// postponed are the row names whose changes were skipped as busy
 	// since takePostponed was last called: their queued NB changes must
 	// survive the pass that skipped them.
@@ -308,6 +311,7 @@ const (
 // forwardClean is forward that also reports whether the last plan found the
 // forward's NB rows exactly as desired (no change, no finding).
 func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, read lxdRead) (applied, clean bool, err error) {
+	e.deferred = false
 	ref := fwdsync.NetworkRef{Project: key.Project, Name: key.Network}
 	m, ok := e.mappings[ref]
 	if !ok || m.Err != "" {
@@ -371,6 +375,7 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, read 
 					break
 				}
 				if errors.Is(err, errBusy) || errors.Is(err, errStandby) {
+					e.deferred = !applied
 					return applied, false, nil
 				}
 				return applied, false, err

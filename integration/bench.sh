@@ -340,6 +340,12 @@ nforeign=$(lxdsql "SELECT count(*) FROM networks_forwards" | grep -Eo '[0-9]+' |
 log "bed: network $NETWORK ($PREFIX), $nforeign other forwards, chassis alive:$CH_ALIVE_AT_START"
 "$BIN" check --format json >"$WORK/check-before.json" 2>/dev/null || log "note: the bed's own forwards have findings before the run (ovnfwd will repair them)"
 
+# flag_default NAME: the default of `ovnfwd run --NAME`, from its help text
+# (which wraps a flag's usage over several lines, and may name other flags).
+flag_default() {
+	"$BIN" run --help 2>/dev/null | perl -0777 -ne 'print $1 if /^\s*--\Q'"$1"'\E value\b(?:(?!\n\s*--\S+ value).)*?\(default:\s*([^)]*?)\)/ms'
+}
+
 meta() {
 	local cpu mem
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -354,9 +360,9 @@ meta() {
 		--arg bfd "$TB_BFD_MS" --arg prefix "$PREFIX" --arg network "$NETWORK" \
 		--argjson events "$EVENTS" --argjson drift "$DRIFT" --argjson kills "$KILLS" --argjson sample "$SAMPLE" \
 		--argjson repair_budget "$REPAIR_BUDGET" --argjson events_budget "$EVENTS_BUDGET" --argjson drift_budget "$DRIFT_BUDGET" \
-		--arg debounce "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--claim-debounce.*(default: \([^)]*\)).*/\1/p')" \
-		--arg settle "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--nb-settle.*(default: \([^)]*\)).*/\1/p')" \
-		--arg delgrace "$("$BIN" run --help 2>/dev/null | sed -n 's/.*--nb-delete-grace.*(default: \([^)]*\)).*/\1/p')" \
+		--arg debounce "$(flag_default claim-debounce)" \
+		--arg settle "$(flag_default nb-settle)" \
+		--arg delgrace "$(flag_default nb-delete-grace)" \
 		'{mode:$mode, forwards:$n, rows:($n*2), runs:$runs, date:$date, host:$host, cpu:$cpu, cores:$cores, mem:$mem,
 		  kernel:$kernel, os:$os, ovn:$ovn, ovs:$ovs, lxd:$lxd, go:$go, ovnfwd:$ovnfwd, git:$git, bfd_ms:$bfd,
 		  prefix:$prefix, network:$network, events:$events, drift:$drift, kills:$kills, baseline_sample:$sample,
