@@ -348,6 +348,19 @@ func (b *Bed) WaitLXDCluster(t testing.TB) {
 				return line
 			}
 		}
+		// Online in the cluster is not started: a member whose daemon was
+		// just restarted answers "Server isn't ready yet" until its start-up
+		// is done (Incus), and an instance launched on it then fails.
+		for _, m := range strings.Fields(b.Env["TB_MEMBERS"]) {
+			sock := b.Env["TB_"+strings.ToUpper(m)+"_SOCKET"]
+			c, err := lxd.ConnectLXDUnix(sock, nil)
+			if err != nil {
+				return m + ": " + err.Error()
+			}
+			if _, err := c.GetInstanceNames(api.InstanceTypeAny); err != nil {
+				return m + ": " + err.Error()
+			}
+		}
 		return ""
 	})
 }
