@@ -499,8 +499,18 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 			d.mu.Lock()
 			d.rowDeleted[name] = at
 			d.mu.Unlock()
-			// If the forward is still listed then, its row is re-created.
-			time.AfterFunc(g, func() { d.q.addNameChangedAt(name, at) })
+			// If the forward is still listed then, its row is re-created;
+			// the entry goes then too (unless deleted again meanwhile), so
+			// rows nobody re-creates (a forward's own deletion) do not
+			// pile up in the map.
+			time.AfterFunc(g, func() {
+				d.mu.Lock()
+				if d.rowDeleted[name] == at {
+					delete(d.rowDeleted, name)
+				}
+				d.mu.Unlock()
+				d.q.addNameChangedAt(name, at)
+			})
 		})
 	}
 	src.NB.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
@@ -641,11 +651,7 @@ func (d *Daemon) deletedMomentsAgo(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	at, ok := d.rowDeleted[name]
-	if ok && time.Since(at) >= d.cfg.NBDeleteGrace {
-		delete(d.rowDeleted, name)
-		return false
-	}
-	return ok
+	return ok && time.Since(at) < d.cfg.NBDeleteGrace
 }
 
 // noteServerDeletion logs, for a forward deletion event, how long after

@@ -358,4 +358,9 @@ func TestDaemonDeleteGrace(t *testing.T) {
 	if !w.hasRow(row10) {
 		t.Error("the other forward's row is gone")
 	}
+	d.mu.Lock()
+	if n := len(d.rowDeleted); n != 0 {
+		t.Errorf("%d deleted rows still remembered after their grace", n)
+	}
+	d.mu.Unlock()
 }
