@@ -43,6 +43,7 @@ test: deps vet test-unit fuzz-ci testbed-single-up test-integration test-cluster
 
 test-unit:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -tags bench ./integration/benchtool
 
 # Fuzzing: every go test -fuzz target for FUZZTIME each (scripts/fuzz.sh);
 # their seed corpora (*/testdata/fuzz/) already run in test-unit.

@@ -96,6 +96,11 @@ func (n wNB) Barrier(ctx context.Context, d time.Duration) (int, error) {
 	defer n.w.mu.Unlock()
 	return n.w.nb.Barrier(ctx, d)
 }
+func (n wNB) WaitConnected(ctx context.Context, d time.Duration) bool {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.WaitConnected(ctx, d)
+}
 func (n wNB) RowsGeneration() uint64 {
 	n.w.mu.Lock()
 	defer n.w.mu.Unlock()

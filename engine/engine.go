@@ -443,19 +443,64 @@ func (e *Engine) planAll(ctx context.Context, st fwdsync.LXDState, nbs fwdsync.N
 // errNeedsFullPass: the forward's network is not mapped yet.
 var errNeedsFullPass = errors.New("network not mapped yet: full pass needed")
 
-// applyBatchSize is how many forwards' changes share one transaction in a
-// pass: a restored NB needs thousands of creates, and one round trip and
-// replica wait per forward would take minutes.
+// applyBatchSize is the least number of forwards' changes that share one
+// transaction in a pass: a restored NB needs thousands of creates, and one
+// round trip and replica wait per forward would take minutes.
 const applyBatchSize = 500
+
+// applyMaxBatches bounds the transactions of one pass's batches: every
+// transaction that attaches load balancers costs ovsdb-server time in
+// proportion to the router's and switch's whole load_balancer sets (and
+// northd one recompute), so a fixed batch size makes a cold repair
+// quadratic in the number of forwards. With at most this many
+// transactions it stays linear (issue 14's cost curve).
+const applyMaxBatches = 20
+
+// batchSize is the forwards per transaction for a pass of n changes.
+func batchSize(n int) int { return max(applyBatchSize, (n+applyMaxBatches-1)/applyMaxBatches) }
+
+// reconnectWait bounds how long a pass waits for a lost NB connection to
+// come back before it gives up the changes it could not send (an
+// ovsdb-server busy for seconds with a large database, or restarting).
+var reconnectWait = 60 * time.Second
+
+// reconnected reports whether err is a write that found the NB connection
+// gone and the client connected again within reconnectWait (the caller
+// then retries or re-plans: the write may have landed).
+func (e *Engine) reconnected(ctx context.Context, err error) bool {
+	if !errors.Is(err, ovn.ErrNotConnected) {
+		return false
+	}
+	e.log.Info("NB connection lost during a write; waiting for it to come back", zap.Duration("up to", reconnectWait), zap.Error(err))
+	if !e.nb.WaitConnected(ctx, reconnectWait) {
+		e.log.Warn("NB connection not back; the changes not sent are given up", zap.Duration("waited", reconnectWait))
+		return false
+	}
+	return true
+}
 
 // applyAll applies a pass's changes: forward changes in batches (one
 // transaction each; a batch that fails is retried change by change, so a
 // concurrent edit only costs its own forward), HA changes one by one.
 // Changes touching busy rows are skipped.
 func (e *Engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applied []fwdsync.Change, failed []error) {
-	applied, rest := e.tryBatches(ctx, changes)
-	for _, ch := range rest {
-		if err := e.applyChange(ctx, ch); err != nil {
+	applied, rest, replan, down := e.tryBatches(ctx, changes)
+	if len(replan) > 0 {
+		// The pass that follows the reconnect re-plans them.
+		failed = append(failed, fmt.Errorf("%d changes lost with the NB connection: %w", len(replan), ovn.ErrNotConnected))
+	}
+	for i, ch := range rest {
+		err := ovn.ErrNotConnected
+		if !down {
+			err = e.applyChange(ctx, ch)
+		}
+		if err != nil {
+			if errors.Is(err, ovn.ErrNotConnected) {
+				// The rest would fail the same way; the pass that follows
+				// the reconnect re-plans them.
+				failed = append(failed, fmt.Errorf("%w (and %d more changes not sent)", err, len(rest)-i-1))
+				break
+			}
 			if !errors.Is(err, errBusy) && !errors.Is(err, errStandby) {
 				failed = append(failed, err)
 			}
@@ -466,19 +511,57 @@ func (e *Engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applie
 	return applied, failed
 }
 
-// tryBatches applies forward changes applyBatchSize at a time, one
-// transaction per batch. It returns what it applied and what is left to
-// apply one by one: HA changes, and the changes of batches that failed.
-// Changes touching busy rows are dropped.
-func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (applied, rest []fwdsync.Change) {
+// tryBatches applies forward changes batchSize at a time, one
+// transaction per batch. It returns what it applied; rest, what is left to
+// apply one by one: HA changes, the changes of batches that failed, and
+// the changes of a batch undone because another writer created a row of
+// the same name meanwhile (ovn.BatchConflictError); replan, the changes of
+// batches lost with the NB connection, which came back: such a batch may
+// or may not have committed, and a batch carries no per-name guard, so it
+// is re-planned from the refilled replica, never sent again as it was.
+// down: the connection did not come back within reconnectWait; nothing
+// more was sent. Changes touching busy rows are dropped.
+func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (applied, rest, replan []fwdsync.Change, down bool) {
 	var batch []fwdsync.Change
+	size := batchSize(len(changes))
 	flush := func() {
 		switch {
 		case len(batch) == 0:
-		case len(batch) == 1 || e.dryRun || !e.writing():
+		case len(batch) == 1 || e.dryRun || !e.writing() || down:
 			rest = append(rest, batch...)
 		default:
-			if err := e.nb.ApplyBatch(ctx, batch); err != nil {
+			err := e.nb.ApplyBatch(ctx, batch)
+			if errors.Is(err, ovn.ErrNotConnected) {
+				if e.reconnected(ctx, err) {
+					replan = append(replan, batch...)
+				} else {
+					down = true
+					rest = append(rest, batch...)
+				}
+				break
+			}
+			var raced *ovn.BatchConflictError
+			if errors.As(err, &raced) {
+				// Committed, except the changes whose creates met a
+				// same-named row another writer made meanwhile: those
+				// were undone and go one by one (their guard then sees
+				// the other row: a conflict, re-planned).
+				e.log.Info("batch applied; some creates met rows another writer created meanwhile", zap.Int("changes", len(batch)), zap.Int("undone", len(raced.Changes)), zap.Error(err))
+				undone := map[int]bool{}
+				for _, i := range raced.Changes {
+					undone[i] = true
+				}
+				var landed []fwdsync.Change
+				for i, ch := range batch {
+					if undone[i] {
+						rest = append(rest, ch)
+					} else {
+						landed = append(landed, ch)
+					}
+				}
+				batch, err = landed, nil
+			}
+			if err != nil {
 				e.log.Info("batch failed; applying its changes one by one", zap.Int("changes", len(batch)), zap.Error(err))
 				rest = append(rest, batch...)
 				break
@@ -498,13 +581,13 @@ func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (appl
 		case e.isBusy(ch):
 		default:
 			batch = append(batch, ch)
-			if len(batch) == applyBatchSize {
+			if len(batch) == size {
 				flush()
 			}
 		}
 	}
 	flush()
-	return applied, rest
+	return applied, rest, replan, down
 }
 
 func (e *Engine) isBusy(ch fwdsync.Change) bool {
@@ -605,6 +688,13 @@ func (e *Engine) barrier(ctx context.Context) int {
 	cfg, err := e.nb.Barrier(ctx, e.barrierTimeout)
 	if err != nil {
 		e.log.Warn("northd barrier", zap.Error(err))
+		if cfg > e.lastCfg {
+			// The bump was written; only the wait for northd ran out.
+			// Verification must still judge against it: with the
+			// previous config a chassis that has not processed the
+			// changes would pass as current.
+			e.lastCfg = cfg
+		}
 		return e.lastCfg
 	}
 	e.lastCfg = cfg

@@ -3,10 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/ovnfwd/ovnfwd/engine/enginetest"
 	"github.com/ovnfwd/ovnfwd/ovn"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
 )
@@ -362,5 +366,153 @@ func TestEnginePassIdleBarrier(t *testing.T) {
 	}
 	if n.St.NBCfg != after+1 {
 		t.Errorf("idle pass with idleBarrier: nb_cfg %d, want %d", n.St.NBCfg, after+1)
+	}
+}
+
+// The daemon's pass stops writing at a lost NB connection that does not
+// come back: one failure, one wait, not one per change (the pass after the
+// reconnect re-plans them).
+func TestEnginePassStopsAtALostConnection(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"), web("198.51.100.12", "80"))
+	n.Disconnects, n.Down = 1000, true
+	e := testEngine(l, n)
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Failed) != 1 || !errors.Is(pr.Failed[0], ovn.ErrNotConnected) || n.WaitCalls != 1 {
+		t.Fatalf("failed %v after %d waits; want one ErrNotConnected after one wait", pr.Failed, n.WaitCalls)
+	}
+	n.Disconnects, n.Down = 0, false
+	if pr, err = e.pass(context.Background(), true); err != nil || len(pr.Failed) != 0 || len(n.St.LoadBalancers) != 3 {
+		t.Fatalf("pass after the reconnect: err %v, failed %v, %d rows; want 3 rows", err, pr.Failed, len(n.St.LoadBalancers))
+	}
+}
+
+// A pass's batches grow with its changes: at most applyMaxBatches
+// transactions (ovsdb-server's cost per transaction grows with the
+// router's load_balancer set, so a fixed size is quadratic).
+func TestEngineBatchesBoundTransactions(t *testing.T) {
+	for n, want := range map[int]int{1: 500, 500: 500, 10000: 500, 10001: 501, 50000: 2500} {
+		if got := batchSize(n); got != want {
+			t.Errorf("batchSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+	var fwds []fwdsync.Forward
+	for i := range 10100 {
+		fwds = append(fwds, web(fmt.Sprintf("198.18.%d.%d", i/250, i%250+1), "80"))
+	}
+	l, nb := world(fwds...)
+	e := testEngine(l, nb)
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Applied) != 10100 || nb.Batches != applyMaxBatches || nb.MaxBatch != 505 {
+		t.Fatalf("applied %d changes in %d batches of at most %d; want 10100 in %d of 505", len(pr.Applied), nb.Batches, nb.MaxBatch, applyMaxBatches)
+	}
+}
+
+// A barrier whose wait for northd times out still wrote its bump: the
+// forwards are judged against it (a chassis must reach it), not against
+// the config before it, which a chassis that never saw the changes holds.
+func TestEngineBarrierTimeoutJudgesAgainstTheBump(t *testing.T) {
+	e, n := fxEngine(true)
+	n.NorthdStalled = true
+	pr, err := e.pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Barrier != n.St.NBCfg || e.lastCfg != n.St.NBCfg {
+		t.Fatalf("barrier %d, lastCfg %d; want the bump %d", pr.Barrier, e.lastCfg, n.St.NBCfg)
+	}
+
+}
+
+type countingSB struct {
+	enginetest.SB
+	reads *int
+}
+
+func (s countingSB) Snapshot() fwdsync.SBState { *s.reads++; return s.SB.Snapshot() }
+func (s countingSB) SnapshotFor(n []string) fwdsync.SBState {
+	*s.reads++
+	return s.SB.SnapshotFor(n)
+}
+
+// settle does not re-verify while northd has not reached the barrier (it
+// would take CPU from northd and the chassis it waits for), and verifies
+// once more at its deadline.
+func TestSettleWaitsForNorthdBeforeVerifying(t *testing.T) {
+	e, n := fxEngine(true)
+	reads := 0
+	e.sb = countingSB{SB: enginetest.SB{NB: n}, reads: &reads}
+	n.NorthdStalled = true
+	pr := PassResult{Statuses: []fwdsync.ForwardStatus{{State: fwdsync.StatePending}}}
+	e.lastCfg = n.St.SBCfg + 1
+	start := time.Now()
+	e.settle(pr, 500*time.Millisecond)
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Fatalf("settle returned after %v, before its deadline", took)
+	}
+	if reads != 1 {
+		t.Fatalf("%d SB reads while northd was behind, want 1 (the last verification)", reads)
+	}
+}
+
+// A batch whose create met a row LXD made meanwhile (ovn.BatchConflictError)
+// keeps the rest of the batch applied and re-plans only that forward: it
+// ends attached to LXD's row, with no second row and no failure.
+func TestRepairKeepsABatchWithARacedCreate(t *testing.T) {
+	e, n := fxEngine(true)
+	pr, err := e.pass(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var racedName string
+	for _, ch := range pr.Plan.Changes {
+		for _, op := range ch.Ops {
+			if op.Kind == fwdsync.OpCreateLB && racedName == "" {
+				racedName = op.Name
+			}
+		}
+	}
+	if racedName == "" {
+		t.Fatal("the fixture plans no create")
+	}
+	n.RaceCreates = map[string]bool{racedName: true}
+	res, err := RunOneShot(context.Background(), e, OneShotOpts{Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 0 {
+		t.Fatalf("failed %v", res.Failed)
+	}
+	if n.Batches == 0 || len(n.RaceCreates) != 0 {
+		t.Fatalf("%d batches, race left %v: the raced batch did not run", n.Batches, n.RaceCreates)
+	}
+	// Only the raced change is sent again (alone: its guard conflicts,
+	// then its re-plan attaches the other writer's row); the batch's
+	// landed changes are not.
+	if n.ApplyCalls > 2 {
+		t.Fatalf("%d changes sent alone after the batch, want at most 2", n.ApplyCalls)
+	}
+	rows := 0
+	for _, lb := range n.St.LoadBalancers {
+		if lb.Name == racedName {
+			rows++
+		}
+	}
+	if rows != 1 {
+		t.Fatalf("%d rows named %s, want 1 (the other writer's)", rows, racedName)
+	}
+	e0, _ := fxEngine(true)
+	if _, err := RunOneShot(context.Background(), e0, OneShotOpts{Repair: true}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := RunOneShot(context.Background(), e0, OneShotOpts{})
+	got, _ := RunOneShot(context.Background(), e, OneShotOpts{})
+	if g, w := findingsOf(got.Report), findingsOf(want.Report); !slices.Equal(g, w) {
+		t.Fatalf("after the raced repair check finds %v, after an undisturbed one %v", g, w)
 	}
 }

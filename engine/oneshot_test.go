@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -241,4 +242,79 @@ func TestScopeMatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A write that finds the NB connection gone (ovsdb-server stalled past the
+// echo probe, or restarting) waits for the reconnect and re-plans: nothing
+// fails, and a batch that had landed before the connection went is not
+// written twice (its guards refuse it, the re-plan finds it done).
+func TestRepairWaitsForALostConnection(t *testing.T) {
+	e0, _ := fxEngine(true)
+	if _, err := RunOneShot(context.Background(), e0, OneShotOpts{Repair: true}); err != nil {
+		t.Fatal(err)
+	}
+	undisturbed, _ := RunOneShot(context.Background(), e0, OneShotOpts{})
+	for _, landed := range []bool{false, true} {
+		e, n := fxEngine(true)
+		// Three writes find the connection gone: the batch, its retry
+		// and the first change sent alone.
+		n.Disconnects, n.LandedOnDisconnect = 3, landed
+		res, err := RunOneShot(context.Background(), e, OneShotOpts{Repair: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failed) != 0 || res.ExitCode() == ExitError {
+			t.Errorf("landed=%v: failed %v, exit %d; want no failure", landed, res.Failed, res.ExitCode())
+		}
+		if n.WaitCalls == 0 {
+			t.Errorf("landed=%v: never waited for the connection", landed)
+		}
+		names := map[string]int{}
+		for _, lb := range n.St.LoadBalancers {
+			names[lb.Name]++
+		}
+		for name, c := range names {
+			if c > 1 {
+				t.Errorf("landed=%v: %d rows named %s", landed, c, name)
+			}
+		}
+		// What is left is what an undisturbed repair leaves (findings
+		// no repair fixes).
+		again, _ := RunOneShot(context.Background(), e, OneShotOpts{})
+		if got, want := findingsOf(again.Report), findingsOf(undisturbed.Report); !slices.Equal(got, want) {
+			t.Errorf("landed=%v: check after the repair finds %v, after an undisturbed one %v", landed, got, want)
+		}
+	}
+}
+
+// A connection that does not come back fails the repair (exit 2) after one
+// wait, not one wait per change.
+func TestRepairGivesUpOnALostConnection(t *testing.T) {
+	e, n := fxEngine(true)
+	n.Disconnects = 1000
+	n.Down = true
+	res, err := RunOneShot(context.Background(), e, OneShotOpts{Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode() != ExitError || len(res.Failed) == 0 {
+		t.Fatalf("failed %v, exit %d; want failures and exit 2", res.Failed, res.ExitCode())
+	}
+	if n.WaitCalls != 1 {
+		t.Fatalf("%d waits for the connection, want 1", n.WaitCalls)
+	}
+	for _, f := range res.Failed {
+		if !errors.Is(f, ovn.ErrNotConnected) {
+			t.Errorf("failure %v is not ErrNotConnected", f)
+		}
+	}
+}
+
+func findingsOf(r Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.ListenAddress+" "+f.Category)
+	}
+	slices.Sort(out)
+	return out
 }

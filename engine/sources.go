@@ -37,6 +37,9 @@ type NB interface {
 	Barrier(ctx context.Context, timeout time.Duration) (int, error)
 	// RowsGeneration changes whenever a row the verdicts rest on changes.
 	RowsGeneration() uint64
+	// WaitConnected waits, at most timeout, until the client is connected
+	// again (its replica refilled after a reconnect); false if it is not.
+	WaitConnected(ctx context.Context, timeout time.Duration) bool
 }
 
 // SB is the OVN southbound database replica.

@@ -22,11 +22,15 @@
 #   5 failover         kills of the active gateway chassis, claim → re-verified
 #   6 memory           steady RSS of `ovnfwd run` (1,000 and, in full mode, 10,000)
 #   7 Go benchmarks    go test -bench . -benchmem ./sync/
+#   8 cost curve       check, cold repair and run (time to all ok, RSS) at 1k, 10k
+#                      and 50k forwards (quick: 1k, 3k), next to LXD's listing and
+#                      the NB read (libovsdb and a raw JSON-RPC reader)
 #
 # Knobs (environment): BENCH_RUNS (5), BENCH_REPAIR_RUNS (BENCH_RUNS),
 # BENCH_FORWARDS, BENCH_EVENTS, BENCH_DRIFT, BENCH_KILLS, BENCH_SAMPLE (baseline
 # sample), BENCH_REPAIR_BUDGET / BENCH_EVENTS_BUDGET / BENCH_DRIFT_BUDGET (s),
-# BENCH_ONLY (space-separated phases, e.g. "m1 m2"), BENCH_LOCK_TIMEOUT (s,
+# BENCH_ONLY (space-separated phases, e.g. "m1 m2"), BENCH_CURVE (sizes of
+# phase 8), BENCH_CURVE_RUNS (3), BENCH_LOCK_TIMEOUT (s,
 # default 1800), BENCH_KEEP=1 (keep the work directory with the raw results).
 # The whole script is one brace group, parsed before it runs: editing this
 # file while a benchmark runs cannot change the running one.
@@ -84,15 +88,18 @@ if [ "$MODE" = full ]; then
 	KILLS=${BENCH_KILLS:-10}; SAMPLE=${BENCH_SAMPLE:-10}
 	REPAIR_BUDGET=${BENCH_REPAIR_BUDGET:-360}; EVENTS_BUDGET=${BENCH_EVENTS_BUDGET:-100}; DRIFT_BUDGET=${BENCH_DRIFT_BUDGET:-100}
 	OUT=$ROOT/BENCHMARKS.md
+	CURVE=${BENCH_CURVE:-1000 10000 50000}
 else
 	N=${BENCH_FORWARDS:-1000}; EVENTS=${BENCH_EVENTS:-40}; DRIFT=${BENCH_DRIFT:-40}
 	KILLS=${BENCH_KILLS:-2}; SAMPLE=${BENCH_SAMPLE:-10}
 	REPAIR_BUDGET=${BENCH_REPAIR_BUDGET:-60}; EVENTS_BUDGET=${BENCH_EVENTS_BUDGET:-20}; DRIFT_BUDGET=${BENCH_DRIFT_BUDGET:-20}
 	OUT=$HERE/.testbed/BENCHMARKS-quick.md
+	CURVE=${BENCH_CURVE:-1000 3000}
 fi
 MIN_RUNS=3  # repair runs, whatever the budget
 MIN_OPS=20  # events and drift edits, whatever the budget
-ONLY=${BENCH_ONLY:-m2 m1 m6 m3 m4 m5 m7}
+ONLY=${BENCH_ONLY:-m2 m1 m6 m3 m4 m5 m8 m7}
+CURVE_RUNS=${BENCH_CURVE_RUNS:-3}
 WORK=$(mktemp -d /tmp/ovnfwd-bench.XXXXXX)
 R=$WORK/results
 mkdir -p "$R"
@@ -267,15 +274,16 @@ start_daemon() { # log file [env assignments]
 
 metric() { curl -sf "$METRICS/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
-# Wait until the daemon reports at least n forwards ok.
+# Wait until the daemon reports at least n forwards ok (at most s seconds,
+# default 180).
 wait_ok() {
-	local n=$1 i ok
-	for i in $(seq 1800); do
+	local n=$1 s=${2:-180} i ok
+	for i in $(seq $((s * 10))); do
 		ok=$(metric 'ovnfwd_forwards{state="ok"}')
 		[ "${ok%.*}" -ge "$n" ] 2>/dev/null && return 0
 		sleep 0.1
 	done
-	die "daemon: only ${ok:-0} of $n forwards ok after 180s"
+	die "daemon: only ${ok:-0} of $n forwards ok after ${s}s"
 }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
@@ -363,10 +371,11 @@ meta() {
 		--arg debounce "$(flag_default claim-debounce)" \
 		--arg settle "$(flag_default nb-settle)" \
 		--arg delgrace "$(flag_default nb-delete-grace)" \
+		--arg curve "$CURVE" --argjson curve_runs "$CURVE_RUNS" \
 		'{mode:$mode, forwards:$n, rows:($n*2), runs:$runs, date:$date, host:$host, cpu:$cpu, cores:$cores, mem:$mem,
 		  kernel:$kernel, os:$os, ovn:$ovn, ovs:$ovs, lxd:$lxd, go:$go, ovnfwd:$ovnfwd, git:$git, bfd_ms:$bfd,
 		  prefix:$prefix, network:$network, events:$events, drift:$drift, kills:$kills, baseline_sample:$sample,
-		  claim_debounce:$debounce, nb_settle:$settle, nb_delete_grace:$delgrace, repair_budget_s:$repair_budget, events_budget_s:$events_budget, drift_budget_s:$drift_budget}'
+		  curve:$curve, curve_runs:$curve_runs, claim_debounce:$debounce, nb_settle:$settle, nb_delete_grace:$delgrace, repair_budget_s:$repair_budget, events_budget_s:$events_budget, drift_budget_s:$drift_budget}'
 }
 meta >"$R/meta.json"
 
@@ -488,6 +497,8 @@ m1() {
 		line="$line,\"lxd_cli_s\":$T_S"
 		timed "$BT" nb-read >"$WORK/m1-nb.json"
 		line="$line,\"nb_go_s\":$T_S,\"nb_go_rss_kb\":$RSS_KB,\"nb_go_rows\":$(jq .load_balancers "$WORK/m1-nb.json")"
+		timed "$BT" nb-read-raw >"$WORK/m1-nbraw.json"
+		line="$line,\"nb_raw_s\":$T_S,\"nb_raw_rss_kb\":$RSS_KB,\"nb_raw_cpu_s\":$CPU_S,\"nb_raw_rows\":$(jq .load_balancers "$WORK/m1-nbraw.json")"
 		timed sh -c 'ovn-nbctl --db="$OVNFWD_NB" --format=json list Load_Balancer >/dev/null'
 		line="$line,\"nb_cli_s\":$T_S"
 		timed bash "$HERE/benchtool/baseline.sh" "$NETWORK" "$PREFIX" 1 >/dev/null
@@ -544,7 +555,7 @@ m3() {
 	curl -sf -o "$WORK/daemon-events.cpu.pprof" "$METRICS/debug/pprof/profile?seconds=30" &
 	local cp=$!
 	b=$(cpu_snapshot); t=$(now_ns)
-	"$BT" events -n "$EVENTS" -budget "${EVENTS_BUDGET}s" -min "$MIN_OPS" -network "$NETWORK" -base 198.18.200. -metrics "$METRICS/metrics" >"$R/m3.json"
+	"$BT" events -n "$EVENTS" -budget "${EVENTS_BUDGET}s" -min "$MIN_OPS" -network "$NETWORK" -prefix "$PREFIX" -base 198.18.200. -metrics "$METRICS/metrics" >"$R/m3.json"
 	a=$(cpu_snapshot)
 	cpu_delta "$b" "$a" "$(secs "$t" "$(now_ns)")" >"$R/m3-cpu.json"
 	wait $cp || true
@@ -627,6 +638,65 @@ m6_1k() {
 	stop_daemon
 }
 
+# --- 8. cost curve: check, repair and run at several sizes ------------------------
+# Issue 14: per-forward time and memory at 1k, 10k and 50k forwards (quick:
+# 1k and 3k), with LXD's own listing and the NB read as the references.
+# Each size starts from an empty bed (no benchmark forward, no row).
+curve_line() { # size what run [extra JSON object]
+	local extra=${4:-}
+	[ -n "$extra" ] || extra='{}'
+	jq -nc --argjson n "$1" --arg what "$2" --argjson run "$3" --argjson wall "$T_S" --argjson rss "${RSS_KB:-0}" \
+		--argjson cpu "${CPU_S:-0}" --argjson rc "${RC:-0}" --argjson extra "$extra" \
+		'{forwards:$n, what:$what, run:$run, wall_s:$wall, rss_kb:$rss, cpu_s:$cpu, exit:$rc} + $extra' >>"$R/m8.jsonl"
+}
+
+m8() {
+	local s i t b a tries
+	stop_daemon
+	for s in $CURVE; do
+		clear_bench_state
+		settle
+		seed "$s"
+		log "  curve: $s forwards"
+		# Cold repair, to verified. A repair that does not finish (exit 2:
+		# a change could not be written) is recorded and retried once, so
+		# that the sizes after it start from a consistent NB.
+		b=$(cpu_snapshot)
+		timed "$BIN" repair --yes --format json --deletion-budget -1 >"$WORK/m8-repair.json" 2>"$WORK/m8-repair-$s.err"
+		a=$(cpu_snapshot)
+		curve_line "$s" repair 1 "$(jq -c --argjson cpu "$(cpu_delta "$b" "$a" "$T_S")" '{ok:.summary.ok, changes:.summary.changes, findings:.summary.findings, bed_cpu:$cpu.cpu_s}' "$WORK/m8-repair.json" 2>/dev/null || echo '{}')"
+		log "  curve $s: repair ${T_S}s, exit $RC, RSS $((RSS_KB / 1024)) MiB, $(jq -c '{ok:.summary.ok, changes:.summary.changes}' "$WORK/m8-repair.json" 2>/dev/null)"
+		if [ "$RC" != 0 ]; then
+			"$BIN" repair --yes --deletion-budget -1 --format json >/dev/null 2>&1 || true
+		fi
+		settle
+		for i in $(seq "$CURVE_RUNS"); do
+			timed "$BIN" check --format json >"$WORK/m8-check.json"
+			curve_line "$s" check "$i" "$(jq -c '{forwards_seen:.summary.forwards, findings:.summary.findings}' "$WORK/m8-check.json" 2>/dev/null || echo '{}')"
+			timed "$BT" lxd-list >/dev/null
+			curve_line "$s" lxd-list "$i"
+			timed "$BT" nb-read >/dev/null
+			curve_line "$s" nb-read "$i"
+			timed "$BT" nb-read-raw >/dev/null
+			curve_line "$s" nb-read-raw "$i"
+		done
+		log "  curve $s: $(jq -sc --argjson n "$s" '[.[] | select(.forwards == $n and .what != "repair")] | group_by(.what) | map({(.[0].what): (map(.wall_s) | sort | .[length/2|floor])}) | add' "$R/m8.jsonl")"
+		# The daemon: time to every forward ok, then its steady RSS.
+		t=$(now_ns)
+		start_daemon "$WORK/daemon-curve-$s.log"
+		wait_ok "$s" 900
+		T_S=$(secs "$t" "$(now_ns)") RSS_KB=0 CPU_S=0 RC=0
+		sleep 5
+		local samples="" x
+		for x in 1 2 3 4 5; do samples="$samples$(rss_kb "$(daemon_pid)"),"; sleep 1; done
+		curve_line "$s" run 1 "{\"steady_rss_kb\":[${samples%,}],\"hwm_kb\":$(hwm_kb "$(daemon_pid)")}"
+		log "  curve $s: run all ok after ${T_S}s, RSS [${samples%,}] kB, peak $(hwm_kb "$(daemon_pid)") kB"
+		stop_daemon
+	done
+	clear_bench_state
+	settle
+}
+
 # --- 7. Go benchmarks ---------------------------------------------------------------
 m7() {
 	local bt=1s
@@ -645,6 +715,7 @@ phase m5 m5
 phase m6 m6_after
 phase m6 m6_1k
 stop_daemon
+phase m8 m8
 phase m7 m7
 
 log "writing $OUT"

@@ -51,6 +51,11 @@ type Config struct {
 	// (default 10s); an echo may take ProbeTimeout (default 10s, at least
 	// ConnectTimeout) before the connection is dropped and re-established.
 	ProbeInterval, ProbeTimeout time.Duration
+	// DumpTimeout bounds the download of the monitored tables once the
+	// server has answered (the initial fill and each reconnect's), apart
+	// from ConnectTimeout and from the dial context's deadline: at 50,000
+	// forwards a loaded server needs well over 10 s. Default 2 min.
+	DumpTimeout time.Duration
 }
 
 const (
@@ -82,8 +87,16 @@ const (
 	// send on (a data race, and a possible "send on closed channel" panic).
 	defaultProbeInterval = 10 * time.Second
 	// defaultProbeTimeout is the least time an echo may take before the
-	// connection is dropped and re-established.
-	defaultProbeTimeout = 10 * time.Second
+	// connection is dropped and re-established. A busy ovsdb-server is not
+	// a hung one: at 50,000 forwards NB's stalled for 12.9 s on one
+	// transaction here, and an echo timeout of 10 s dropped the writer
+	// mid-repair, whose reconnect then re-downloaded everything. The
+	// timeout also grows to slowResponses times the slowest answer the
+	// server gave (a transaction, the initial download), at most
+	// DumpTimeout.
+	defaultProbeTimeout = 30 * time.Second
+	slowResponses       = 3
+	defaultDumpTimeout  = 2 * time.Minute
 )
 
 // newReconnectBackOff is the backoff between reconnect attempts. It never
@@ -182,6 +195,10 @@ type conn struct {
 	eps      *endpointPicker
 	timeout  time.Duration
 	readOnly bool
+	// slowest is the longest the server took to answer a request of ours
+	// (ns): the echo timeout follows it (see defaultProbeTimeout).
+	slowest     atomic.Int64
+	dumpTimeout time.Duration
 
 	connected  atomic.Bool
 	closed     atomic.Bool
@@ -226,23 +243,30 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 	if timeout <= 0 {
 		timeout = defaultConnectTimeout
 	}
+	dumpTimeout := max(cfg.DumpTimeout, timeout)
+	if cfg.DumpTimeout <= 0 {
+		dumpTimeout = max(defaultDumpTimeout, timeout)
+	}
 
 	life, kill := context.WithCancel(context.Background())
 	c := &conn{
-		log:      log,
-		db:       dbModel.Name(),
-		reg:      prometheus.NewRegistry(),
-		bo:       &closableBackOff{b: newReconnectBackOff(), ctx: life},
-		kill:     kill,
-		timeout:  timeout,
-		readOnly: cfg.ReadOnly,
-		changed:  make(chan struct{}),
+		log:         log,
+		db:          dbModel.Name(),
+		reg:         prometheus.NewRegistry(),
+		bo:          &closableBackOff{b: newReconnectBackOff(), ctx: life},
+		kill:        kill,
+		timeout:     timeout,
+		readOnly:    cfg.ReadOnly,
+		dumpTimeout: dumpTimeout,
+		changed:     make(chan struct{}),
 	}
 
 	opts := []client.Option{
 		client.WithLogger(&log),
 		client.WithLeaderOnly(leaderOnly),
-		client.WithReconnect(timeout, c.bo),
+		// A reconnect attempt connects (the endpoint answered a probe
+		// first: beforeReconnect) and downloads the monitored tables.
+		client.WithReconnect(dumpTimeout, c.bo),
 		// A private registry: the disconnect counter is how reconnects that
 		// complete between two samples of the connection state are noticed.
 		client.WithMetricsRegistry(c.reg),
@@ -288,8 +312,20 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 		return nil, err
 	}
 	cl.Cache().AddEventHandler(handler(c))
-	mctx, cancel := context.WithTimeout(ctx, timeout)
+	// The download is bounded by dumpTimeout, not by ctx's deadline (which
+	// bounds connecting); cancelling ctx still ends it.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dumpTimeout)
+	stopCancel := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	dumpStart := time.Now()
 	_, err = cl.Monitor(mctx, monitor(cl))
+	if err == nil {
+		c.observe(time.Since(dumpStart))
+	}
+	stopCancel()
 	cancel()
 	if err != nil {
 		abandon()
@@ -498,13 +534,9 @@ func (p *endpointPicker) next(ctx context.Context, wait func() bool) (string, er
 		p.mu.Unlock()
 
 		ep := p.eps[i]
-		if len(p.eps) == 1 {
-			// Nothing to skip to: the attempt's own timeout bounds it.
-			p.mu.Lock()
-			p.last = i
-			p.mu.Unlock()
-			return ep, nil
-		}
+		// Probed even when it is the only endpoint: an attempt may take
+		// the dump timeout (minutes, for a large database), which only an
+		// endpoint that answers deserves.
 		start := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, p.timeout)
 		err := p.probe(pctx, ep)
@@ -676,15 +708,36 @@ func (c *conn) probe(ctx context.Context, every, timeout time.Duration) {
 			continue
 		}
 		ep := c.cl.CurrentEndpoint()
-		ectx, cancel := context.WithTimeout(ctx, timeout)
+		limit := c.echoTimeout(timeout)
+		ectx, cancel := context.WithTimeout(ctx, limit)
+		start := time.Now()
 		err := c.cl.Echo(ectx)
 		cancel()
+		if err == nil {
+			c.observe(time.Since(start))
+		}
 		if err != nil && ctx.Err() == nil && c.connected.Load() {
 			c.log.Info("server did not answer an echo, reconnecting", "endpoint", ep, "error", err.Error())
 			c.eps.markHung(ep)
 			c.cl.Disconnect()
 		}
 	}
+}
+
+// observe records how long the server took to answer a request.
+func (c *conn) observe(d time.Duration) {
+	for {
+		old := c.slowest.Load()
+		if int64(d) <= old || c.slowest.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// echoTimeout is how long an echo may take: base, or slowResponses times
+// the slowest answer the server gave, at most the dump timeout.
+func (c *conn) echoTimeout(base time.Duration) time.Duration {
+	return max(base, min(slowResponses*time.Duration(c.slowest.Load()), c.dumpTimeout))
 }
 
 // signal wakes everyone waiting in waitFor.

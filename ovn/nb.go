@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -283,6 +284,12 @@ func (n *NB) OnReconnect(f func()) { n.c.addReconnect(f) }
 
 // Connected reports whether the client is connected (sampled every 100ms).
 func (n *NB) Connected() bool { return n.c.connected.Load() }
+
+// WaitConnected waits, at most timeout, until the client is connected (after
+// a reconnect: with its replica refilled). It reports whether it is.
+func (n *NB) WaitConnected(ctx context.Context, timeout time.Duration) bool {
+	return n.c.waitFor(ctx, timeout, n.c.connected.Load)
+}
 
 // Close disconnects for good.
 func (n *NB) Close() { n.c.close() }

@@ -595,3 +595,23 @@ func TestDeleteCallback(t *testing.T) {
 		}
 	})
 }
+
+// The echo timeout follows the slowest answer the server gave (a server
+// that took 12 s over a transaction is busy, not hung), within the
+// configured floor and the dump timeout.
+func TestEchoTimeoutFollowsSlowAnswers(t *testing.T) {
+	c := &conn{dumpTimeout: 2 * time.Minute}
+	if got := c.echoTimeout(30 * time.Second); got != 30*time.Second {
+		t.Fatalf("no answer yet: %v, want the 30s floor", got)
+	}
+	c.observe(2 * time.Second)
+	c.observe(13 * time.Second)
+	c.observe(time.Second)
+	if got := c.echoTimeout(30 * time.Second); got != 39*time.Second {
+		t.Fatalf("after a 13s answer: %v, want 39s", got)
+	}
+	c.observe(5 * time.Minute)
+	if got := c.echoTimeout(30 * time.Second); got != 2*time.Minute {
+		t.Fatalf("after a 5min answer: %v, want the 2min dump timeout", got)
+	}
+}

@@ -52,8 +52,29 @@ type NB struct {
 	Applied   int
 	Conflicts int // fail this many Apply calls with ErrConflict first
 	Batches   int
-	next      int
-	gen       uint64
+	// Disconnects fails this many Apply/ApplyBatch calls with
+	// ovn.ErrNotConnected first; a failed call still writes when
+	// LandedOnDisconnect is set (the transaction was in flight).
+	Disconnects        int
+	LandedOnDisconnect bool
+	// MaxBatch is the largest batch ApplyBatch was given; WaitCalls counts
+	// WaitConnected calls.
+	MaxBatch  int
+	WaitCalls int
+	// ApplyCalls counts Apply calls (a change sent alone), failed ones too.
+	ApplyCalls int
+	// Down makes WaitConnected report that the connection did not come back.
+	Down bool
+	// NorthdStalled: a barrier's bump is written but northd never reaches
+	// it (Barrier times out).
+	NorthdStalled bool
+	// RaceCreates names rows another writer creates while the next batch
+	// is in flight: ApplyBatch writes that row as the other writer's,
+	// leaves the batch's change for it out and answers a
+	// *ovn.BatchConflictError, as ovn.NB does.
+	RaceCreates map[string]bool
+	next        int
+	gen         uint64
 }
 
 func (n *NB) Snapshot() fwdsync.NBState { return cloneNB(n.St) }
@@ -64,8 +85,11 @@ func (n *NB) SnapshotFor(names []string) fwdsync.NBState {
 	return s
 }
 
-func (n *NB) Barrier(context.Context, time.Duration) (int, error) {
+func (n *NB) Barrier(_ context.Context, d time.Duration) (int, error) {
 	n.St.NBCfg++
+	if n.NorthdStalled {
+		return n.St.NBCfg, fmt.Errorf("barrier nb_cfg=%d after %s: %w", n.St.NBCfg, d, ovn.ErrBarrierTimeout)
+	}
 	n.St.SBCfg = n.St.NBCfg
 	return n.St.NBCfg, nil
 }
@@ -84,8 +108,61 @@ func cloneNB(s fwdsync.NBState) fwdsync.NBState {
 	return c
 }
 
+// WaitConnected counts its calls; the fake is connected again at once
+// unless Down.
+func (n *NB) WaitConnected(context.Context, time.Duration) bool {
+	n.WaitCalls++
+	return !n.Down
+}
+
+// disconnect consumes one Disconnects; write says whether the call still
+// writes.
+func (n *NB) disconnect() (failed, write bool) {
+	if n.Disconnects == 0 {
+		return false, true
+	}
+	n.Disconnects--
+	return true, n.LandedOnDisconnect
+}
+
 func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
 	n.Batches++
+	n.MaxBatch = max(n.MaxBatch, len(chs))
+	for _, ch := range chs {
+		if err := n.guard(ch); err != nil {
+			return err // one transaction: nothing is written
+		}
+	}
+	raced := &ovn.BatchConflictError{}
+	for i, ch := range chs {
+		for _, op := range ch.Ops {
+			if op.Kind == fwdsync.OpCreateLB && n.RaceCreates[op.Name] {
+				delete(n.RaceCreates, op.Name)
+				n.next++
+				n.St.LoadBalancers = append(n.St.LoadBalancers, fwdsync.NBLoadBalancer{UUID: fmt.Sprintf("00000000-0000-0000-0001-%012d", n.next), Name: op.Name, Protocol: op.Protocol, VIPs: maps.Clone(op.VIPs)})
+				if !slices.Contains(raced.Changes, i) {
+					raced.Changes = append(raced.Changes, i)
+				}
+				raced.Names = append(raced.Names, op.Name)
+			}
+		}
+	}
+	if len(raced.Changes) > 0 {
+		for i, ch := range chs {
+			if !slices.Contains(raced.Changes, i) {
+				_ = n.apply(ch)
+			}
+		}
+		return raced
+	}
+	if failed, write := n.disconnect(); failed {
+		if write {
+			for _, ch := range chs {
+				_ = n.apply(ch)
+			}
+		}
+		return fmt.Errorf("apply batch: transact: %w", ovn.ErrNotConnected)
+	}
 	for _, ch := range chs {
 		if err := n.Apply(ctx, ch); err != nil {
 			return err
@@ -95,10 +172,37 @@ func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
 }
 
 func (n *NB) Apply(_ context.Context, ch fwdsync.Change) error {
+	n.ApplyCalls++
 	if n.Conflicts > 0 {
 		n.Conflicts--
 		return fmt.Errorf("wait failed: %w", ovn.ErrConflict)
 	}
+	if err := n.guard(ch); err != nil {
+		return err
+	}
+	if failed, write := n.disconnect(); failed {
+		if write {
+			_ = n.apply(ch)
+		}
+		return fmt.Errorf("apply: transact: %w", ovn.ErrNotConnected)
+	}
+	return n.apply(ch)
+}
+
+// guard is ovn.NB's guard of a create: no row of that name exists yet.
+func (n *NB) guard(ch fwdsync.Change) error {
+	for _, op := range ch.Ops {
+		if op.Kind != fwdsync.OpCreateLB {
+			continue
+		}
+		if slices.ContainsFunc(n.St.LoadBalancers, func(lb fwdsync.NBLoadBalancer) bool { return lb.Name == op.Name }) {
+			return fmt.Errorf("guard: a Load_Balancer named %s exists: %w", op.Name, ovn.ErrConflict)
+		}
+	}
+	return nil
+}
+
+func (n *NB) apply(ch fwdsync.Change) error {
 	n.Applied++
 	n.gen++
 	created := ""

@@ -35,8 +35,14 @@ type eventOp struct {
 	// EchoS is the daemon's second sample for the same forward, triggered
 	// by LXD's own NB write after --nb-settle (0 if none).
 	EchoS float64 `json:"echo_s"`
-	OK    bool    `json:"ok"`
-	Note  string  `json:"note,omitempty"`
+	// RowsS: benchtool's event arrival → NB shows the forward's rows as
+	// wanted (its tcp row with the new backend; for deletes: no row). 0 when
+	// they were there already (LXD writes them inside the API call, before
+	// the event); RowsBefore says so. -1: not within 10 s.
+	RowsS      float64 `json:"rows_s"`
+	RowsBefore bool    `json:"rows_before_event"`
+	OK         bool    `json:"ok"`
+	Note       string  `json:"note,omitempty"`
 }
 
 // cmdEvents drives -n forward creates, updates and deletes through the LXD
@@ -50,6 +56,7 @@ func cmdEvents(args []string) error {
 	metricsURL := fs.String("metrics", "http://127.0.0.1:9478/metrics", "ovnfwd /metrics URL")
 	budget := fs.Duration("budget", 0, "start no operation after this long once -min are done (0: no limit)")
 	minN := fs.Int("min", 30, "operations to make whatever the budget")
+	ovnPrefix := fs.String("prefix", "lxd-net2", "OVN prefix of the network (its rows are <prefix>-lb-<listen>-<proto>)")
 	_ = fs.Parse(args)
 	w, err := dialNB(context.Background(), true)
 	if err != nil {
@@ -188,6 +195,28 @@ func cmdEvents(args []string) error {
 			continue
 		}
 		e.EventS = tev.Sub(t0).Seconds()
+		rowName := fmt.Sprintf("%s-lb-%s-tcp", *ovnPrefix, listen)
+		backend := ""
+		switch op {
+		case "create":
+			backend = ports(next, 0)[0].TargetAddress + ":8080"
+		case "update":
+			backend = fmt.Sprintf("%s:%d", ports(i, version[listen])[0].TargetAddress, 8080+version[listen])
+		}
+		rowsAsWanted := func() bool {
+			lbs := w.lbsNamed(rowName)
+			if op == "delete" {
+				return len(lbs) == 0
+			}
+			return len(lbs) == 1 && lbs[0].Vips[listen+":80"] == backend
+		}
+		if rowsAsWanted() {
+			e.RowsBefore = true
+		} else if w.waitFor(10*time.Second, rowsAsWanted) {
+			e.RowsS = time.Since(tev).Seconds()
+		} else {
+			e.RowsS = -1
+		}
 		var first promSnapshot
 		if op == "delete" {
 			first, ok = mc.waitChange(before, 10*time.Second, reconcileLXD)
@@ -235,7 +264,8 @@ func cmdEvents(args []string) error {
 	}
 
 	out := map[string]any{"ops": ops, "seconds": time.Since(start).Seconds(), "requested": *n, "budget_s": budget.Seconds()}
-	var daemon, external, echo, api, evs, del []float64
+	var daemon, external, echo, api, evs, del, rows []float64
+	rowsBefore := 0
 	counts := map[string]int{}
 	failures := 0
 	for _, e := range ops {
@@ -246,6 +276,12 @@ func cmdEvents(args []string) error {
 		}
 		api = append(api, e.APIS)
 		evs = append(evs, e.EventS)
+		if e.RowsS >= 0 {
+			rows = append(rows, e.RowsS)
+		}
+		if e.RowsBefore {
+			rowsBefore++
+		}
 		if e.Op == "delete" {
 			del = append(del, e.ExternalS)
 			continue
@@ -273,6 +309,8 @@ func cmdEvents(args []string) error {
 	out["delete_processed"] = summarize(del)
 	out["lxd_api"] = summarize(api)
 	out["lxd_api_to_event"] = summarize(evs)
+	out["event_to_rows"] = summarize(rows)
+	out["rows_before_event"] = rowsBefore
 	out["histogram_all_samples"] = hq
 	return emit(out)
 }

@@ -6,6 +6,7 @@
 //
 //	benchtool lxd-list                     floor: list every forward from LXD (lxdwatch.List)
 //	benchtool nb-read                      floor: read NB (ovn.DialNB + Snapshot)
+//	benchtool nb-read-raw                  floor under libovsdb: one raw JSON-RPC monitor, decoded
 //	benchtool nb-clear -match P            delete every Load_Balancer whose name starts with P
 //	benchtool drift -n N ...               N random NB edits behind ovnfwd's back, edit → repaired
 //	benchtool events -n N ...              N forward creates/updates/deletes through the LXD API
@@ -36,6 +37,7 @@ func main() {
 	cmds := map[string]func([]string) error{
 		"lxd-list":      cmdLXDList,
 		"nb-read":       cmdNBRead,
+		"nb-read-raw":   cmdNBReadRaw,
 		"nb-clear":      cmdNBClear,
 		"drift":         cmdDrift,
 		"events":        cmdEvents,
