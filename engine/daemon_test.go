@@ -91,6 +91,11 @@ func (n wNB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
 	defer n.w.mu.Unlock()
 	return n.w.nb.ApplyBatch(ctx, chs)
 }
+func (n wNB) ApplyBulk(ctx context.Context, chs []fwdsync.Change) error {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.nb.ApplyBulk(ctx, chs)
+}
 func (n wNB) Barrier(ctx context.Context, d time.Duration) (int, error) {
 	n.w.mu.Lock()
 	defer n.w.mu.Unlock()

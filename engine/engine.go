@@ -459,6 +459,25 @@ const applyMaxBatches = 20
 // batchSize is the forwards per transaction for a pass of n changes.
 func batchSize(n int) int { return max(applyBatchSize, (n+applyMaxBatches-1)/applyMaxBatches) }
 
+// bulkCreates is the number of creates in a pass above which its batches
+// go without per-name guards (ovn.NB.ApplyBulk): each guard makes
+// ovsdb-server scan the whole Load_Balancer table, which is negligible
+// for a few creates and quadratic for a restored NB. Below it, a batch
+// never makes two rows of one name, even for a moment.
+var bulkCreates = 256
+
+func countCreates(chs []fwdsync.Change) int {
+	n := 0
+	for _, ch := range chs {
+		for _, op := range ch.Ops {
+			if op.Kind == fwdsync.OpCreateLB {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // reconnectWait bounds how long a pass waits for a lost NB connection to
 // come back before it gives up the changes it could not send (an
 // ovsdb-server busy for seconds with a large database, or restarting).
@@ -524,13 +543,17 @@ func (e *Engine) applyAll(ctx context.Context, changes []fwdsync.Change) (applie
 func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (applied, rest, replan []fwdsync.Change, down bool) {
 	var batch []fwdsync.Change
 	size := batchSize(len(changes))
+	apply := e.nb.ApplyBatch
+	if countCreates(changes) > bulkCreates {
+		apply = e.nb.ApplyBulk
+	}
 	flush := func() {
 		switch {
 		case len(batch) == 0:
 		case len(batch) == 1 || e.dryRun || !e.writing() || down:
 			rest = append(rest, batch...)
 		default:
-			err := e.nb.ApplyBatch(ctx, batch)
+			err := apply(ctx, batch)
 			if errors.Is(err, ovn.ErrNotConnected) {
 				if e.reconnected(ctx, err) {
 					replan = append(replan, batch...)

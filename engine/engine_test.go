@@ -408,8 +408,13 @@ func TestEngineBatchesBoundTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pr.Applied) != 10100 || nb.Batches != applyMaxBatches || nb.MaxBatch != 505 {
-		t.Fatalf("applied %d changes in %d batches of at most %d; want 10100 in %d of 505", len(pr.Applied), nb.Batches, nb.MaxBatch, applyMaxBatches)
+	if len(pr.Applied) != 10100 || nb.Batches != applyMaxBatches || nb.MaxBatch != 505 || nb.Bulks != applyMaxBatches {
+		t.Fatalf("applied %d changes in %d batches (%d bulks) of at most %d; want 10100 in %d bulks of 505", len(pr.Applied), nb.Batches, nb.Bulks, nb.MaxBatch, applyMaxBatches)
+	}
+	// A few creates go in guarded batches.
+	l2, nb2 := world(web("198.51.100.10", "80"), web("198.51.100.11", "80"))
+	if _, err := testEngine(l2, nb2).pass(context.Background(), true); err != nil || nb2.Batches != 1 || nb2.Bulks != 0 {
+		t.Fatalf("two creates: err %v, %d batches, %d bulks; want 1 guarded batch", err, nb2.Batches, nb2.Bulks)
 	}
 }
 
@@ -464,6 +469,8 @@ func TestSettleWaitsForNorthdBeforeVerifying(t *testing.T) {
 // keeps the rest of the batch applied and re-plans only that forward: it
 // ends attached to LXD's row, with no second row and no failure.
 func TestRepairKeepsABatchWithARacedCreate(t *testing.T) {
+	defer func(b int) { bulkCreates = b }(bulkCreates)
+	bulkCreates = 0 // the fixture's few creates go as a bulk
 	e, n := fxEngine(true)
 	pr, err := e.pass(context.Background(), false)
 	if err != nil {
@@ -488,8 +495,8 @@ func TestRepairKeepsABatchWithARacedCreate(t *testing.T) {
 	if len(res.Failed) != 0 {
 		t.Fatalf("failed %v", res.Failed)
 	}
-	if n.Batches == 0 || len(n.RaceCreates) != 0 {
-		t.Fatalf("%d batches, race left %v: the raced batch did not run", n.Batches, n.RaceCreates)
+	if n.Bulks == 0 || len(n.RaceCreates) != 0 {
+		t.Fatalf("%d bulks, race left %v: the raced bulk did not run", n.Bulks, n.RaceCreates)
 	}
 	// Only the raced change is sent again (alone: its guard conflicts,
 	// then its re-plan attaches the other writer's row); the batch's

@@ -33,6 +33,9 @@ type NB interface {
 	SnapshotFor(lbNames []string) fwdsync.NBState
 	Apply(ctx context.Context, ch fwdsync.Change) error
 	ApplyBatch(ctx context.Context, chs []fwdsync.Change) error
+	// ApplyBulk is ApplyBatch without per-name create guards, for
+	// thousands of creates (ovn.NB.ApplyBulk).
+	ApplyBulk(ctx context.Context, chs []fwdsync.Change) error
 	// Barrier bumps NB_Global.nb_cfg and waits for northd (sb_cfg).
 	Barrier(ctx context.Context, timeout time.Duration) (int, error)
 	// RowsGeneration changes whenever a row the verdicts rest on changes.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 7 on the real test bed; writes BENCHMARKS.md.
 #
-#   bench.sh full  PATH-TO-OVNFWD    10,000 forwards x 2 ports (make bench, < 20 min)
+#   bench.sh full  PATH-TO-OVNFWD    10,000 forwards x 2 ports, and the cost curve
+#                                     at 1k/10k/50k (make bench, ≈ 35 min)
 #   bench.sh quick PATH-TO-OVNFWD     1,000 forwards (make bench-quick, < 3 min);
 #                                     writes integration/.testbed/BENCHMARKS-quick.md
 #

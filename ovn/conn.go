@@ -51,10 +51,11 @@ type Config struct {
 	// (default 10s); an echo may take ProbeTimeout (default 10s, at least
 	// ConnectTimeout) before the connection is dropped and re-established.
 	ProbeInterval, ProbeTimeout time.Duration
-	// DumpTimeout bounds the download of the monitored tables once the
-	// server has answered (the initial fill and each reconnect's), apart
-	// from ConnectTimeout and from the dial context's deadline: at 50,000
-	// forwards a loaded server needs well over 10 s. Default 2 min.
+	// DumpTimeout bounds the initial download of the monitored tables once
+	// the server has answered, apart from ConnectTimeout and from the dial
+	// context's deadline: at 50,000 forwards a loaded server needs well
+	// over 10 s. Default 2 min. (A reconnect's download is still bounded
+	// by ConnectTimeout: libovsdb has one timeout for a whole attempt.)
 	DumpTimeout time.Duration
 }
 
@@ -264,9 +265,7 @@ func dial(ctx context.Context, cfg Config, dbModel model.ClientDBModel, leaderOn
 	opts := []client.Option{
 		client.WithLogger(&log),
 		client.WithLeaderOnly(leaderOnly),
-		// A reconnect attempt connects (the endpoint answered a probe
-		// first: beforeReconnect) and downloads the monitored tables.
-		client.WithReconnect(dumpTimeout, c.bo),
+		client.WithReconnect(timeout, c.bo),
 		// A private registry: the disconnect counter is how reconnects that
 		// complete between two samples of the connection state are noticed.
 		client.WithMetricsRegistry(c.reg),
@@ -534,9 +533,13 @@ func (p *endpointPicker) next(ctx context.Context, wait func() bool) (string, er
 		p.mu.Unlock()
 
 		ep := p.eps[i]
-		// Probed even when it is the only endpoint: an attempt may take
-		// the dump timeout (minutes, for a large database), which only an
-		// endpoint that answers deserves.
+		if len(p.eps) == 1 {
+			// Nothing to skip to: the attempt's own timeout bounds it.
+			p.mu.Lock()
+			p.last = i
+			p.mu.Unlock()
+			return ep, nil
+		}
 		start := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, p.timeout)
 		err := p.probe(pctx, ep)

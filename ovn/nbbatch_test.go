@@ -57,11 +57,30 @@ func TestApplyBatch(t *testing.T) {
 	})
 }
 
-// A create that meets a row another writer created under the same name
-// (after the plan was made) is undone after the commit: that writer's row
+// One conflicting create aborts the whole batch: nothing is written.
+func TestApplyBatchConflictWritesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ep string, _ bool) {
+		raw := rawNB(t, ep)
+		tp := seedTopology(t, raw)
+		nb := dialTestNB(t, ep, false)
+		chs := batchOf(tp, 4)
+		raw.insert(nbdb.LoadBalancerTable, ovsdb.Row{"name": chs[2].Ops[0].Name, "vips": ovsMap(chs[2].Ops[0].VIPs)})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := nb.ApplyBatch(ctx, chs); !errors.Is(err, ErrConflict) {
+			t.Fatalf("ApplyBatch = %v, want ErrConflict", err)
+		}
+		if rows := raw.selectRows(nbdb.LoadBalancerTable); len(rows) != 1 {
+			t.Fatalf("%d rows on the server, want only the conflicting one", len(rows))
+		}
+	})
+}
+
+// In a bulk, a create that meets a row another writer created under the
+// same name (after the plan was made) is undone after the commit: that writer's row
 // stays alone, unattached by the batch, and the batch's other changes are
 // applied. The error names the change undone.
-func TestApplyBatchUndoesARacedCreate(t *testing.T) {
+func TestApplyBulkUndoesARacedCreate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, ep string, _ bool) {
 		raw := rawNB(t, ep)
 		tp := seedTopology(t, raw)
@@ -71,10 +90,10 @@ func TestApplyBatchUndoesARacedCreate(t *testing.T) {
 		theirs := raw.insert(nbdb.LoadBalancerTable, ovsdb.Row{"name": raced, "vips": ovsMap(chs[2].Ops[0].VIPs)})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := nb.ApplyBatch(ctx, chs)
+		err := nb.ApplyBulk(ctx, chs)
 		var bc *BatchConflictError
 		if !errors.Is(err, ErrConflict) || !errors.As(err, &bc) || len(bc.Changes) != 1 || bc.Changes[0] != 2 {
-			t.Fatalf("ApplyBatch = %v, want a BatchConflictError naming change 2", err)
+			t.Fatalf("ApplyBulk = %v, want a BatchConflictError naming change 2", err)
 		}
 		rows := raw.selectRows(nbdb.LoadBalancerTable)
 		if len(rows) != 4 {
@@ -103,15 +122,41 @@ func TestApplyBatchUndoesARacedCreate(t *testing.T) {
 	})
 }
 
-// A batch sends no per-name guard (ovsdb-server scans the table for each);
-// a single Apply keeps it.
-func TestApplyBatchSendsNoNameGuard(t *testing.T) {
+// A bulk sent again after it committed (its answer lost with the
+// connection) writes nothing: its rows' UUIDs, derived from their names,
+// exist already ("duplicate uuid" is a conflict).
+func TestApplyBulkTwiceWritesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ep string, real bool) {
+		raw := rawNB(t, ep)
+		tp := seedTopology(t, raw)
+		nb := dialTestNB(t, ep, false)
+		chs := batchOf(tp, 4)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := nb.ApplyBulk(ctx, chs); err != nil {
+			t.Fatalf("ApplyBulk: %v", err)
+		}
+		err := nb.ApplyBulk(ctx, chs)
+		// libovsdb's in-memory server answers an RPC error ("cache
+		// inconsistent") where ovsdb-server answers "duplicate uuid".
+		if real && !errors.Is(err, ErrConflict) || err == nil {
+			t.Fatalf("ApplyBulk again = %v, want ErrConflict", err)
+		}
+		if rows := raw.selectRows(nbdb.LoadBalancerTable); len(rows) != 4 {
+			t.Fatalf("%d rows on the server, want 4", len(rows))
+		}
+	})
+}
+
+// A bulk sends no per-name guard (ovsdb-server scans the table for each)
+// but a UUID derived from the name; Apply and ApplyBatch keep the guard.
+func TestApplyBulkSendsNoNameGuard(t *testing.T) {
 	tp := topo{router: "0b6a2d6e-0000-4000-8000-000000000001", lsInt: "0b6a2d6e-0000-4000-8000-000000000002"}
 	single, err := buildTxn(batchOf(tp, 1)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	batched, err := buildTxnNamed(batchOf(tp, 1)[0], "c0_", false)
+	batched, err := buildTxnNamed(batchOf(tp, 1)[0], "c0_", false) // as ApplyBulk builds it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +170,15 @@ func TestApplyBatchSendsNoNameGuard(t *testing.T) {
 		return n
 	}
 	if nameWaits(single) != 1 || nameWaits(batched) != 0 {
-		t.Fatalf("name guards: single %d, batched %d; want 1 and 0", nameWaits(single), nameWaits(batched))
+		t.Fatalf("name guards: single %d, bulk %d; want 1 and 0", nameWaits(single), nameWaits(batched))
+	}
+	if guarded, err := buildBatch(batchOf(tp, 3), true); err != nil || nameWaits(guarded) != 3 {
+		t.Fatalf("ApplyBatch's transaction: %d name guards (err %v), want 3", nameWaits(guarded), err)
+	}
+	for _, op := range batched.ops {
+		if op.Op == ovsdb.OperationInsert && op.UUID != lbUUIDFor(op.Row["name"].(string)) {
+			t.Fatalf("bulk insert of %v has UUID %q, want the one derived from its name", op.Row["name"], op.UUID)
+		}
 	}
 	if len(batched.creates) != 1 || len(batched.creates[0].targets) != 2 {
 		t.Fatalf("creates %+v, want one row attached to two targets", batched.creates)
@@ -147,7 +200,7 @@ func contains(list []string, s string) bool {
 func TestBuildBatchMergesAttachments(t *testing.T) {
 	tp := topo{router: "0b6a2d6e-0000-4000-8000-000000000001", lsInt: "0b6a2d6e-0000-4000-8000-000000000002"}
 	chs := batchOf(tp, 50)
-	b, err := buildBatch(chs)
+	b, err := buildBatch(chs, false)
 	if err != nil {
 		t.Fatal(err)
 	}

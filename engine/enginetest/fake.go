@@ -61,8 +61,10 @@ type NB struct {
 	// WaitConnected calls.
 	MaxBatch  int
 	WaitCalls int
-	// ApplyCalls counts Apply calls (a change sent alone), failed ones too.
+	// ApplyCalls counts Apply calls (a change sent alone), failed ones too;
+	// Bulks counts ApplyBulk calls (Batches counts them too).
 	ApplyCalls int
+	Bulks      int
 	// Down makes WaitConnected report that the connection did not come back.
 	Down bool
 	// NorthdStalled: a barrier's bump is written but northd never reaches
@@ -125,7 +127,20 @@ func (n *NB) disconnect() (failed, write bool) {
 	return true, n.LandedOnDisconnect
 }
 
+// ApplyBatch is one transaction with every guard: a raced create
+// (RaceCreates) fails it whole, writing nothing of it.
 func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
+	return n.applyBatch(ctx, chs, true)
+}
+
+// ApplyBulk has no per-name guard: a raced create is undone after the
+// commit (*ovn.BatchConflictError), the rest stays.
+func (n *NB) ApplyBulk(ctx context.Context, chs []fwdsync.Change) error {
+	n.Bulks++
+	return n.applyBatch(ctx, chs, false)
+}
+
+func (n *NB) applyBatch(ctx context.Context, chs []fwdsync.Change, guarded bool) error {
 	n.Batches++
 	n.MaxBatch = max(n.MaxBatch, len(chs))
 	for _, ch := range chs {
@@ -146,6 +161,9 @@ func (n *NB) ApplyBatch(ctx context.Context, chs []fwdsync.Change) error {
 				raced.Names = append(raced.Names, op.Name)
 			}
 		}
+	}
+	if len(raced.Changes) > 0 && guarded {
+		return fmt.Errorf("guard: %w", ovn.ErrConflict)
 	}
 	if len(raced.Changes) > 0 {
 		for i, ch := range chs {

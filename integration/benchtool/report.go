@@ -238,12 +238,13 @@ func (r *report) reproduce() string {
 	return fmt.Sprintf(`
 ## Reproduce
 
-    make bench          # = bash integration/bench.sh full bin/ovnfwd   (< 20 min)
+    make bench          # = bash integration/bench.sh full bin/ovnfwd   (≈ 35 min, the 50,000-forward curve included)
     make bench-quick    # 1,000 forwards, < 3 min; writes integration/.testbed/BENCHMARKS-quick.md
 
 The script takes the bed's machine-wide lock (/run/lock/ovnfwd-testbed.lock) for its whole run, deletes every
 forward and row it created and restarts every chassis it killed, also when it fails. Knobs:
 BENCH_RUNS, BENCH_FORWARDS, BENCH_EVENTS, BENCH_DRIFT, BENCH_KILLS, BENCH_SAMPLE, BENCH_ONLY="m1 m2 …",
+BENCH_CURVE="1000 10000 50000", BENCH_CURVE_RUNS,
 BENCH_KEEP=1 (keep the raw results). Helpers: integration/benchtool (Go, build tag ` + "`bench`" + `) and
 integration/benchtool/baseline.sh (the operator's script).
 `)
