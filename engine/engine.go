@@ -359,7 +359,7 @@ func (e *Engine) forwardClean(ctx context.Context, key fwdsync.ForwardKey, read 
 			delete(e.verified, key)
 			e.mu.Unlock()
 		}
-		if n := deletions(res.Changes); n > 0 && e.opts.DeletionBudget >= 0 {
+		if n := countOps(res.Changes, fwdsync.OpDeleteLB); n > 0 && e.opts.DeletionBudget >= 0 {
 			if e.singleDeletes+n > e.opts.DeletionBudget {
 				e.log.Warn("deletions held back: single-forward deletions since the last full pass exceed --deletion-budget; a full pass judges them",
 					zap.String("forward", keyString(key)), zap.Int("deletions", e.singleDeletes+n), zap.Int("budget", e.opts.DeletionBudget))
@@ -466,18 +466,6 @@ func batchSize(n int) int { return max(applyBatchSize, (n+applyMaxBatches-1)/app
 // never makes two rows of one name, even for a moment.
 var bulkCreates = 256
 
-func countCreates(chs []fwdsync.Change) int {
-	n := 0
-	for _, ch := range chs {
-		for _, op := range ch.Ops {
-			if op.Kind == fwdsync.OpCreateLB {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // reconnectWait bounds how long a pass waits for a lost NB connection to
 // come back before it gives up the changes it could not send (an
 // ovsdb-server busy for seconds with a large database, or restarting).
@@ -544,7 +532,7 @@ func (e *Engine) tryBatches(ctx context.Context, changes []fwdsync.Change) (appl
 	var batch []fwdsync.Change
 	size := batchSize(len(changes))
 	apply := e.nb.ApplyBatch
-	if countCreates(changes) > bulkCreates {
+	if countOps(changes, fwdsync.OpCreateLB) > bulkCreates {
 		apply = e.nb.ApplyBulk
 	}
 	flush := func() {
@@ -664,12 +652,13 @@ var errStandby = errors.New("not the NB writer")
 // writing reports whether this engine may write NB now.
 func (e *Engine) writing() bool { return e.mayWrite == nil || e.mayWrite() }
 
-// deletions counts the Load_Balancer rows changes delete.
-func deletions(chs []fwdsync.Change) int {
+// countOps counts the changes' operations of one kind (OpDeleteLB: the
+// Load_Balancer rows they delete).
+func countOps(chs []fwdsync.Change, kind fwdsync.OpKind) int {
 	n := 0
 	for _, ch := range chs {
 		for _, op := range ch.Ops {
-			if op.Kind == fwdsync.OpDeleteLB {
+			if op.Kind == kind {
 				n++
 			}
 		}
