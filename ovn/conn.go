@@ -48,8 +48,10 @@ type Config struct {
 	// maxEndpointTimeout) first. Default 10s.
 	ConnectTimeout time.Duration
 	// ProbeInterval is how often an echo checks that the server is alive
-	// (default 10s); an echo may take ProbeTimeout (default 10s, at least
-	// ConnectTimeout) before the connection is dropped and re-established.
+	// (default 10s); an echo may take ProbeTimeout (default 30s, at least
+	// ConnectTimeout, and at least 3 times the slowest answer the server
+	// gave, up to DumpTimeout) before the connection is dropped and
+	// re-established.
 	ProbeInterval, ProbeTimeout time.Duration
 	// DumpTimeout bounds the initial download of the monitored tables once
 	// the server has answered, apart from ConnectTimeout and from the dial

@@ -139,7 +139,7 @@ func formatFlag() cli.Flag {
 
 func timeoutFlag() cli.Flag {
 	return &cli.DurationFlag{Name: "timeout", Value: 5 * time.Second,
-		Usage: "give up connecting to LXD and OVN after this long in total (exit 2)"}
+		Usage: "give up connecting to LXD and OVN after this long in total (exit 2); once OVN has answered, downloading its tables may take up to 2 min more (50,000 forwards on a busy server)"}
 }
 
 // scopeFrom reads --project, --network and --listen.
