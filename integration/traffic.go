@@ -422,6 +422,13 @@ func (b *Bed) LaunchInstances(t *testing.T, specs map[string]string) map[string]
 	}
 	for name, in := range out {
 		inst, _, err := c.GetInstance(name)
+		// Incus answers "Server isn't ready yet" for a while after a
+		// restart (TestClusterLXDRestart) even when its members list
+		// instances already: wait for it rather than fail the test.
+		for deadline := time.Now().Add(time.Minute); err != nil && strings.Contains(err.Error(), "isn't ready yet") && time.Now().Before(deadline); {
+			time.Sleep(time.Second)
+			inst, _, err = c.GetInstance(name)
+		}
 		if err != nil || inst.Location != in.Member || inst.StatusCode != api.Running {
 			t.Fatalf("instance %s: %+v %v, want running on %s", name, inst, err, in.Member)
 		}
