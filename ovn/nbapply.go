@@ -287,9 +287,9 @@ func (n *NB) undoRacedCreates(ctx context.Context, what string, t *txn, res []ov
 			continue
 		}
 		for _, tg := range c.targets {
-			undo.add(fmt.Sprintf("detach raced %s (%s) from %s %s", ours, c.name, tg.table, tg.target),
-				setMutate(tg.table, tg.target, ours, ovsdb.MutateOperationDelete))
-			undo.expect = append(undo.expect, expectation{kind: expectNotInSet, lb: ours, table: tg.table, target: tg.target})
+			undo.add(fmt.Sprintf("detach raced %s (%s) from %s %s", ours, c.name, tg.table, tg.uuid),
+				setMutate(tg.table, tg.uuid, ours, ovsdb.MutateOperationDelete))
+			undo.expect = append(undo.expect, expectation{kind: expectNotInSet, lb: ours, table: tg.table, target: tg.uuid})
 		}
 		undo.add(fmt.Sprintf("delete raced Load_Balancer %s (%s)", ours, c.name), ovsdb.Operation{
 			Op: ovsdb.OperationDelete, Table: nbdb.LoadBalancerTable, Where: uuidCond(ours)})
@@ -347,7 +347,7 @@ type createdLB struct {
 	name    string
 	insert  int
 	change  int
-	targets []expectation // expectInSet entries: table, target
+	targets []setTarget
 }
 
 type expectKind int
@@ -570,7 +570,7 @@ func buildTxnNamed(ch fwdsync.Change, prefix string, nameGuard bool) (*txn, erro
 				e.insert = inserted[op.Name]
 				for j := range t.creates {
 					if t.creates[j].name == op.Name {
-						t.creates[j].targets = append(t.creates[j].targets, expectation{kind: expectInSet, table: tbl, target: op.Target})
+						t.creates[j].targets = append(t.creates[j].targets, setTarget{tbl, op.Target})
 					}
 				}
 			} else {

@@ -179,25 +179,23 @@ func rawMap(b json.RawMessage) (map[string]string, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	var m struct {
-		tag   string
-		pairs [][2]string
-	}
 	var pair [2]json.RawMessage
 	if err := json.Unmarshal(b, &pair); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(pair[0], &m.tag); err != nil {
+	var tag string
+	if err := json.Unmarshal(pair[0], &tag); err != nil {
 		return nil, err
 	}
-	if m.tag != "map" {
+	if tag != "map" {
 		return nil, errors.New("not a map")
 	}
-	if err := json.Unmarshal(pair[1], &m.pairs); err != nil {
+	var pairs [][2]string
+	if err := json.Unmarshal(pair[1], &pairs); err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(m.pairs))
-	for _, kv := range m.pairs {
+	out := make(map[string]string, len(pairs))
+	for _, kv := range pairs {
 		out[kv[0]] = kv[1]
 	}
 	return out, nil
