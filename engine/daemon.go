@@ -35,10 +35,14 @@ type Daemon struct {
 	pprof   bool
 	routes  *RouteState // nil: BGP off
 	ann     *announcer  // nil: gateways are not announced (announce.go)
-	// nbSettle delays reconciles triggered by NB changes.
-	nbSettle   time.Duration
-	mu         gosync.Mutex
-	memberName string
+	// nbSettle delays reconciles triggered by NB changes, where the server
+	// may be mid-way through a multi-step write (see settle).
+	nbSettle time.Duration
+	// atomicWriter: the server, as last read, writes each forward in one
+	// NB transaction (worker goroutine only; see settle).
+	atomicWriter bool
+	mu           gosync.Mutex
+	memberName   string
 	// writerSince: when this member last became the NB writer (published
 	// with every publish; "" before). Guarded by mu.
 	writerSince string
@@ -133,6 +137,36 @@ func (d *Daemon) watchConnections(ctx context.Context) {
 	}
 }
 
+// settle is how long an NB change must have been quiet before the worker
+// acts on it. A server that writes each forward in one NB transaction
+// (LXD ≤ 5.21.1, fwdsync.WritesForwardAtomically) always writes a fresh
+// row, and its update reaches NB before its database: only a change that
+// inserted a row can be its write (its event follows), so only those wait
+// --nb-settle; edits in place, detachments and deletions are repaired at
+// once. Elsewhere (LXD ≥ 5.21.2, Incus, a server not read yet) any change
+// may be half a write and every change waits. Worker goroutine only (it
+// reads the engine's server info).
+func (d *Daemon) settle() settleTimes {
+	srv := d.e.lxdState.Server
+	atomic := srv.Version != "" && fwdsync.WritesForwardAtomically(srv)
+	if atomic != d.atomicWriter {
+		d.atomicWriter = atomic
+		if d.nbSettle > 0 {
+			if atomic {
+				d.log.Info("only NB changes that insert a row wait --nb-settle: the server writes each forward in one NB transaction",
+					zap.String("server", srv.Kind+" "+srv.Version), zap.Duration("nb_settle", d.nbSettle))
+			} else {
+				d.log.Info("every NB change waits --nb-settle: the server may write a forward in several NB transactions",
+					zap.String("server", srv.Kind+" "+srv.Version), zap.Duration("nb_settle", d.nbSettle))
+			}
+		}
+	}
+	if atomic {
+		return settleTimes{inserted: d.nbSettle}
+	}
+	return settleTimes{edited: d.nbSettle, inserted: d.nbSettle}
+}
+
 // work is the single worker: full passes first, then forwards, then one
 // northd barrier for the batch and the verification of what it touched;
 // failures are retried with backoff.
@@ -143,7 +177,7 @@ func (d *Daemon) work(ctx context.Context) {
 			return
 		case <-d.q.wake:
 		}
-		b := d.q.take(time.Now(), d.nbSettle)
+		b := d.q.take(time.Now(), d.settle())
 		if b.full != "" {
 			d.fullPass(ctx, b.full)
 		}
@@ -381,9 +415,11 @@ type DaemonConfig struct {
 	HAAbsentGrace time.Duration
 	// DryRun logs changes instead of writing them, and announces nothing.
 	DryRun bool
-	// NBSettle delays reconciles triggered by NB changes: LXD writes a
-	// forward's OVN rows before its database record (and LXD ≥5.21.2 in
-	// several NB transactions), so a change may be a write in progress.
+	// NBSettle delays reconciles triggered by NB changes that may be the
+	// server's own write in progress: every change where it writes a
+	// forward in several NB transactions (LXD ≥ 5.21.2, Incus); only
+	// changes that insert a row where it writes each forward as a new row
+	// in one (fwdsync.WritesForwardAtomically; see Daemon.settle).
 	NBSettle time.Duration
 	// NBDeleteGrace: a deleted row of a forward the server still lists is
 	// re-created only this long after its deletion. LXD and Incus delete
@@ -513,6 +549,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 			})
 		})
 	}
+	src.NB.OnLoadBalancerAdd(func(name string) { d.q.addInserted(name) })
 	src.NB.OnLoadBalancerChange(func(name string) { d.q.addName(name) })
 	src.NB.OnTopologyChange(func() { d.q.addFull("nb-topology") })
 	src.NB.OnReconnect(func() { m.reconnects.WithLabelValues("nb").Inc(); d.q.addFull("nb-reconnect") })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"runtime"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,7 @@ type watchedWorld struct {
 	events  chan lxdwatch.Event
 	onLB    []func(string)
 	onLBDel []func(string)
+	onLBAdd []func(string)
 	// published is what the daemon published on its LXD member.
 	published map[string]string
 }
@@ -121,6 +123,11 @@ func (n wNB) OnLoadBalancerDelete(f func(string)) {
 	n.w.onLBDel = append(n.w.onLBDel, f)
 	n.w.mu.Unlock()
 }
+func (n wNB) OnLoadBalancerAdd(f func(string)) {
+	n.w.mu.Lock()
+	n.w.onLBAdd = append(n.w.onLBAdd, f)
+	n.w.mu.Unlock()
+}
 func (wNB) OnTopologyChange(func()) {}
 func (wNB) OnReconnect(func())      {}
 func (wNB) Connected() bool         { return true }
@@ -158,6 +165,68 @@ func (w *watchedWorld) deleteRow(name string) {
 	for _, f := range cbs {
 		f(name)
 	}
+}
+
+// editRow rewrites a row's VIPs behind the daemon's back, as an operator's
+// ovn-nbctl would, and notifies the daemon like ovn.NB does.
+func (w *watchedWorld) editRow(name string, vips map[string]string) {
+	w.mu.Lock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name == name {
+			_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: []fwdsync.Op{{Kind: fwdsync.OpUpdateLB, Name: name, UUID: lb.UUID,
+				Protocol: lb.Protocol, VIPs: vips, Options: lb.Options, OldVIPs: lb.VIPs}}})
+		}
+	}
+	cbs := w.onLB
+	w.mu.Unlock()
+	for _, f := range cbs {
+		f(name)
+	}
+}
+
+// replaceRow replaces a row by a new one of the same name, protocol and
+// attachments with other VIPs, as LXD ≤ 5.21.1 writes a forward's update
+// (lb-del, lb-add, lr-lb-add, ls-lb-add in one transaction) before its
+// database, and notifies the daemon like ovn.NB does.
+func (w *watchedWorld) replaceRow(name string, vips map[string]string) {
+	w.mu.Lock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name != name {
+			continue
+		}
+		create := []fwdsync.Op{{Kind: fwdsync.OpCreateLB, Name: name, Protocol: lb.Protocol, VIPs: vips, Options: lb.Options}}
+		for _, r := range w.nb.St.Routers {
+			if slices.Contains(r.LoadBalancers, lb.UUID) {
+				create = append(create, fwdsync.Op{Kind: fwdsync.OpAttachRouter, Name: name, Target: r.UUID})
+			}
+		}
+		for _, sw := range w.nb.St.Switches {
+			if slices.Contains(sw.LoadBalancers, lb.UUID) {
+				create = append(create, fwdsync.Op{Kind: fwdsync.OpAttachSwitch, Name: name, Target: sw.UUID})
+			}
+		}
+		_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: []fwdsync.Op{{Kind: fwdsync.OpDeleteLB, Name: name, UUID: lb.UUID}}})
+		_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: create})
+		break
+	}
+	cbs, dels, adds := w.onLB, w.onLBDel, w.onLBAdd
+	w.mu.Unlock()
+	for _, fs := range [][]func(string){dels, adds, cbs} {
+		for _, f := range fs {
+			f(name)
+		}
+	}
+}
+
+func (w *watchedWorld) vips(name string) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name == name {
+			return maps.Clone(lb.VIPs)
+		}
+	}
+	return nil
 }
 
 func (w *watchedWorld) hasRow(name string) bool {
@@ -237,6 +306,52 @@ func TestDaemonMirrorsAndRepairsOnFakes(t *testing.T) {
 		sts := d.e.allStatuses()
 		return len(sts) == 2 && sts[0].State == fwdsync.StateOK && sts[1].State == fwdsync.StateOK
 	})
+}
+
+// --nb-settle holds an NB change only where it can be the server's own
+// write in progress: with LXD ≤ 5.21.1 (one transaction per forward, a new
+// row each time, written before its database) only a change that inserted
+// a row; with LXD ≥ 5.21.2 (several transactions) every change.
+func TestDaemonSettlesOnlyForMultiStepWriters(t *testing.T) {
+	const settle = time.Second
+	const row = "lxd-net2-lb-198.51.100.10-tcp"
+	edit := func(w *watchedWorld, vips map[string]string) { w.editRow(row, vips) }
+	replace := func(w *watchedWorld, vips map[string]string) { w.replaceRow(row, vips) }
+	for _, c := range []struct {
+		name, version string
+		change        func(*watchedWorld, map[string]string)
+		waits         bool
+	}{
+		{"5.0.2 edit in place", "5.0.2", edit, false},
+		{"5.0.2 row replaced", "5.0.2", replace, true},
+		{"5.21.4 edit in place", "5.21.4", edit, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l, n := world(web("198.51.100.10", "80"))
+			l.St.Server.Version = c.version
+			w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+			d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: settle, NBDeleteGrace: time.Millisecond})
+			defer runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}})()
+			waitFor(t, "the start pass", func() bool { return w.hasRow(row) && d.notReady() == "" })
+			want := w.vips(row)
+
+			changed := time.Now()
+			c.change(w, map[string]string{"198.51.100.10:80": "10.99.99.99:80"})
+			repaired := func() bool { return maps.Equal(w.vips(row), want) }
+			if !c.waits {
+				waitFor(t, "the change repaired", repaired)
+				if took := time.Since(changed); took >= settle {
+					t.Errorf("LXD %s, %s: repaired after %v, not before the %v settle", c.version, c.name, took, settle)
+				}
+				return
+			}
+			time.Sleep(settle / 2)
+			if repaired() {
+				t.Fatalf("LXD %s, %s: the change was repaired %v after it, within the %v settle", c.version, c.name, time.Since(changed), settle)
+			}
+			waitFor(t, "the change repaired after the settle", repaired)
+		})
+	}
 }
 
 // fakeElection is an Election the test grants and revokes.

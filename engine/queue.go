@@ -35,11 +35,19 @@ type queue struct {
 	order       []fwdsync.ForwardKey
 	// names are Load_Balancer names changed in NB, resolved to forwards by
 	// the worker (it owns the prefix mappings).
-	names map[string]time.Time
+	names map[string]nameChange
+}
+
+// nameChange is a queued NB change of a Load_Balancer name.
+type nameChange struct {
+	at time.Time // the latest change
+	// inserted: a row of that name was inserted since the name was last
+	// taken, as a server writing a forward does (see take).
+	inserted bool
 }
 
 func newQueue() *queue {
-	return &queue{wake: make(chan struct{}, 1), items: map[fwdsync.ForwardKey]*workItem{}, names: map[string]time.Time{}}
+	return &queue{wake: make(chan struct{}, 1), items: map[fwdsync.ForwardKey]*workItem{}, names: map[string]nameChange{}}
 }
 
 func (q *queue) signal() {
@@ -75,7 +83,18 @@ func (q *queue) addHA() {
 // change.
 func (q *queue) addName(name string) {
 	q.mu.Lock()
-	q.names[name] = time.Now()
+	c := q.names[name]
+	c.at = time.Now()
+	q.names[name] = c
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addInserted queues a name of which a row was just inserted: it is held
+// for the longer of the two settle times (see take) until taken.
+func (q *queue) addInserted(name string) {
+	q.mu.Lock()
+	q.names[name] = nameChange{at: time.Now(), inserted: true}
 	q.mu.Unlock()
 	q.signal()
 }
@@ -85,8 +104,8 @@ func (q *queue) addName(name string) {
 // is queued.
 func (q *queue) addNameChangedAt(name string, at time.Time) {
 	q.mu.Lock()
-	if cur, ok := q.names[name]; !ok || cur.Before(at) {
-		q.names[name] = at
+	if cur, ok := q.names[name]; !ok || cur.at.Before(at) {
+		q.names[name] = nameChange{at: at, inserted: cur.inserted}
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -151,24 +170,36 @@ type batch struct {
 	items           []workItem
 }
 
+// settleTimes: how long an NB name must have been quiet before the worker
+// acts on it — edited (any change) and inserted (a row of that name was
+// inserted, as a server writing a forward does).
+type settleTimes struct {
+	edited, inserted time.Duration
+}
+
 // take returns everything pending and clears it. NB names changed less than
-// settle ago stay queued (LXD writes its DB and NB in separate steps, and
-// LXD ≥5.21.2 writes a forward in several NB transactions; reconciling in
-// between would race it) and wake the worker when they are due.
-func (q *queue) take(now time.Time, settle time.Duration) batch {
+// their settle time ago stay queued (LXD writes its DB and NB in separate
+// steps, and LXD ≥5.21.2 writes a forward in several NB transactions;
+// reconciling in between would race it) and wake the worker when they are
+// due.
+func (q *queue) take(now time.Time, st settleTimes) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}}
 	q.full, q.reverify, q.reverifyPen, q.ha = "", false, false, false
 	var wait time.Duration
-	for n, at := range q.names {
-		if due := at.Add(settle); due.After(now) {
+	for n, c := range q.names {
+		settle := st.edited
+		if c.inserted {
+			settle = max(settle, st.inserted)
+		}
+		if due := c.at.Add(settle); due.After(now) {
 			if w := due.Sub(now); wait == 0 || w < wait {
 				wait = w
 			}
 			continue
 		}
-		b.names[n] = at
+		b.names[n] = c.at
 		delete(q.names, n)
 	}
 	if wait > 0 {
@@ -215,8 +246,8 @@ func earliest(a, b time.Time) time.Time {
 // skipped because they were busy: they still need their reconcile.
 func (q *queue) dropNamesBefore(t time.Time, keep map[string]bool) {
 	q.mu.Lock()
-	for n, at := range q.names {
-		if at.Before(t) && !keep[n] {
+	for n, c := range q.names {
+		if c.at.Before(t) && !keep[n] {
 			delete(q.names, n)
 		}
 	}

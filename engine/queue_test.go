@@ -16,14 +16,14 @@ func TestQueueCoalesces(t *testing.T) {
 	q.addFull("periodic")
 	q.addFull("start") // one pending full pass, first trigger kept
 	q.addReverify(false)
-	b := q.take(time.Now(), 0)
+	b := q.take(time.Now(), settleTimes{})
 	if b.full != "periodic" || !b.reverifyPending || b.reverifyAll {
 		t.Fatalf("batch %+v", b)
 	}
 	if len(b.items) != 1 || b.items[0].read != readFresh || !b.items[0].since.Equal(t0) {
 		t.Fatalf("items %+v: want one fresh item with the earliest trigger time", b.items)
 	}
-	if b = q.take(time.Now(), 0); b.full != "" || len(b.items) != 0 {
+	if b = q.take(time.Now(), settleTimes{}); b.full != "" || len(b.items) != 0 {
 		t.Fatalf("second take not empty: %+v", b)
 	}
 }
@@ -36,18 +36,31 @@ func TestQueueSettlesNames(t *testing.T) {
 	if !q.busy("lxd-net2-lb-198.51.100.1-tcp") || q.busy("other") {
 		t.Fatal("busy() wrong")
 	}
-	b := q.take(time.Now(), time.Hour)
+	b := q.take(time.Now(), settleTimes{edited: time.Hour})
 	if len(b.names) != 0 {
 		t.Fatalf("a name was released before it settled: %v", b.names)
 	}
-	b = q.take(time.Now().Add(2*time.Hour), time.Hour)
+	b = q.take(time.Now().Add(2*time.Hour), settleTimes{edited: time.Hour})
 	if len(b.names) != 1 || q.busy("lxd-net2-lb-198.51.100.1-tcp") {
 		t.Fatalf("settled name not released: %v", b.names)
 	}
+	// A name whose row was inserted waits the inserted settle, even when a
+	// change of it (the insertion's own attachment) follows.
+	q.addInserted("new")
+	q.addName("new")
+	if b = q.take(time.Now(), settleTimes{inserted: time.Hour}); len(b.names) != 0 {
+		t.Fatalf("an inserted name was released before it settled: %v", b.names)
+	}
+	q.addName("edited")
+	if b = q.take(time.Now(), settleTimes{inserted: time.Hour}); len(b.names) != 1 || b.names["edited"].IsZero() {
+		t.Fatalf("an edited name was not released at once: %v", b.names)
+	}
+	_ = q.take(time.Now().Add(2*time.Hour), settleTimes{inserted: time.Hour})
+	<-q.wake
 	// The worker is woken when a held name becomes due.
 	q.addName("n")
 	<-q.wake // from addName
-	_ = q.take(time.Now(), 20*time.Millisecond)
+	_ = q.take(time.Now(), settleTimes{edited: 20 * time.Millisecond})
 	select {
 	case <-q.wake:
 	case <-time.After(2 * time.Second):

@@ -77,6 +77,7 @@ type WatchedNB interface {
 	NB
 	OnLoadBalancerChange(f func(name string))
 	OnLoadBalancerDelete(f func(name string))
+	OnLoadBalancerAdd(f func(name string))
 	OnTopologyChange(f func())
 	OnReconnect(f func())
 	Connected() bool

@@ -8,7 +8,12 @@
 #
 #   bench-cluster.sh PATH-TO-OVNFWD     (make bench-cluster)
 #
-# Knobs: BENCH_FORWARDS (10000), BENCH_IDLE_SECONDS (60 per window),
+# The one- and three-member windows alternate BENCH_RUNS times (5; the order
+# flips every run, so a slow drift of the machine favours neither), and the
+# table gives min / median / max of each and of the per-run ratios
+# three ÷ one (issue 14's goal: a cluster costs what one member does).
+#
+# Knobs: BENCH_FORWARDS (10000), BENCH_RUNS (5), BENCH_IDLE_SECONDS (60 per window),
 # BENCH_WARMUP (20 s after the daemons are ready), BENCH_KEEP=1 (keep the work
 # directory: daemon logs, raw results). Only listen addresses in
 # 198.18.0.0/16 are used; they are removed again at the end.
@@ -29,6 +34,7 @@ if [ -z "${BENCH_LOCKED:-}" ]; then
 fi
 N=${BENCH_FORWARDS:-10000}
 WINDOW=${BENCH_IDLE_SECONDS:-60}
+RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-20}
 WORK=$(mktemp -d /tmp/ovnfwd-bench-cluster.XXXXXX)
 T0=$SECONDS
@@ -83,15 +89,15 @@ start_member() { # n port [ovnfwd run flags]
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One idle window: NB transactions by table and northd CPU.
-measure() { # label members [ovnfwd run flags]
-	local label=$1 members=$2 before after northd m port=$((19900 + RANDOM % 50))
-	shift 2
-	CUR=$label
+measure() { # label run members [ovnfwd run flags]
+	local label=$1 run=$2 members=$3 before after northd m port=$((19900 + RANDOM % 50))
+	shift 3
+	CUR=$label-$run
 	for m in $members; do start_member "$m" $((port + m)) "$@"; done
 	sleep "$WARMUP"
 	northd=$(cat "$TB_STATE/central/northd.pid")
 	rm -f "$WORK/ready"
-	"$BT" nb-txns -ready "$WORK/ready" >"$WORK/$label.json" &
+	"$BT" nb-txns -ready "$WORK/ready" >"$WORK/$CUR.json" &
 	local tc=$!
 	for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
 	before=$(cpu_ticks "$northd")
@@ -106,9 +112,9 @@ measure() { # label members [ovnfwd run flags]
 			gap=$(curl -sf "http://127.0.0.1:$((port + m))/metrics" | awk '$1 == "ovnfwd_liveness_interval_seconds" { print $2 }')
 		fi
 	done
-	jq -c --arg lbl "$label" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
+	jq -c --arg lbl "$label" --argjson run "$run" --argjson cpu "$(awk -v a="$before" -v b="$after" -v hz="$(getconf CLK_TCK)" -v w="$WINDOW" 'BEGIN { printf "%.3f", (b - a) / hz * 60 / w }')" \
 		--argjson w "$WINDOW" --argjson writers "$writers" --argjson gap "${gap:-null}" --arg flags "$*" \
-		'{"label": $lbl, "flags": $flags, "txns_per_min": (.transactions * 60 / $w), "by_tables": .by_tables, "northd_cpu_s_per_min": $cpu, "writers": $writers, "ping_interval_s": $gap}' "$WORK/$label.json" | tee -a "$WORK/results.jsonl" >&2
+		'{"label": $lbl, "run": $run, "flags": $flags, "txns_per_min": (.transactions * 60 / $w), "by_tables": .by_tables, "northd_cpu_s_per_min": $cpu, "writers": $writers, "ping_interval_s": $gap}' "$WORK/$CUR.json" | tee -a "$WORK/results.jsonl" >&2
 	stop_daemons
 }
 
@@ -125,16 +131,31 @@ t=$SECONDS
 nbctl --wait=sb sync
 log "  repaired and realized in $((SECONDS - t)) s"
 
-measure none ""
-measure fixed "1" --liveness-northd-share 0
-measure one "1"
-measure three "1 2 3"
+measure none 1 ""
+measure fixed 1 "1" --liveness-northd-share 0
+for r in $(seq "$RUNS"); do
+	log "run $r of $RUNS"
+	if [ $((r % 2)) = 1 ]; then
+		measure one "$r" "1"; measure three "$r" "1 2 3"
+	else
+		measure three "$r" "1 2 3"; measure one "$r" "1"
+	fi
+done
 
-jq -rs --arg n "$N" --arg w "$WINDOW" '
-  "| members running ovnfwd | flags | NB transactions / min | northd CPU s / min | writers | writer'"'"'s ping interval |",
-  "|---|---|---|---|---|---|",
-  (.[] | "| \(if .label == "none" then "none (northd alone)" elif .label == "three" then "3" else "1" end) | \(if .flags == "" then "defaults" else "`\(.flags)`" end) | \(.txns_per_min) | \(.northd_cpu_s_per_min) | \(.writers) | \(if .ping_interval_s == null then "–" else "\(.ping_interval_s) s" end) |"),
+# min / median / max (the lower middle of an even count).
+jq -rs --arg n "$N" --arg w "$WINDOW" --argjson runs "$RUNS" '
+  def mmm: sort | "\(.[0]) / \(.[(length - 1) / 2 | floor]) / \(.[-1])";
+  def r2: . * 100 | round / 100;
+  def ratio($f): [group_by(.run)[] | (map(select(.label == "three"))[0][$f]) as $t | (map(select(.label == "one"))[0][$f]) as $o
+    | select($t != null and $o != null) | if $o == 0 then (if $t == 0 then 1 else 99 end) else $t / $o | r2 end];
+  . as $all | [.[] | select(.label == "one" or .label == "three")] as $pairs |
+  "| members running ovnfwd | flags | windows | NB transactions / min | northd CPU s / min | writers | writer'"'"'s ping interval |",
+  "|---|---|---|---|---|---|---|",
+  ($all | group_by(.label) | sort_by(.[0].label | {"none": 0, "fixed": 1, "one": 2, "three": 3}[.]) | .[] |
+    "| \(if .[0].label == "none" then "none (northd alone)" elif .[0].label == "three" then "3" else "1" end) | \(if .[0].label == "none" then "–" elif .[0].flags == "" then "defaults" else "`\(.[0].flags)`" end) | \(length) | \(map(.txns_per_min | r2) | mmm) | \(map(.northd_cpu_s_per_min) | mmm) | \(map(.writers) | mmm) | \([.[].ping_interval_s | select(. != null) | r2] | if length == 0 then "–" else "\(mmm) s" end) |"),
   "",
-  "\($n) forwards, \($w) s idle window per row after a warm-up; NB transactions by table per row: \([.[] | .by_tables] | tostring)."
+  "Three members ÷ one, per run (\($runs) runs, min / median / max): NB transactions \($pairs | ratio("txns_per_min") | mmm)×, northd CPU \($pairs | ratio("northd_cpu_s_per_min") | mmm)×.",
+  "",
+  "\($n) forwards, \($w) s idle window per row after a warm-up, the one- and three-member windows alternating; cells are min / median / max over the windows; NB transactions by table per window: \([.[] | {(.label + "-" + (.run | tostring)): .by_tables}] | add | tostring)."
 ' "$WORK/results.jsonl" | tee "$TB_STATE/BENCHMARKS-cluster.md"
 }

@@ -326,6 +326,57 @@ func TestDaemonNBRestart(t *testing.T) {
 	}
 }
 
+// LXD 5.0.x writes each forward as a new row in one NB transaction (delete
+// by name, add, attach), an update before its database: the daemon holds
+// only changes that insert a row for --nb-settle and repairs other edits at
+// once (Incus and LXD 5.21.2+ hold every change). Either way it must never race
+// the server's own writes: 60 create, update and delete calls back to back,
+// and the daemon repairs nothing (the server wrote every row), NB ends as
+// the server wants it, and every forward is verified ok.
+func TestDaemonNeverRacesTheServersWrites(t *testing.T) {
+	b := Open(t)
+	prefix := b.CleanSlate(t)
+	net := b.Get(t, "TB_NETWORK")
+	// --arp-responder off: rows stay exactly what the server wrote, so any
+	// repair at all would be a race lost to it.
+	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
+	live := map[string][]api.NetworkForwardPort{}
+	for i := 0; i < 60; i++ {
+		listen := fmt.Sprintf("198.51.100.%d", 150+i%12)
+		ports := []api.NetworkForwardPort{tcp(fmt.Sprint(1000+i), fmt.Sprintf("10.10.10.%d", 2+i%40), "8080")}
+		_, exists := live[listen]
+		switch {
+		case !exists:
+			b.CreateForward(t, net, api.NetworkForwardsPost{ListenAddress: listen, NetworkForwardPut: api.NetworkForwardPut{Config: map[string]string{}, Ports: ports}})
+			live[listen] = ports
+		case i%3 == 0:
+			b.DeleteForward(t, net, listen)
+			delete(live, listen)
+		default:
+			b.UpdateForward(t, net, listen, api.NetworkForwardPut{Config: map[string]string{}, Ports: ports})
+			live[listen] = ports
+		}
+	}
+	want := map[string]map[string]string{}
+	for l, ps := range live {
+		for k, v := range ExpectedLBs(t, prefix, l, "", ps) {
+			want[k] = v
+		}
+	}
+	Eventually(t, 30*time.Second, 50*time.Millisecond, "NB matches the server after the calls", func() string { return b.NBMatches(t, prefix, want) })
+	for l := range live {
+		d.WaitVerified(l, only(want, prefix, l), 30*time.Second)
+	}
+	if n, _ := d.Metric(`ovnfwd_drift_repaired_total`); n != 0 {
+		t.Errorf("ovnfwd repaired %v findings while the server alone wrote every row (it raced the server's writes)", n)
+	}
+	// LXD 5.0.2 settles only insertions (its update replaces the row before
+	// its database changes), Incus 6.0 every change.
+	if onlyInserts := strings.Contains(d.Log(), "only NB changes that insert a row wait --nb-settle"); onlyInserts != (b.Stack() == "lxd") {
+		t.Errorf("%s bed: the daemon settled only insertions: %v, want %v", b.Stack(), onlyInserts, b.Stack() == "lxd")
+	}
+}
+
 // 200 random forward create/update/delete calls through LXD while ovnfwd
 // runs: at the end NB matches LXD exactly, and no name ever had two rows
 // (watched continuously through an NB monitor).

@@ -65,6 +65,7 @@ type NB struct {
 	cbMu     sync.Mutex
 	onLB     []func(name string)
 	onLBDel  []func(name string)
+	onLBAdd  []func(name string)
 	onTopo   []func()
 	txns     atomic.Uint64
 	conflict atomic.Uint64
@@ -155,12 +156,10 @@ func (n *NB) event(c *conn, table string, old, m model.Model) {
 			names = append(names, lb.Name)
 		}
 		if lb, ok := old.(*nbdb.LoadBalancer); ok && m == nil {
-			n.cbMu.Lock()
-			cbs := slices.Clone(n.onLBDel)
-			n.cbMu.Unlock()
-			for _, f := range cbs {
-				f(lb.Name)
-			}
+			n.fireEach(&n.onLBDel, lb.Name)
+		}
+		if lb, ok := m.(*nbdb.LoadBalancer); ok && old == nil {
+			n.fireEach(&n.onLBAdd, lb.Name)
 		}
 		n.fireLB(names...)
 	case nbdb.LogicalRouterTable:
@@ -239,6 +238,16 @@ func (n *NB) fireLB(names ...string) {
 	}
 }
 
+// fireEach calls the callbacks in *cbs with name.
+func (n *NB) fireEach(cbs *[]func(string), name string) {
+	n.cbMu.Lock()
+	fs := slices.Clone(*cbs)
+	n.cbMu.Unlock()
+	for _, f := range fs {
+		f(name)
+	}
+}
+
 func (n *NB) fireTopo() {
 	n.cbMu.Lock()
 	cbs := slices.Clone(n.onTopo)
@@ -265,6 +274,16 @@ func (n *NB) OnLoadBalancerChange(f func(name string)) {
 func (n *NB) OnLoadBalancerDelete(f func(name string)) {
 	n.cbMu.Lock()
 	n.onLBDel = append(n.onLBDel, f)
+	n.cbMu.Unlock()
+}
+
+// OnLoadBalancerAdd registers f to be called with the name of every
+// Load_Balancer row inserted (a new row, whatever its name: LXD and Incus
+// replace a forward's row rather than edit it), before the
+// OnLoadBalancerChange callbacks for it. Same rules as OnLoadBalancerChange.
+func (n *NB) OnLoadBalancerAdd(f func(name string)) {
+	n.cbMu.Lock()
+	n.onLBAdd = append(n.onLBAdd, f)
 	n.cbMu.Unlock()
 }
 

@@ -534,14 +534,28 @@ func TestCallbacks(t *testing.T) {
 	topoCount := 0
 	nb.OnLoadBalancerChange(func(name string) { mu.Lock(); names[name]++; mu.Unlock() })
 	nb.OnTopologyChange(func() { mu.Lock(); topoCount++; mu.Unlock() })
+	added := map[string]int{}
+	nb.OnLoadBalancerAdd(func(name string) { mu.Lock(); added[name]++; mu.Unlock() })
 
 	if err := apply(t, nb, createOps(tp)...); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "lb callbacks", func() bool { mu.Lock(); defer mu.Unlock(); return names[lbName] >= 1 })
+	eventually(t, "lb callbacks", func() bool { mu.Lock(); defer mu.Unlock(); return names[lbName] >= 1 && added[lbName] == 1 })
 	mu.Lock()
 	if topoCount != 0 {
 		t.Errorf("attaching a load balancer reported %d topology changes", topoCount)
+	}
+	changes := names[lbName]
+	mu.Unlock()
+
+	// An edit in place is a change, not an insertion.
+	raw.transact(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: nbdb.LoadBalancerTable,
+		Where: []ovsdb.Condition{ovsdb.NewCondition("name", ovsdb.ConditionEqual, lbName)},
+		Row:   ovsdb.Row{"vips": ovsMap(map[string]string{"198.51.100.1:80": "10.0.0.3:80"})}})
+	eventually(t, "change callback for an edit", func() bool { mu.Lock(); defer mu.Unlock(); return names[lbName] > changes })
+	mu.Lock()
+	if added[lbName] != 1 {
+		t.Errorf("an edit in place reported as an insertion: %d insertions of %s, want 1", added[lbName], lbName)
 	}
 	mu.Unlock()
 

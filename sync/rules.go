@@ -100,6 +100,26 @@ func RulesFor(s ServerInfo) (Rules, error) {
 	}
 }
 
+// WritesForwardAtomically reports whether server s writes each forward's
+// OVN rows in one NB transaction, so that no NB change of it is ever an
+// unfinished write: LXD 4.19 … 5.21.1, whose LoadBalancerApply
+// (lxd/network/openvswitch/ovn.go) is one ovn-nbctl invocation (delete by
+// name, lb-add, attach). LXD 5.21.2 … 6.7 destroys, re-adds and attaches
+// in separate calls, 6.8+ writes incrementally, and for Incus it is not
+// established here: false, like an unknown or unparseable server, so a
+// change there waits until the row has been quiet (--nb-settle).
+func WritesForwardAtomically(s ServerInfo) bool {
+	v, err := parseVersion(s.Version)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(s.Kind) {
+	case "", "lxd":
+		return !v.less(version{4, 19, 0}) && v.less(version{5, 21, 2})
+	}
+	return false
+}
+
 // lxdAttachesSwitch reports whether LXD version v attaches forward rows to
 // the internal switch (see Rules).
 func lxdAttachesSwitch(v version) bool {

@@ -55,6 +55,35 @@ func TestRulesFor(t *testing.T) {
 	}
 }
 
+// Only the LXD versions whose LoadBalancerApply is one ovn-nbctl
+// transaction write a forward atomically; anything unknown is not taken to.
+func TestWritesForwardAtomically(t *testing.T) {
+	for _, c := range []struct {
+		kind, version string
+		want          bool
+	}{
+		{"lxd", "4.19", true},
+		{"lxd", "5.0.2", true},
+		{"", "5.0.9", true},
+		{"LXD", "5.20", true},
+		{"lxd", "5.21.1", true},
+		{"lxd", "5.21.2", false},
+		{"lxd", "5.21.4 LTS", false},
+		{"lxd", "6.1", false},
+		{"lxd", "6.8", false},
+		{"lxd", "4.0.9", false},
+		{"incus", "6.0.1", false},
+		{"incus", "6.0.5", false},
+		{"lxd", "", false},
+		{"lxd", "five", false},
+		{"microcloud", "5.0.2", false},
+	} {
+		if got := WritesForwardAtomically(ServerInfo{Kind: c.kind, Version: c.version}); got != c.want {
+			t.Errorf("WritesForwardAtomically(%s %s) = %v, want %v", c.kind, c.version, got, c.want)
+		}
+	}
+}
+
 func TestRulesForErrors(t *testing.T) {
 	for _, s := range []ServerInfo{
 		{Kind: "lxd", Version: ""},

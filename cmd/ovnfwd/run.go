@@ -59,7 +59,7 @@ Examples:
 			&cli.DurationFlag{Name: "writer-lease", Value: 4 * time.Second, EnvVars: []string{"OVNFWD_WRITER_LEASE"},
 				Usage: "the writer stops writing when NB has not answered its lock session's echo (sent every second) for this long, and gives the lock up; a busy NB server (a 10,000-row repair on a small machine) stalls for seconds. Keep it below twice NB's inactivity probe (5s by default, a Connection row's inactivity_probe), which bounds how soon the server hands the lock to another member; above 1s"},
 			&cli.DurationFlag{Name: "nb-settle", Value: 50 * time.Millisecond, EnvVars: []string{"OVNFWD_NB_SETTLE"},
-				Usage: "wait this long after an NB change before repairing it: LXD writes a forward's OVN rows before its own database, and LXD ≥5.21.2 in several NB transactions, so an NB change may be LXD's write still in progress"},
+				Usage: "wait this long after an NB change before repairing it, as it may be the server's own write still in progress (LXD writes a forward's OVN rows before its database): every change where the server writes a forward in several NB transactions (LXD ≥5.21.2, Incus); only a change that inserts a row with LXD ≤5.21.1, which writes each forward as a new row in one transaction (edits in place are repaired at once)"},
 			&cli.DurationFlag{Name: "nb-delete-grace", Value: time.Second, EnvVars: []string{"OVNFWD_NB_DELETE_GRACE"},
 				Usage: "re-create a deleted Load_Balancer row of a forward LXD still lists only this long after its deletion: LXD and Incus delete a forward's rows before their own record and announce the deletion after it, and a row re-created in between brings the forward back until that event (0: after --nb-settle)"},
 			&cli.BoolFlag{Name: "validate",

@@ -18,6 +18,7 @@ type curvePoint struct {
 	repair, repairRSS, repairCPU       float64
 	repairExit, repairOK, repairChange float64
 	runOK, runRSS, runPeak             float64
+	rows                               []map[string]any // this size's raw rows
 }
 
 // curveLinear is the largest growth exponent called "linear": the cost at
@@ -51,32 +52,66 @@ func curvePoints(rows []map[string]any) []curvePoint {
 			}
 			return summarize(xs).Median
 		}
-		p := curvePoint{n: n,
+		p := curvePoint{n: n, rows: by[n],
 			check: med("check", "wall_s"), checkRSS: med("check", "rss_kb"), checkCPU: med("check", "cpu_s"),
 			lxd: med("lxd-list", "wall_s"), nb: med("nb-read", "wall_s"), nbRSS: med("nb-read", "rss_kb"),
 			raw: med("nb-read-raw", "wall_s"), rawRSS: med("nb-read-raw", "rss_kb"),
 			repair: med("repair", "wall_s"), repairRSS: med("repair", "rss_kb"), repairCPU: med("repair", "cpu_s"),
 			repairExit: med("repair", "exit"), repairOK: med("repair", "ok"), repairChange: med("repair", "changes"),
 			runOK: med("run", "wall_s"), runPeak: med("run", "hwm_kb"), runRSS: math.NaN()}
-		for _, m := range by[n] {
-			if str(m, "what") != "run" {
-				continue
-			}
-			var xs []float64
-			if a, ok := m["steady_rss_kb"].([]any); ok {
-				for _, v := range a {
-					if f, ok := v.(float64); ok {
-						xs = append(xs, f)
-					}
-				}
-			}
-			if len(xs) > 0 {
-				p.runRSS = summarize(xs).Median
-			}
+		var rss []float64
+		for _, v := range perRun(by[n], "run", "steady_rss_kb") {
+			rss = append(rss, v)
+		}
+		if len(rss) > 0 {
+			p.runRSS = summarize(rss).Median
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// perRun returns a measure's value in each run at one size, by run number;
+// for steady_rss_kb (a list of samples) the median of the run's samples.
+func perRun(rows []map[string]any, what, key string) map[int]float64 {
+	out := map[int]float64{}
+	for _, m := range rows {
+		if str(m, "what") != what {
+			continue
+		}
+		run := int(num(m, "run"))
+		if a, ok := m[key].([]any); ok {
+			var xs []float64
+			for _, v := range a {
+				if f, ok := v.(float64); ok {
+					xs = append(xs, f)
+				}
+			}
+			if len(xs) > 0 {
+				out[run] = summarize(xs).Median
+			}
+			continue
+		}
+		if v := num(m, key); !math.IsNaN(v) {
+			out[run] = v
+		}
+	}
+	return out
+}
+
+// runExponents pairs run i at one size with run i at the next and returns
+// the growth exponent of each pair: the spread of k over the runs.
+func runExponents(a, b curvePoint, what, key string) []float64 {
+	ra, rb := perRun(a.rows, what, key), perRun(b.rows, what, key)
+	var ks []float64
+	for run, ca := range ra {
+		if cb, ok := rb[run]; ok {
+			if k := exponent(a.n, ca, b.n, cb); !math.IsNaN(k) {
+				ks = append(ks, k)
+			}
+		}
+	}
+	return ks
 }
 
 // exponent is the growth exponent k of cost c between sizes: c2/c1 = (n2/n1)^k.
@@ -112,9 +147,10 @@ func (r *report) sectionCurve() {
 		sizes = append(sizes, intf(p.n))
 	}
 	r.p("Phase m8 of `bench.sh`: for each size (%s forwards × 2 ports), from a bed without any benchmark forward or row: seed,\n", strings.Join(sizes, ", "))
-	r.p("`ovnfwd repair --yes` once (cold: no row in NB) to verified, then %v rounds of `ovnfwd check` next to LXD's own listing\n", r.meta["curve_runs"])
-	r.p("(`benchtool lxd-list`), the NB read through libovsdb (`benchtool nb-read`) and a raw JSON-RPC reader (`benchtool nb-read-raw`),\n")
-	r.p("then `ovnfwd run` until every forward is ok and its RSS 5 s later (5 samples). Cells are medians.\n\n")
+	r.p("%v runs of a cold `ovnfwd repair --yes` (no row in NB: each run first deletes the rows and waits for northd and the\n", r.meta["curve_runs"])
+	r.p("chassis) to verified, then %v rounds of `ovnfwd check` next to LXD's own listing (`benchtool lxd-list`), the NB read\n", r.meta["curve_runs"])
+	r.p("through libovsdb (`benchtool nb-read`) and a raw JSON-RPC reader (`benchtool nb-read-raw`), then %v starts of\n", r.meta["curve_runs"])
+	r.p("`ovnfwd run`, each until every forward is ok and its RSS 5 s later (5 samples). Cells are medians over the runs.\n\n")
 	r.p("| forwards | check | LXD listing | NB read (libovsdb / raw) | repair to verified (exit) | repair: ovnfwd CPU | `run`: all ok after |\n|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
 		r.p("| %s | %s | %s | %s / %s | %s (%.0f) | %s | %s |\n", intf(p.n), dur(p.check), dur(p.lxd), dur(p.nb), dur(p.raw),
@@ -142,29 +178,39 @@ func (r *report) sectionCurve() {
 			perK(p.repair, p.n), perK(p.repairCPU, p.n), perKB(p.checkRSS, p.n), perKB(p.runRSS, p.n))
 	}
 	r.p("\nGrowth exponent k between consecutive sizes (cost₂ ÷ cost₁ = (n₂ ÷ n₁)^k: 1 is linear, 2 quadratic, below 1 a fixed\n")
-	r.p("cost amortised; **bold** above %.1f):\n\n", curveLinear)
+	r.p("cost amortised; **bold** above %.1f). Each cell is k of the medians, then in brackets min–max of k over the runs, run i\n", curveLinear)
+	r.p("at one size paired with run i at the next:\n\n")
 	r.p("| sizes | check | check RSS | repair: ovnfwd CPU | `run` steady RSS | `run` all ok | LXD listing (reference) | NB read (libovsdb) | repair wall (northd + chassis included) |\n|---|---|---|---|---|---|---|---|---|\n")
 	worst := math.Inf(-1)
 	var worstWhat string
+	var runsK []int // paired runs behind each of ovnfwd's own exponents
 	for i := 1; i < len(pts); i++ {
 		a, b := pts[i-1], pts[i]
 		ks := []struct {
-			what string
-			k    float64
-			own  bool
+			what, row, key string
+			k              float64
+			own            bool
 		}{
-			{"check", exponent(a.n, a.check, b.n, b.check), true},
-			{"check RSS", exponent(a.n, a.checkRSS, b.n, b.checkRSS), true},
-			{"repair CPU", exponent(a.n, a.repairCPU, b.n, b.repairCPU), true},
-			{"run RSS", exponent(a.n, a.runRSS, b.n, b.runRSS), true},
-			{"run all ok", exponent(a.n, a.runOK, b.n, b.runOK), true},
-			{"LXD listing", exponent(a.n, a.lxd, b.n, b.lxd), false},
-			{"NB read", exponent(a.n, a.nb, b.n, b.nb), false},
-			{"repair wall", exponent(a.n, a.repair, b.n, b.repair), false},
+			{"check", "check", "wall_s", exponent(a.n, a.check, b.n, b.check), true},
+			{"check RSS", "check", "rss_kb", exponent(a.n, a.checkRSS, b.n, b.checkRSS), true},
+			{"repair CPU", "repair", "cpu_s", exponent(a.n, a.repairCPU, b.n, b.repairCPU), true},
+			{"run RSS", "run", "steady_rss_kb", exponent(a.n, a.runRSS, b.n, b.runRSS), true},
+			{"run all ok", "run", "wall_s", exponent(a.n, a.runOK, b.n, b.runOK), true},
+			{"LXD listing", "lxd-list", "wall_s", exponent(a.n, a.lxd, b.n, b.lxd), false},
+			{"NB read", "nb-read", "wall_s", exponent(a.n, a.nb, b.n, b.nb), false},
+			{"repair wall", "repair", "wall_s", exponent(a.n, a.repair, b.n, b.repair), false},
 		}
 		r.p("| %s → %s |", intf(a.n), intf(b.n))
 		for _, k := range ks {
-			r.p(" %s |", expf(k.k))
+			spread := ""
+			if rk := runExponents(a, b, k.row, k.key); len(rk) > 0 {
+				s := summarize(rk)
+				spread = fmt.Sprintf(" (%.2f–%.2f)", s.Min, s.Max)
+				if k.own {
+					runsK = append(runsK, len(rk))
+				}
+			}
+			r.p(" %s%s |", expf(k.k), spread)
 			if k.own && !math.IsNaN(k.k) && k.k > worst {
 				worst, worstWhat = k.k, fmt.Sprintf("%s, %s → %s", k.what, intf(a.n), intf(b.n))
 			}
@@ -180,5 +226,18 @@ func (r *report) sectionCurve() {
 		}
 	}
 	r.goal("14·6", fmt.Sprintf("cost curve %s → %s forwards: ovnfwd's own costs linear or better (k ≤ %.1f)", sizes[0], sizes[len(sizes)-1], curveLinear),
-		fmt.Sprintf("largest k %.2f (%s); section 12", worst, worstWhat), verdict(!math.IsInf(worst, -1) && worst <= curveLinear))
+		fmt.Sprintf("largest k %.2f (%s; k of the medians, %s paired runs per exponent); section 12", worst, worstWhat, rangeInts(runsK)),
+		verdict(!math.IsInf(worst, -1) && worst <= curveLinear))
+}
+
+// rangeInts renders the smallest and largest of xs ("5", or "3–5").
+func rangeInts(xs []int) string {
+	if len(xs) == 0 {
+		return "no"
+	}
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d–%d", lo, hi)
 }

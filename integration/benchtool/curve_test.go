@@ -40,19 +40,25 @@ func TestSectionCurveVerdict(t *testing.T) {
 				b, _ := json.Marshal(m)
 				lines = append(lines, string(b))
 			}
-			for run := 1; run <= 3; run++ {
+			for run := 1; run <= 5; run++ {
 				add(map[string]any{"what": "check", "run": run, "wall_s": p.check, "rss_kb": p.n * 10})
 				add(map[string]any{"what": "lxd-list", "run": run, "wall_s": p.check / 2})
 				add(map[string]any{"what": "nb-read", "run": run, "wall_s": p.check / 2, "rss_kb": p.n * 5})
 				add(map[string]any{"what": "nb-read-raw", "run": run, "wall_s": p.check / 4, "rss_kb": p.n * 2})
+				// Repair CPU: run 5 at the largest size is 1.5× the others
+				// (one slow run shows in the spread, not in k of the medians).
+				cpu := p.n / 5000
+				if run == 5 && p.n == 50000 {
+					cpu *= 1.5
+				}
+				add(map[string]any{"what": "repair", "run": run, "wall_s": p.repair, "cpu_s": cpu, "rss_kb": p.n * 20, "exit": 0})
+				add(map[string]any{"what": "run", "run": run, "wall_s": p.n / 1000, "steady_rss_kb": []float64{p.n * 9, p.n * 10, p.n * 11}, "hwm_kb": p.n * 15})
 			}
-			add(map[string]any{"what": "repair", "run": 1, "wall_s": p.repair, "cpu_s": p.n / 5000, "rss_kb": p.n * 20, "exit": 0})
-			add(map[string]any{"what": "run", "run": 1, "wall_s": p.n / 1000, "steady_rss_kb": []float64{p.n * 9, p.n * 10}, "hwm_kb": p.n * 15})
 		}
 		if err := os.WriteFile(filepath.Join(dir, "m8.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := &report{dir: dir, meta: map[string]any{"curve_runs": 3.0}}
+		r := &report{dir: dir, meta: map[string]any{"curve_runs": 5.0}}
 		r.sectionCurve()
 		return r
 	}
@@ -72,8 +78,19 @@ func TestSectionCurveVerdict(t *testing.T) {
 	if v := verdictOf(r); v != verdict(false) {
 		t.Errorf("quadratic check: verdict %s, want not met", v)
 	}
-	if out := r.b.String(); !strings.Contains(out, "| 10,000 → 50,000 | **2.00** |") {
+	out := r.b.String()
+	if !strings.Contains(out, "| 10,000 → 50,000 | **2.00** (2.00–2.00) |") {
 		t.Errorf("the growth table does not mark the quadratic step:\n%s", out)
+	}
+	// Repair CPU's spread over the paired runs: four linear, one 1.5×
+	// (k = 1 + log 1.5 / log 5 = 1.25).
+	if !strings.Contains(out, "| 1.00 (1.00–1.25) |") {
+		t.Errorf("the growth table does not show the runs' spread of k:\n%s", out)
+	}
+	for _, g := range r.goals {
+		if g[0] == "14·6" && !strings.Contains(g[2], "5 paired runs per exponent") {
+			t.Errorf("the goal does not say how many runs each exponent pairs: %q", g[2])
+		}
 	}
 }
 
@@ -94,5 +111,18 @@ func TestRawDatums(t *testing.T) {
 	}
 	if _, err := rawMap(json.RawMessage(`["set",[]]`)); err == nil {
 		t.Error("a set read as a map")
+	}
+}
+
+// Goal rows of sections measured by other commands reach the goals table
+// and leave the text.
+func TestOtherGoals(t *testing.T) {
+	r := &report{}
+	out := r.otherGoals([]byte("## 8. x\n\n<!-- goal: 14·7 | three members cost one's | 1.00× | **met** -->\ntext\n<!-- an ordinary comment -->\n"))
+	if len(r.goals) != 1 || r.goals[0] != [4]string{"14·7", "three members cost one's", "1.00×", "**met**"} {
+		t.Errorf("goals %q", r.goals)
+	}
+	if string(out) != "## 8. x\n\ntext\n<!-- an ordinary comment -->\n" {
+		t.Errorf("text %q", out)
 	}
 }

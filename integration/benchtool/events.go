@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +42,19 @@ type eventOp struct {
 	// the event); RowsBefore says so. -1: not within 10 s.
 	RowsS      float64 `json:"rows_s"`
 	RowsBefore bool    `json:"rows_before_event"`
-	OK         bool    `json:"ok"`
-	Note       string  `json:"note,omitempty"`
+	// CommitS: benchtool's event arrival → the server's commit time
+	// (`_date` in NB's database file) of the last transaction that touched
+	// the forward's rows before the daemon went idle; ≤ 0 when that was
+	// before the event (LXD writing inside its API call). Writers lists who
+	// committed each of those transactions, in order (ovn-nbctl: LXD 5.0.x;
+	// libovsdb: ovnfwd). Commits is how many there were; 0 with CommitNote
+	// when none could be read.
+	CommitS    float64  `json:"commit_s"`
+	Commits    int      `json:"commits"`
+	Writers    []string `json:"writers,omitempty"`
+	CommitNote string   `json:"commit_note,omitempty"`
+	OK         bool     `json:"ok"`
+	Note       string   `json:"note,omitempty"`
 }
 
 // cmdEvents drives -n forward creates, updates and deletes through the LXD
@@ -57,7 +69,16 @@ func cmdEvents(args []string) error {
 	budget := fs.Duration("budget", 0, "start no operation after this long once -min are done (0: no limit)")
 	minN := fs.Int("min", 30, "operations to make whatever the budget")
 	ovnPrefix := fs.String("prefix", "lxd-net2", "OVN prefix of the network (its rows are <prefix>-lb-<listen>-<proto>)")
+	nbDB := fs.String("nb-db", os.Getenv("TB_NB_DB"), "NB's standalone database file: commit times of the forward's rows from the server's own log (empty: not measured)")
 	_ = fs.Parse(args)
+	var nbl *nbLog
+	if *nbDB != "" {
+		l, err := openNBLog(*nbDB)
+		if err != nil {
+			return fmt.Errorf("NB database file: %w", err)
+		}
+		nbl = l
+	}
 	w, err := dialNB(context.Background(), true)
 	if err != nil {
 		return err
@@ -171,6 +192,14 @@ func cmdEvents(args []string) error {
 		if err != nil {
 			return err
 		}
+		rowNames := []string{fmt.Sprintf("%s-lb-%s-tcp", *ovnPrefix, listen), fmt.Sprintf("%s-lb-%s-udp", *ovnPrefix, listen)}
+		known := map[string]bool{}
+		for _, rn := range rowNames {
+			for _, lb := range w.lbsNamed(rn) {
+				known[lb.UUID] = true
+			}
+		}
+		_, _ = readNBLog(nbl) // what came before this operation
 		t0 := time.Now()
 		switch op {
 		case "create":
@@ -195,7 +224,7 @@ func cmdEvents(args []string) error {
 			continue
 		}
 		e.EventS = tev.Sub(t0).Seconds()
-		rowName := fmt.Sprintf("%s-lb-%s-tcp", *ovnPrefix, listen)
+		rowName := rowNames[0]
 		backend := ""
 		switch op {
 		case "create":
@@ -246,6 +275,24 @@ func cmdEvents(args []string) error {
 		if !idle {
 			logf("events: daemon not idle 30 s after %s %s", op, listen)
 		}
+		if nbl != nil {
+			txns, note := readNBLog(nbl)
+			for _, rn := range rowNames {
+				for _, lb := range w.lbsNamed(rn) {
+					known[lb.UUID] = true
+				}
+			}
+			touched := rowsTouched(txns, rowNames, known)
+			e.Commits, e.CommitNote = len(touched), note
+			for _, t := range touched {
+				e.Writers = append(e.Writers, writerOf(t))
+			}
+			if len(touched) > 0 {
+				e.CommitS = touched[len(touched)-1].Date.Sub(tev).Seconds()
+			} else if note == "" {
+				e.CommitNote = "no NB transaction touched the forward's rows"
+			}
+		}
 		// LXD's own NB write (made inside the API call, before the event)
 		// is verified as an NB-triggered change: change_to_verified has
 		// its sample and the event's; the difference is the NB one.
@@ -264,8 +311,10 @@ func cmdEvents(args []string) error {
 	}
 
 	out := map[string]any{"ops": ops, "seconds": time.Since(start).Seconds(), "requested": *n, "budget_s": budget.Seconds()}
-	var daemon, external, echo, api, evs, del, rows []float64
-	rowsBefore := 0
+	var daemon, external, echo, api, evs, del, rows, commits []float64
+	rowsBefore, commitsBefore := 0, 0
+	lastWriter := map[string]int{}
+	writerTxns := map[string]int{}
 	counts := map[string]int{}
 	failures := 0
 	for _, e := range ops {
@@ -281,6 +330,18 @@ func cmdEvents(args []string) error {
 		}
 		if e.RowsBefore {
 			rowsBefore++
+		}
+		if e.Commits > 0 {
+			// Rows committed before the event count as written at its
+			// arrival (0): nothing was left to write.
+			commits = append(commits, max(0, e.CommitS))
+			if e.CommitS <= 0 {
+				commitsBefore++
+			}
+			lastWriter[e.Writers[len(e.Writers)-1]]++
+			for _, wr := range e.Writers {
+				writerTxns[wr]++
+			}
 		}
 		if e.Op == "delete" {
 			del = append(del, e.ExternalS)
@@ -311,6 +372,11 @@ func cmdEvents(args []string) error {
 	out["lxd_api_to_event"] = summarize(evs)
 	out["event_to_rows"] = summarize(rows)
 	out["rows_before_event"] = rowsBefore
+	out["event_to_commit"] = summarize(commits)
+	out["commits_before_event"] = commitsBefore
+	out["last_writer"] = lastWriter
+	out["writer_txns"] = writerTxns
+	out["nb_db"] = *nbDB
 	out["histogram_all_samples"] = hq
 	return emit(out)
 }

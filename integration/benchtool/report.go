@@ -171,6 +171,25 @@ func (r *report) goal(id, goal, measured, v string) {
 	r.goals = append(r.goals, [4]string{id, goal, measured, v})
 }
 
+// otherGoals takes the goal rows of sections measured by other commands:
+// lines "<!-- goal: ID | goal | measured | verdict -->" go into the goals
+// table (in the order found) and out of the text.
+func (r *report) otherGoals(b []byte) []byte {
+	var out bytes.Buffer
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		t := strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(t, "<!-- goal:"); ok && strings.HasSuffix(rest, "-->") {
+			f := strings.Split(strings.TrimSuffix(rest, "-->"), " | ")
+			if len(f) == 4 {
+				r.goal(strings.TrimSpace(f[0]), strings.TrimSpace(f[1]), strings.TrimSpace(f[2]), strings.TrimSpace(f[3]))
+				continue
+			}
+		}
+		out.WriteString(l)
+	}
+	return out.Bytes()
+}
+
 func (r *report) render(analysis, others string) string {
 	m := r.meta
 	n := num(m, "forwards")
@@ -191,7 +210,7 @@ func (r *report) render(analysis, others string) string {
 		if _, rest, ok := bytes.Cut(b, []byte("-->\n")); ok && bytes.HasPrefix(b, []byte("<!--")) {
 			b = rest
 		}
-		r.b.Write(b)
+		r.b.Write(r.otherGoals(b))
 	}
 	r.sectionCurve()
 	r.sectionProfiles()
@@ -529,7 +548,8 @@ func (r *report) section3() {
 	row("ovnfwd's `event_to_verified` sample for the same forward (clock from the event reaching it)", "daemon_event_to_verified")
 	row("ovnfwd's `change_to_verified` sample for LXD's NB write (clock from the NB change reaching it)", "daemon_nb_echo")
 	row("LXD delete event → the daemon's lxd-event reconcile done", "delete_processed")
-	row("LXD event → the forward's rows in NB as wanted (0: already there)", "event_to_rows")
+	row("**LXD event → the last commit of the forward's rows** (NB's own commit time; 0: committed before the event)", "event_to_commit")
+	row("LXD event → benchtool's NB replica showing the rows as wanted (0: already there; an observer, not a measure)", "event_to_rows")
 	row("LXD API call (LXD writes its OVN rows inside it)", "lxd_api")
 	row("LXD API call start → event at benchtool", "lxd_api_to_event")
 	var fl map[string]any
@@ -555,15 +575,26 @@ func (r *report) section3() {
 	if r.exists("m3-cpu.json") {
 		r.cpuTable("CPU seconds over the whole event run, per process", "m3-cpu.json")
 	}
-	if rb := num(e, "rows_before_event"); !math.IsNaN(rb) {
-		r.p("For %.0f of %d operations NB already held the rows as wanted when the event arrived (LXD writes them inside its API call).\n\n",
-			rb, asSummary(e["event_to_rows"]).N)
-	}
 	s, d := asSummary(e["external_event_to_verified"]), asSummary(e["daemon_event_to_verified"])
-	if rs := asSummary(e["event_to_rows"]); rs.N > 0 {
+	if cs := asSummary(e["event_to_commit"]); cs.N > 0 {
+		r.p("**LXD event → rows written in NB** is timed by NB's ovsdb-server itself: every transaction it commits is appended to\n")
+		r.p("its database file (`%v`) with the server's commit time (`_date`, ms, the same clock as benchtool's) and the writer's\n", e["nb_db"])
+		r.p("`_comment` (ovn-nbctl names itself: LXD 5.0.x writes through it; ovnfwd, a libovsdb client, leaves none). For each\n")
+		r.p("operation benchtool reads the records appended until the daemon was idle again and takes those that touch the\n")
+		r.p("forward's two rows (by name, or by UUID for changes, deletions and router/switch attachments); the clock stops at the\n")
+		r.p("last of them. %.0f of %d operations had their last commit before the event arrived (LXD writes inside its API call).\n",
+			num(e, "commits_before_event"), cs.N)
+		r.p("Who made the last commit, per operation: %s; all commits touching the rows, by writer: %s. (The replica row above\n",
+			countsText(e["last_writer"]), countsText(e["writer_txns"]))
+		r.p("is benchtool's own libovsdb monitor of 20,000 rows: on this loaded machine it lags the server, so it is shown as an\n")
+		r.p("observer only.)\n\n")
 		r.goal("14·5", "LXD event → rows written in NB p50 ≤ 10 ms, p99 ≤ 50 ms",
-			fmt.Sprintf("p50 %s, p99 %s (%d operations, %.0f with the rows in NB before the event)", dur(rs.Median), dur(rs.P99), rs.N, num(e, "rows_before_event")),
-			verdict(rs.Median <= 0.010 && rs.P99 <= 0.050))
+			fmt.Sprintf("p50 %s, p99 %s, max %s (%d operations, NB's commit times; last commit before the event in %.0f)",
+				dur(cs.Median), dur(cs.P99), dur(cs.Max), cs.N, num(e, "commits_before_event")),
+			verdict(cs.Median <= 0.010 && cs.P99 <= 0.050))
+	} else if rs := asSummary(e["event_to_rows"]); rs.N > 0 {
+		r.goal("14·5", "LXD event → rows written in NB p50 ≤ 10 ms, p99 ≤ 50 ms",
+			fmt.Sprintf("not measured: no NB database file (benchtool's replica: p50 %s, p99 %s — an observer's lag, not a measure)", dur(rs.Median), dur(rs.P99)), "–")
 	}
 	if fc := asSummary(e["floor_chassis"]); fc.N > 0 && s.N > 0 {
 		r.goal("14·5", "LXD event → verified ≤ the northd + chassis floor + 50 ms",
@@ -574,6 +605,29 @@ func (r *report) section3() {
 		fmt.Sprintf("p50 %s, p99 %s, max %s (%d events); ovnfwd's own event_to_verified: p50 %s, p99 %s",
 			dur(s.Median), dur(s.P99), dur(s.Max), s.N, dur(d.Median), dur(d.P99)),
 		verdict(s.N > 0 && s.Median <= 0.010 && s.P99 <= 0.050))
+}
+
+// countsText renders {"a": 3, "b": 1} as "a 3, b 1" (by count, then name).
+func countsText(v any) string {
+	m, _ := v.(map[string]any)
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := num(m, keys[i]), num(m, keys[j]); a != b {
+			return a > b
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.0f", k, num(m, k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func asOps(v any) []any {
@@ -790,20 +844,70 @@ func (r *report) section6() {
 			at10k = append(at10k, xs...)
 		}
 	}
+	// The cost curve's daemon starts at the same size (phase m8): each a run
+	// of its own, so the goals below get min / median / max over runs.
+	n := num(r.meta, "forwards")
+	curve := readJSONL(filepath.Join(r.dir, "m8.jsonl"))
+	starts := perRun(curveAt(curve, n), "run", "steady_rss_kb")
+	peaks := perRun(curveAt(curve, n), "run", "hwm_kb")
+	for run := 1; run <= len(starts); run++ {
+		if v, ok := starts[run]; ok {
+			r.p("| %s | cost curve (section 12), start %d: median of its 5 samples | %s | %s |\n", intf(n), run, mib(v), mib(peaks[run]))
+		}
+	}
 	r.p("\n")
-	if len(at10k) > 0 {
-		s := summarize(at10k)
-		r.goal("6 · 14·3", "steady RSS ≤ 150 MiB at 10,000 forwards (no --memory-limit)", fmt.Sprintf("%s (max %s)", mib(s.Median), mib(s.Max)), verdict(s.Max <= 150*1024))
-		var peak float64
+	if len(at10k) > 0 || len(starts) > 0 {
+		// One value per daemon run: the median of its samples; its peak.
+		var steady, peak []float64
 		for _, m := range rows {
-			if num(m, "forwards") >= 10000 && !strings.Contains(str(m, "label"), "memory-limit") {
-				peak = math.Max(peak, num(m, "hwm_kb"))
+			if num(m, "forwards") < 10000 || strings.Contains(str(m, "label"), "memory-limit") {
+				continue
+			}
+			var xs []float64
+			if a, ok := m["rss_kb"].([]any); ok {
+				for _, v := range a {
+					if f, ok := v.(float64); ok {
+						xs = append(xs, f)
+					}
+				}
+			}
+			if len(xs) > 0 {
+				steady = append(steady, summarize(xs).Median)
+			}
+			if h := num(m, "hwm_kb"); h > 0 {
+				peak = append(peak, h)
 			}
 		}
-		r.goal("14·3", "`run` peak RSS ≤ 250 MiB at 10,000 forwards (no --memory-limit)", mib(peak), verdict(peak > 0 && peak <= 250*1024))
+		if n >= 10000 {
+			for run, v := range starts {
+				steady = append(steady, v)
+				if h := peaks[run]; h > 0 {
+					peak = append(peak, h)
+				}
+			}
+		}
+		ss, ps := summarize(steady), summarize(peak)
+		r.p("The goals below take one value per daemon run at %s forwards without `--memory-limit` (%d runs: the rows above\n", intf(n), ss.N)
+		r.p("from this phase, after its start and after the event, drift and failover phases, and the cost curve's starts): the\n")
+		r.p("median of its samples, and its peak; each verdict judges the largest.\n\n")
+		r.goal("6 · 14·3", "steady RSS ≤ 150 MiB at 10,000 forwards (no --memory-limit)",
+			fmt.Sprintf("%s / %s / %s (min / median / max, %d daemon runs)", mib(ss.Min), mib(ss.Median), mib(ss.Max), ss.N), verdict(ss.N > 0 && ss.Max <= 150*1024))
+		r.goal("14·3", "`run` peak RSS ≤ 250 MiB at 10,000 forwards (no --memory-limit)",
+			fmt.Sprintf("%s / %s / %s (min / median / max, %d daemon runs)", mib(ps.Min), mib(ps.Median), mib(ps.Max), ps.N), verdict(ps.N > 0 && ps.Max <= 250*1024))
 	} else {
 		r.goal("6", "steady RSS ≤ 150 MiB at 10,000 forwards", "not measured in this mode", "–")
 	}
+}
+
+// curveAt returns the cost curve's rows at one size.
+func curveAt(rows []map[string]any, n float64) []map[string]any {
+	var out []map[string]any
+	for _, m := range rows {
+		if num(m, "forwards") == n {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // --- 7 ---------------------------------------------------------------------------
