@@ -167,6 +167,81 @@ func (d *Daemon) settle() settleTimes {
 	return settleTimes{edited: d.nbSettle, inserted: d.nbSettle}
 }
 
+// Holding a change that may be the server's own write (see
+// holdServerWrites): at most serverWriteMax after it, and for
+// serverCommitWait (or --nb-settle, the longer) after northd caught up.
+const (
+	serverWriteMax   = 30 * time.Second
+	serverCommitWait = 250 * time.Millisecond
+	serverPoll       = 100 * time.Millisecond
+)
+
+// holdServerWrites takes out of b the NB names whose change may be the
+// server's own write still in progress, and puts them back in the queue.
+// LXD writes a forward's rows with ovn-nbctl --wait=sb (a new row for a
+// create or an update, a deletion for a delete), which bumps nb_cfg in the
+// same transaction and returns once northd has caught up (sb_cfg ≥ it);
+// only then does LXD write its database and send its event. Re-read before
+// that, LXD still lists the forward as it was, and a repair would bring
+// the old rows back (measured at 10,000 forwards: northd takes 1–2 s).
+// So such a change is held while NB_Global.sb_cfg is below the nb_cfg seen
+// when it first came due, then for serverCommitWait more, at most
+// serverWriteMax in all. An operator's ovn-nbctl edit does not bump
+// nb_cfg, so it is not held unless northd is behind anyway.
+func (d *Daemon) holdServerWrites(b batch) {
+	g := d.e.nb.SnapshotFor(nil)
+	now := time.Now()
+	for name, c := range b.server {
+		if now.Sub(c.at) >= serverWriteMax {
+			continue
+		}
+		switch {
+		case c.cfg == 0 && g.SBCfg >= g.NBCfg:
+			continue // northd is not behind: nothing can be waiting on it
+		case c.cfg == 0:
+			c.cfg = g.NBCfg
+		case g.SBCfg >= c.cfg:
+			// Caught up: the server writes its database and sends its
+			// event now; its re-read must come after that.
+			c.server, c.cfg = false, 0
+			c.due = now.Add(max(serverCommitWait, d.nbSettle))
+			d.log.Debug("northd caught up with a server-shaped NB change; releasing it after the commit wait",
+				zap.String("lb", name), zap.Duration("held", now.Sub(c.at)))
+			delete(b.names, name)
+			d.q.hold(name, c, time.Until(c.due))
+			continue
+		}
+		delete(b.names, name)
+		d.q.hold(name, c, serverPoll)
+	}
+}
+
+// releaseAnnounced moves into b the queued NB names of the forwards whose
+// LXD event b carries: the event comes after the server's write and its
+// database commit, and b re-reads the forward anyway, so holding or
+// settling them longer would only delay the forward's own reconcile (whose
+// ops on a queued name would wait as busy).
+func (d *Daemon) releaseAnnounced(b batch) {
+	var keys map[fwdsync.ForwardKey]bool
+	for _, it := range b.items {
+		if !it.eventAt.IsZero() {
+			if keys == nil {
+				keys = map[fwdsync.ForwardKey]bool{}
+			}
+			keys[it.key] = true
+		}
+	}
+	if keys == nil {
+		return
+	}
+	for n, at := range d.q.release(func(name string) bool {
+		k, ok := d.e.keyForLB(name)
+		return ok && keys[k]
+	}) {
+		b.names[n] = at
+	}
+}
+
 // work is the single worker: full passes first, then forwards, then one
 // northd barrier for the batch and the verification of what it touched;
 // failures are retried with backoff.
@@ -178,6 +253,11 @@ func (d *Daemon) work(ctx context.Context) {
 		case <-d.q.wake:
 		}
 		b := d.q.take(time.Now(), d.settle())
+		if len(b.server) > 0 {
+			// Before the full pass: a held name is busy for it too.
+			d.holdServerWrites(b)
+		}
+		d.releaseAnnounced(b)
 		if b.full != "" {
 			d.fullPass(ctx, b.full)
 		}
@@ -545,7 +625,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 					delete(d.rowDeleted, name)
 				}
 				d.mu.Unlock()
-				d.q.addNameChangedAt(name, at)
+				d.q.addNameChangedAt(name, at, true)
 			})
 		})
 	}

@@ -354,6 +354,77 @@ func TestDaemonSettlesOnlyForMultiStepWriters(t *testing.T) {
 	}
 }
 
+// LXD writes a forward's update (a new row) and its deletion with
+// ovn-nbctl --wait=sb before its database: while northd is behind NB
+// (sb_cfg < nb_cfg), LXD still lists the forward as it was, and a repair
+// would bring the old rows back. The daemon holds such changes until
+// northd caught up (then a commit wait), or until the forward's event.
+func TestDaemonHoldsServerWritesWhileNorthdIsBehind(t *testing.T) {
+	const settle = 20 * time.Millisecond
+	const row = "lxd-net2-lb-198.51.100.10-tcp"
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	newVIPs := map[string]string{"198.51.100.10:80": "10.10.10.6:80"}
+	start := func(t *testing.T) (*watchedWorld, map[string]string) {
+		l, n := world(web("198.51.100.10", "80"))
+		w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+		d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: settle, NBDeleteGrace: 50 * time.Millisecond})
+		t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
+		waitFor(t, "the start pass", func() bool { return w.hasRow(row) && d.notReady() == "" })
+		want := w.vips(row)
+		w.mu.Lock()
+		w.nb.St.NBCfg = w.nb.St.SBCfg + 1 // the server's --wait=sb bump, northd behind
+		w.mu.Unlock()
+		return w, want
+	}
+	catchUp := func(w *watchedWorld) {
+		w.mu.Lock()
+		w.nb.St.SBCfg = w.nb.St.NBCfg
+		w.mu.Unlock()
+	}
+	t.Run("update, then its event", func(t *testing.T) {
+		w, _ := start(t)
+		w.replaceRow(row, newVIPs)
+		time.Sleep(20 * settle)
+		if got := w.vips(row); !maps.Equal(got, newVIPs) {
+			t.Fatalf("the server's update was reverted while northd was behind: %v", got)
+		}
+		// LXD's database and event follow once its ovn-nbctl returns.
+		catchUp(w)
+		w.mu.Lock()
+		w.lxd.St.Forwards[0].Ports[0].TargetAddress = "10.10.10.6"
+		w.mu.Unlock()
+		w.events <- lxdwatch.Event{Kind: lxdwatch.KindForward, Action: "network-forward-updated", Key: key, Received: time.Now()}
+		time.Sleep(serverCommitWait + 20*settle)
+		if got := w.vips(row); !maps.Equal(got, newVIPs) {
+			t.Fatalf("after the event: %v, want the server's %v", got, newVIPs)
+		}
+	})
+	t.Run("update LXD never commits", func(t *testing.T) {
+		w, want := start(t)
+		w.replaceRow(row, newVIPs)
+		time.Sleep(20 * settle)
+		if got := w.vips(row); !maps.Equal(got, newVIPs) {
+			t.Fatalf("repaired while northd was behind: %v", got)
+		}
+		caught := time.Now()
+		catchUp(w)
+		waitFor(t, "the repair once northd caught up", func() bool { return maps.Equal(w.vips(row), want) })
+		if took := time.Since(caught); took < serverCommitWait-10*time.Millisecond {
+			t.Errorf("repaired %v after northd caught up, before the %v commit wait", took, serverCommitWait)
+		}
+	})
+	t.Run("deletion", func(t *testing.T) {
+		w, _ := start(t)
+		w.deleteRow(row)
+		time.Sleep(20 * settle) // past the 50 ms deletion grace
+		if w.hasRow(row) {
+			t.Fatal("a deleted row was re-created while northd was behind (LXD may be deleting the forward)")
+		}
+		catchUp(w)
+		waitFor(t, "the row re-created once northd caught up", func() bool { return w.hasRow(row) })
+	})
+}
+
 // fakeElection is an Election the test grants and revokes.
 type fakeElection struct {
 	held    atomic.Bool

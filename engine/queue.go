@@ -44,6 +44,16 @@ type nameChange struct {
 	// inserted: a row of that name was inserted since the name was last
 	// taken, as a server writing a forward does (see take).
 	inserted bool
+	// server: the change has the shape of a server's own write of a
+	// forward (a row inserted, or deleted), which LXD makes with
+	// ovn-nbctl --wait=sb before its database: the worker holds it while
+	// northd is behind NB (Daemon.holdServerWrites).
+	server bool
+	// cfg: the NB_Global.nb_cfg northd must reach before a held change is
+	// released (0: not held yet).
+	cfg int
+	// due, when set, replaces at + settle.
+	due time.Time
 }
 
 func newQueue() *queue {
@@ -94,18 +104,18 @@ func (q *queue) addName(name string) {
 // for the longer of the two settle times (see take) until taken.
 func (q *queue) addInserted(name string) {
 	q.mu.Lock()
-	q.names[name] = nameChange{at: time.Now(), inserted: true}
+	q.names[name] = nameChange{at: time.Now(), inserted: true, server: true}
 	q.mu.Unlock()
 	q.signal()
 }
 
 // addNameChangedAt queues a Load_Balancer name changed at the given time
-// (a retry of a change postponed until then), unless a later change of it
-// is queued.
-func (q *queue) addNameChangedAt(name string, at time.Time) {
+// (a retry of a change postponed until then; server: see nameChange),
+// unless a later change of it is queued.
+func (q *queue) addNameChangedAt(name string, at time.Time, server bool) {
 	q.mu.Lock()
 	if cur, ok := q.names[name]; !ok || cur.at.Before(at) {
-		q.names[name] = nameChange{at: at, inserted: cur.inserted}
+		q.names[name] = nameChange{at: at, inserted: cur.inserted, server: server || cur.server}
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -167,7 +177,10 @@ type batch struct {
 	reverifyPending bool
 	ha              bool
 	names           map[string]time.Time // NB names changed at least settle ago
-	items           []workItem
+	// server: the names among them whose change may be a server's own
+	// write, for the worker to hold while northd is behind.
+	server map[string]nameChange
+	items  []workItem
 }
 
 // settleTimes: how long an NB name must have been quiet before the worker
@@ -185,7 +198,7 @@ type settleTimes struct {
 func (q *queue) take(now time.Time, st settleTimes) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}}
+	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}, server: map[string]nameChange{}}
 	q.full, q.reverify, q.reverifyPen, q.ha = "", false, false, false
 	var wait time.Duration
 	for n, c := range q.names {
@@ -193,13 +206,17 @@ func (q *queue) take(now time.Time, st settleTimes) batch {
 		if c.inserted {
 			settle = max(settle, st.inserted)
 		}
-		if due := c.at.Add(settle); due.After(now) {
+		due := later(c.at.Add(settle), c.due)
+		if due.After(now) {
 			if w := due.Sub(now); wait == 0 || w < wait {
 				wait = w
 			}
 			continue
 		}
 		b.names[n] = c.at
+		if c.server {
+			b.server[n] = c
+		}
 		delete(q.names, n)
 	}
 	if wait > 0 {
@@ -212,6 +229,47 @@ func (q *queue) take(now time.Time, st settleTimes) batch {
 	q.items = map[fwdsync.ForwardKey]*workItem{}
 	q.order = q.order[:0]
 	return b
+}
+
+// hold puts back a name the worker took but holds (nameChange.cfg,
+// nameChange.due), merged with any change of it queued since, and wakes
+// the worker again after wait.
+func (q *queue) hold(name string, c nameChange, wait time.Duration) {
+	q.mu.Lock()
+	if cur, ok := q.names[name]; ok {
+		// Changed again meanwhile: the newer change, still held.
+		c.at, c.inserted, c.due = cur.at, c.inserted || cur.inserted, later(c.due, cur.due)
+	}
+	q.names[name] = c
+	q.mu.Unlock()
+	time.AfterFunc(wait, q.signal)
+}
+
+// release takes out the queued names for which match is true (the worker
+// re-reads their forward anyway: its server's event arrived, so the write
+// is over) and returns them with their change times.
+func (q *queue) release(match func(name string) bool) map[string]time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out map[string]time.Time
+	for n, c := range q.names {
+		if match(n) {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[n] = c.at
+			delete(q.names, n)
+		}
+	}
+	return out
+}
+
+// later of two times, a zero time meaning "none".
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (q *queue) len() int {

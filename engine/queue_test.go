@@ -92,3 +92,28 @@ func TestQueueDropNamesBeforeKeepsPostponed(t *testing.T) {
 		}
 	}
 }
+
+// A held name goes back in the queue (busy for the full pass), and an
+// LXD event for its forward releases it at once.
+func TestQueueHoldAndRelease(t *testing.T) {
+	q := newQueue()
+	q.addInserted("a")
+	b := q.take(time.Now().Add(time.Second), settleTimes{inserted: time.Millisecond})
+	c, ok := b.server["a"]
+	if !ok || len(b.names) != 1 {
+		t.Fatalf("an inserted name is not marked as a possible server write: %+v", b)
+	}
+	c.cfg = 7
+	q.hold("a", c, time.Hour)
+	if !q.busy("a") {
+		t.Fatal("a held name is not busy")
+	}
+	if b = q.take(time.Now().Add(time.Second), settleTimes{inserted: time.Millisecond}); b.server["a"].cfg != 7 {
+		t.Fatalf("the hold's target was lost: %+v", b.server)
+	}
+	q.hold("a", b.server["a"], time.Hour)
+	got := q.release(func(n string) bool { return n == "a" })
+	if _, ok := got["a"]; !ok || q.busy("a") {
+		t.Fatalf("release: %v, still busy %v", got, q.busy("a"))
+	}
+}

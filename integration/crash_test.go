@@ -238,7 +238,11 @@ func TestCrashMidRepair(t *testing.T) {
 		start := time.Now()
 		at := killMidRepair(t, w, prefix, base, crashForwards/4, alive, func() { _ = cmd.Process.Signal(syscall.SIGKILL); <-done }, out.String)
 		t.Logf("ovnfwd repair killed -9 after %v with %d of %d rows written", time.Since(start).Round(time.Millisecond), at, crashForwards)
-		r := b.ovnfwd(t, "repair", "--yes", "--network", net, "--format", "json")
+		// --settle as generous as the run half's 300 s: at 10,000
+		// forwards northd and the chassis take over a minute on a busy
+		// bed (CI's Incus phase: the barrier's 5 s and the default 10 s
+		// settle ran out, repair exited 1 with forwards still pending).
+		r := b.ovnfwd(t, "repair", "--yes", "--network", net, "--format", "json", "--settle", "300s")
 		if r.code != 0 {
 			t.Fatalf("repair after the crash: exit %d: %.2000s %s", r.code, r.stdout, r.stderr)
 		}

@@ -377,6 +377,55 @@ func TestDaemonNeverRacesTheServersWrites(t *testing.T) {
 	}
 }
 
+// LXD 5.0.2 writes an update's new rows and a deletion with ovn-nbctl
+// --wait=sb, and only once northd has caught up writes its database and
+// sends the event: in between (seconds at 10,000 forwards) LXD still lists
+// the forward as it was. With northd stopped for 2.5 s, the daemon must
+// leave both writes alone — not bring the old VIPs back, not re-create the
+// deleted rows after --nb-delete-grace — and repair nothing once LXD is done.
+func TestDaemonLeavesTheServersWriteWhileNorthdIsBehind(t *testing.T) {
+	b := Open(t)
+	prefix := b.CleanSlate(t)
+	net := b.Get(t, "TB_NETWORK")
+	const upd, del = "198.51.100.171", "198.51.100.172"
+	old := []api.NetworkForwardPort{tcp("80", "10.10.10.5", "")}
+	b.CreateForward(t, net, api.NetworkForwardsPost{ListenAddress: upd, NetworkForwardPut: api.NetworkForwardPut{Ports: old}})
+	b.CreateForward(t, net, api.NetworkForwardsPost{ListenAddress: del, NetworkForwardPut: api.NetworkForwardPut{Ports: old}})
+	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
+	d.WaitState(upd, "ok", 30*time.Second)
+	d.WaitState(del, "ok", 30*time.Second)
+
+	b.Script(t, "northd-stop")
+	northdUp := false
+	t.Cleanup(func() {
+		if !northdUp {
+			b.Script(t, "northd-start")
+		}
+	})
+	updated := []api.NetworkForwardPort{tcp("80", "10.10.10.6", "")}
+	errs := make(chan error, 2)
+	go func() { errs <- b.LXD.UpdateNetworkForward(net, upd, api.NetworkForwardPut{Ports: updated}, "") }()
+	go func() { errs <- b.LXD.DeleteNetworkForward(net, del) }()
+	want := ExpectedLBs(t, prefix, upd, "", updated) // del's rows gone
+	Eventually(t, 10*time.Second, 20*time.Millisecond, "LXD's writes in NB", func() string { return b.NBMatches(t, prefix, want) })
+	time.Sleep(2500 * time.Millisecond) // past --nb-settle and --nb-delete-grace
+	if diff := b.NBMatches(t, prefix, want); diff != "" {
+		t.Errorf("while northd was behind LXD's writes, the daemon changed them: %s", diff)
+	}
+	b.Script(t, "northd-start")
+	northdUp = true
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("LXD call: %v", err)
+		}
+	}
+	d.WaitVerified(upd, only(want, prefix, upd), 30*time.Second)
+	Eventually(t, 10*time.Second, 50*time.Millisecond, "NB as LXD wants it", func() string { return b.NBMatches(t, prefix, want) })
+	if n, _ := d.Metric(`ovnfwd_drift_repaired_total`); n != 0 {
+		t.Errorf("ovnfwd repaired %v findings while LXD alone wrote every row (it raced LXD's writes)", n)
+	}
+}
+
 // 200 random forward create/update/delete calls through LXD while ovnfwd
 // runs: at the end NB matches LXD exactly, and no name ever had two rows
 // (watched continuously through an NB monitor).
