@@ -256,6 +256,25 @@ func (d *Daemon) WaitReady(timeout time.Duration) {
 	})
 }
 
+// WaitWriter waits until the daemon holds the writer lock (ovnfwd_writer 1):
+// past the lock's takeover delay (4 s after the grant, ovn/lock.go). Until
+// then it is a standby that writes nothing, so a test that asserts the
+// daemon left the server's writes alone proves nothing before it.
+func (d *Daemon) WaitWriter(timeout time.Duration) {
+	d.t.Helper()
+	Eventually(d.t, timeout, 50*time.Millisecond, d.Name+" is the writer", func() string {
+		select {
+		case <-d.done:
+			return "ovnfwd exited: " + fmt.Sprint(d.waitErr)
+		default:
+		}
+		if w, err := d.Metric("ovnfwd_writer"); err != nil || w != 1 {
+			return fmt.Sprintf("ovnfwd_writer %v, %v", w, err)
+		}
+		return ""
+	})
+}
+
 // ForwardState is one entry of the daemon's /forwards.
 type ForwardState struct {
 	Project       string `json:"project"`

@@ -63,6 +63,7 @@ func TestDaemonFollowsLXD(t *testing.T) {
 	// off: ovnfwd manages neighbor_responder like LXD does (never sets it),
 	// so NB must stay byte-for-byte what LXD wrote and nothing is repaired.
 	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
+	d.WaitWriter(30 * time.Second) // a standby repairs nothing: no race to lose
 	want := map[string]map[string]string{}
 	merge := func(m map[string]map[string]string) {
 		for k, v := range m {
@@ -340,6 +341,7 @@ func TestDaemonNeverRacesTheServersWrites(t *testing.T) {
 	// --arp-responder off: rows stay exactly what the server wrote, so any
 	// repair at all would be a race lost to it.
 	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
+	d.WaitWriter(30 * time.Second) // a standby repairs nothing: no race to lose
 	live := map[string][]api.NetworkForwardPort{}
 	for i := 0; i < 60; i++ {
 		listen := fmt.Sprintf("198.51.100.%d", 150+i%12)
@@ -394,6 +396,7 @@ func TestDaemonLeavesTheServersWriteWhileNorthdIsBehind(t *testing.T) {
 	d := b.StartDaemon(t, "--arp-responder", "off", "--no-ha")
 	d.WaitState(upd, "ok", 30*time.Second)
 	d.WaitState(del, "ok", 30*time.Second)
+	d.WaitWriter(30 * time.Second) // a standby repairs nothing: no race to lose
 
 	b.Script(t, "northd-stop")
 	northdUp := false
