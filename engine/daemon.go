@@ -200,6 +200,16 @@ func (d *Daemon) holdServerWrites(b batch) {
 			continue // northd is not behind: nothing can be waiting on it
 		case c.cfg == 0:
 			c.cfg = g.NBCfg
+			// A row inserted by a server that writes each forward in one
+			// transaction: its forward is reconciled now, and only a
+			// change that sets ovnfwd's own options on it goes ahead
+			// (LXD 5.0.x creates a forward's record before its rows, so
+			// the create's neighbor_responder need not wait for northd);
+			// anything else waits as busy until the hold ends.
+			if c.ownKeys = c.inserted && d.atomicWriter; c.ownKeys {
+				d.q.hold(name, c, serverPoll)
+				continue
+			}
 		case g.SBCfg >= c.cfg:
 			// Caught up: the server writes its database and sends its
 			// event now; its re-read must come after that.
@@ -594,6 +604,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	}
 	d.e.dryRun = d.dryRun
 	d.e.busy = d.q.busy
+	d.e.ownKeysMayGo = d.q.heldForServer
 	d.gw = newGateways(log, m, cfg.ClaimDebounce)
 	if err := d.routes.Start(ctx, src.SB); err != nil {
 		return err

@@ -218,6 +218,37 @@ func (w *watchedWorld) replaceRow(name string, vips map[string]string) {
 	}
 }
 
+// createForward is LXD 5.0.x's forward create: the record first, then its
+// row (no options: neighbor_responder is ovnfwd's) attached to the router
+// and ls-int in one transaction, notified like ovn.NB does.
+func (w *watchedWorld) createForward(f fwdsync.Forward, name string, vips map[string]string) {
+	w.mu.Lock()
+	w.lxd.St.Forwards = append(w.lxd.St.Forwards, f)
+	_ = w.nb.Apply(context.Background(), fwdsync.Change{Ops: []fwdsync.Op{
+		{Kind: fwdsync.OpCreateLB, Name: name, Protocol: "tcp", VIPs: vips},
+		{Kind: fwdsync.OpAttachRouter, Name: name, Target: "r-uuid"},
+		{Kind: fwdsync.OpAttachSwitch, Name: name, Target: "s-int"},
+	}})
+	cbs, adds := w.onLB, w.onLBAdd
+	w.mu.Unlock()
+	for _, fs := range [][]func(string){adds, cbs} {
+		for _, f := range fs {
+			f(name)
+		}
+	}
+}
+
+func (w *watchedWorld) options(name string) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, lb := range w.nb.St.LoadBalancers {
+		if lb.Name == name {
+			return maps.Clone(lb.Options)
+		}
+	}
+	return nil
+}
+
 func (w *watchedWorld) vips(name string) map[string]string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -367,7 +398,7 @@ func TestDaemonHoldsServerWritesWhileNorthdIsBehind(t *testing.T) {
 	start := func(t *testing.T) (*watchedWorld, map[string]string) {
 		l, n := world(web("198.51.100.10", "80"))
 		w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
-		d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: settle, NBDeleteGrace: 50 * time.Millisecond})
+		d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100, ARPResponder: fwdsync.ARPResponderAuto}, Logger: zap.NewNop(), NBSettle: settle, NBDeleteGrace: 50 * time.Millisecond})
 		t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
 		waitFor(t, "the start pass", func() bool { return w.hasRow(row) && d.notReady() == "" })
 		want := w.vips(row)
@@ -411,6 +442,37 @@ func TestDaemonHoldsServerWritesWhileNorthdIsBehind(t *testing.T) {
 		waitFor(t, "the repair once northd caught up", func() bool { return maps.Equal(w.vips(row), want) })
 		if took := time.Since(caught); took < serverCommitWait-10*time.Millisecond {
 			t.Errorf("repaired %v after northd caught up, before the %v commit wait", took, serverCommitWait)
+		}
+	})
+	t.Run("create: ovnfwd's options at once, nothing else", func(t *testing.T) {
+		// LXD 5.0.x creates the record before the rows, so the create is
+		// listed already; the option is ovnfwd's own and goes on while
+		// northd is still behind, not after LXD's event.
+		w, _ := start(t)
+		const row2 = "lxd-net2-lb-198.51.100.11-tcp"
+		vips := map[string]string{"198.51.100.11:80": "10.10.10.5:80"}
+		created := time.Now()
+		w.createForward(web("198.51.100.11", "80"), row2, vips)
+		waitFor(t, "neighbor_responder on the server's new row", func() bool {
+			return w.options(row2)[fwdsync.OptionNeighborResponder] == fwdsync.ARPResponderAll
+		})
+		// Held, it would come only after northd caught up and the commit
+		// wait on top.
+		if took := time.Since(created); took >= serverCommitWait {
+			t.Errorf("the option came %v after the create, not before the %v commit wait of a held change", took, serverCommitWait)
+		}
+		if got := w.vips(row2); !maps.Equal(got, vips) {
+			t.Errorf("the new row's VIPs %v, want the server's %v", got, vips)
+		}
+		// A replaced row whose VIPs the (stale) listing contradicts is
+		// still held, options or not.
+		w.mu.Lock()
+		w.nb.St.NBCfg = w.nb.St.SBCfg + 1
+		w.mu.Unlock()
+		w.replaceRow(row, newVIPs)
+		time.Sleep(20 * settle)
+		if got := w.vips(row); !maps.Equal(got, newVIPs) {
+			t.Fatalf("the server's update was reverted while northd was behind: %v", got)
 		}
 	})
 	t.Run("deletion", func(t *testing.T) {

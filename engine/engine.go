@@ -37,6 +37,11 @@ type Engine struct {
 	// another writer may be mid-way; changes touching them are skipped
 	// (errBusy) and retried when the name is quiet. nil: never busy.
 	busy func(name string) bool
+	// ownKeysMayGo reports busy names on which a change that sets only
+	// options (Change.SetsOnlyOptions) may go ahead anyway: rows a server
+	// that writes each forward in one transaction inserted while northd
+	// was behind (Daemon.holdServerWrites). nil: none.
+	ownKeysMayGo func(name string) bool
 
 	// mayWrite reports whether this engine may write NB now: false on a
 	// standby member (another member holds the writer lock). nil: always.
@@ -624,7 +629,7 @@ func (e *Engine) isBusy(ch fwdsync.Change) bool {
 		if e.busy == nil {
 			continue
 		}
-		if e.busy(op.Name) {
+		if e.busy(op.Name) && !(e.ownKeysMayGo != nil && e.ownKeysMayGo(op.Name) && ch.SetsOnlyOptions()) {
 			if e.postponed == nil {
 				e.postponed = map[string]bool{}
 			}

@@ -54,6 +54,11 @@ type nameChange struct {
 	cfg int
 	// due, when set, replaces at + settle.
 	due time.Time
+	// ownKeys: while held, a change that only sets what ovnfwd owns in
+	// the row (its options; the server's VIPs, protocol and attachments
+	// untouched) may go ahead (queue.heldForServer): it cannot undo the
+	// server's write whatever the server's database says yet.
+	ownKeys bool
 }
 
 func newQueue() *queue {
@@ -119,6 +124,15 @@ func (q *queue) addNameChangedAt(name string, at time.Time, server bool) {
 	}
 	q.mu.Unlock()
 	q.signal()
+}
+
+// heldForServer reports whether a name is held as a server's own row
+// insert whose changes may still set ovnfwd's own keys (nameChange.ownKeys).
+func (q *queue) heldForServer(name string) bool {
+	q.mu.Lock()
+	c, ok := q.names[name]
+	q.mu.Unlock()
+	return ok && c.ownKeys
 }
 
 // busy reports whether a Load_Balancer name changed in NB less than the
@@ -239,6 +253,7 @@ func (q *queue) hold(name string, c nameChange, wait time.Duration) {
 	if cur, ok := q.names[name]; ok {
 		// Changed again meanwhile: the newer change, still held.
 		c.at, c.inserted, c.due = cur.at, c.inserted || cur.inserted, later(c.due, cur.due)
+		c.ownKeys = c.ownKeys && !cur.server // a newer insert or deletion: held in full
 	}
 	q.names[name] = c
 	q.mu.Unlock()

@@ -288,6 +288,27 @@ type Change struct {
 	Deletes int
 }
 
+// SetsOnlyOptions reports whether every op of the change updates a row's
+// options alone: each an OpUpdateLB whose VIPs are the row's current ones
+// (OldVIPs). Such a change adds what ovnfwd owns (neighbor_responder) and
+// leaves what the server wrote as it is.
+func (c Change) SetsOnlyOptions() bool {
+	if len(c.Ops) == 0 {
+		return false
+	}
+	for _, op := range c.Ops {
+		if op.Kind != OpUpdateLB || len(op.VIPs) != len(op.OldVIPs) {
+			return false
+		}
+		for k, v := range op.VIPs {
+			if old, ok := op.OldVIPs[k]; !ok || old != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // ---------------------------------------------------------------------------
 // Findings and forward states
 
