@@ -238,27 +238,22 @@ func (w *watchedWorld) createForward(f fwdsync.Forward, name string, vips map[st
 	}
 }
 
-func (w *watchedWorld) options(name string) map[string]string {
+// lb returns a copy of the row named name (zero if none).
+func (w *watchedWorld) lb(name string) fwdsync.NBLoadBalancer {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, lb := range w.nb.St.LoadBalancers {
 		if lb.Name == name {
-			return maps.Clone(lb.Options)
+			lb.VIPs, lb.Options = maps.Clone(lb.VIPs), maps.Clone(lb.Options)
+			return lb
 		}
 	}
-	return nil
+	return fwdsync.NBLoadBalancer{}
 }
 
-func (w *watchedWorld) vips(name string) map[string]string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, lb := range w.nb.St.LoadBalancers {
-		if lb.Name == name {
-			return maps.Clone(lb.VIPs)
-		}
-	}
-	return nil
-}
+func (w *watchedWorld) options(name string) map[string]string { return w.lb(name).Options }
+
+func (w *watchedWorld) vips(name string) map[string]string { return w.lb(name).VIPs }
 
 func (w *watchedWorld) hasRow(name string) bool {
 	w.mu.Lock()

@@ -236,14 +236,22 @@ func (d *Daemon) get(path string) (int, []byte, error) {
 	return resp.StatusCode, body, err
 }
 
+// exited is "ovnfwd exited: …" once the process has ended, else "".
+func (d *Daemon) exited() string {
+	select {
+	case <-d.done:
+		return "ovnfwd exited: " + fmt.Sprint(d.waitErr)
+	default:
+		return ""
+	}
+}
+
 // WaitReady waits until /readyz answers 200.
 func (d *Daemon) WaitReady(timeout time.Duration) {
 	d.t.Helper()
 	Eventually(d.t, timeout, 50*time.Millisecond, d.Name+" ready", func() string {
-		select {
-		case <-d.done:
-			return "ovnfwd exited: " + fmt.Sprint(d.waitErr)
-		default:
+		if e := d.exited(); e != "" {
+			return e
 		}
 		code, body, err := d.get("/readyz")
 		if err != nil {
@@ -263,10 +271,8 @@ func (d *Daemon) WaitReady(timeout time.Duration) {
 func (d *Daemon) WaitWriter(timeout time.Duration) {
 	d.t.Helper()
 	Eventually(d.t, timeout, 50*time.Millisecond, d.Name+" is the writer", func() string {
-		select {
-		case <-d.done:
-			return "ovnfwd exited: " + fmt.Sprint(d.waitErr)
-		default:
+		if e := d.exited(); e != "" {
+			return e
 		}
 		if w, err := d.Metric("ovnfwd_writer"); err != nil || w != 1 {
 			return fmt.Sprintf("ovnfwd_writer %v, %v", w, err)
