@@ -429,6 +429,66 @@ func TestDaemonLeavesTheServersWriteWhileNorthdIsBehind(t *testing.T) {
 	}
 }
 
+// The other half of the hold above: LXD 5.0.x creates a forward's record
+// before its rows, so the one thing ovnfwd adds to the new row,
+// neighbor_responder (--arp-responder auto), needs no wait for northd: it
+// goes on while LXD's ovn-nbctl --wait=sb is still blocked on a stopped
+// northd, and nothing else of LXD's row changes.
+func TestDaemonCompletesTheServersNewRowWhileNorthdIsBehind(t *testing.T) {
+	b := Open(t)
+	prefix := routeSlate(t, b)
+	t.Cleanup(func() { routeSlate(t, b) })
+	net := b.Get(t, "TB_NETWORK")
+	nbw := b.watchNB(t)
+	d := b.StartDaemon(t) // --arp-responder auto
+	d.WaitWriter(30 * time.Second)
+
+	const listen = "198.18.60.30"
+	ports := []api.NetworkForwardPort{tcp("80", "10.10.10.5", "8080")}
+	want := ExpectedLBs(t, prefix, listen, "", ports)
+	row := prefix + "-lb-" + listen + "-tcp"
+	b.Script(t, "northd-stop")
+	northdUp := false
+	t.Cleanup(func() {
+		if !northdUp {
+			b.Script(t, "northd-start")
+		}
+	})
+	created := make(chan error, 1)
+	go func() {
+		created <- b.LXD.CreateNetworkForward(net, api.NetworkForwardsPost{ListenAddress: listen, NetworkForwardPut: api.NetworkForwardPut{Ports: ports}})
+	}()
+	atomic := b.Stack() == "lxd" // LXD 5.0.2: one transaction per forward
+	if atomic {
+		Eventually(t, 10*time.Second, 20*time.Millisecond, "neighbor_responder on LXD's new row while northd is stopped", func() string {
+			if _, opts, n := nbw.row(row); n != 1 || opts["neighbor_responder"] != "all" {
+				return fmt.Sprintf("%d rows, options %v", n, opts)
+			}
+			return ""
+		})
+		if diff := b.NBMatches(t, prefix, want); diff != "" {
+			t.Errorf("LXD's new row changed beyond its options while northd was stopped: %s", diff)
+		}
+		select {
+		case err := <-created:
+			t.Fatalf("LXD's create returned (%v) before northd was back: the option did not have to beat it", err)
+		default:
+		}
+	}
+	b.Script(t, "northd-start")
+	northdUp = true
+	if err := <-created; err != nil {
+		t.Fatalf("LXD create: %v", err)
+	}
+	d.WaitState(listen, "ok", 30*time.Second)
+	if _, opts, n := nbw.row(row); n != 1 || opts["neighbor_responder"] != "all" {
+		t.Errorf("after the create: %d rows, options %v, want one with neighbor_responder=all", n, opts)
+	}
+	if diff := b.NBMatches(t, prefix, want); diff != "" {
+		t.Errorf("after the create: NB differs from LXD: %s", diff)
+	}
+}
+
 // 200 random forward create/update/delete calls through LXD while ovnfwd
 // runs: at the end NB matches LXD exactly, and no name ever had two rows
 // (watched continuously through an NB monitor).
