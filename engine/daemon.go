@@ -171,6 +171,9 @@ func (d *Daemon) settle() settleTimes {
 // holdServerWrites): at most serverWriteMax after it, and for
 // serverCommitWait (or --nb-settle, the longer) after northd caught up.
 const (
+	// queuedLong: a server-shaped change first checked this long after it
+	// was made sat in the queue behind other work (see holdServerWrites).
+	queuedLong       = 500 * time.Millisecond
 	serverWriteMax   = 30 * time.Second
 	serverCommitWait = 250 * time.Millisecond
 	serverPoll       = 100 * time.Millisecond
@@ -196,8 +199,17 @@ func (d *Daemon) holdServerWrites(b batch) {
 			continue
 		}
 		switch {
-		case c.cfg == 0 && g.SBCfg >= g.NBCfg:
+		case c.cfg == 0 && g.SBCfg >= g.NBCfg && now.Sub(c.queued) < queuedLong:
 			continue // northd is not behind: nothing can be waiting on it
+		case c.cfg == 0 && g.SBCfg >= g.NBCfg:
+			// The change waited in the queue while the worker was busy (a
+			// full pass, a barrier): northd may have been behind meanwhile
+			// and caught up just now, with the server's database commit
+			// still to come. Give it the commit wait from now.
+			c.server, c.due = false, now.Add(max(serverCommitWait, d.nbSettle))
+			delete(b.names, name)
+			d.q.hold(name, c, time.Until(c.due))
+			continue
 		case c.cfg == 0:
 			c.cfg = g.NBCfg
 			// A row inserted by a server that writes each forward in one

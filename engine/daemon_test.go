@@ -617,3 +617,34 @@ func TestDaemonDeleteGrace(t *testing.T) {
 	}
 	d.mu.Unlock()
 }
+
+// A server-shaped change that sat in the queue while the worker was busy
+// (a full pass blocked on a barrier) is first checked after northd caught
+// up: it still gets the commit wait, since the server's database commit may
+// not have happened yet; a fresh one is not held.
+func TestDaemonHoldsAServerWriteThatWaitedInTheQueue(t *testing.T) {
+	const row = "lxd-net2-lb-198.51.100.10-tcp"
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: 20 * time.Millisecond})
+	t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
+	waitFor(t, "the start pass", func() bool { return d.notReady() == "" })
+	now := time.Now()
+	for _, c := range []struct {
+		name   string
+		queued time.Time
+		held   bool
+	}{
+		{"queued just now", now, false},
+		{"queued behind a busy worker", now.Add(-2 * queuedLong), true},
+	} {
+		ch := nameChange{at: c.queued, queued: c.queued, inserted: true, server: true}
+		b := batch{names: map[string]time.Time{row: ch.at}, server: map[string]nameChange{row: ch}}
+		d.holdServerWrites(b) // northd is not behind: sb_cfg = nb_cfg
+		_, inBatch := b.names[row]
+		if held := !inBatch && d.q.busy(row); held != c.held {
+			t.Errorf("%s: held %v, want %v", c.name, held, c.held)
+		}
+		d.q.release(func(string) bool { return true })
+	}
+}

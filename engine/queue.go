@@ -52,6 +52,9 @@ type nameChange struct {
 	// cfg: the NB_Global.nb_cfg northd must reach before a held change is
 	// released (0: not held yet).
 	cfg int
+	// queued: when it was last queued (at, or later for a retry such as
+	// the deletion grace's).
+	queued time.Time
 	// due, when set, replaces at + settle.
 	due time.Time
 	// ownKeys: while held, a change that only sets what ovnfwd owns in
@@ -100,6 +103,7 @@ func (q *queue) addName(name string) {
 	q.mu.Lock()
 	c := q.names[name]
 	c.at = time.Now()
+	c.queued = c.at
 	q.names[name] = c
 	q.mu.Unlock()
 	q.signal()
@@ -109,7 +113,8 @@ func (q *queue) addName(name string) {
 // for the longer of the two settle times (see take) until taken.
 func (q *queue) addInserted(name string) {
 	q.mu.Lock()
-	q.names[name] = nameChange{at: time.Now(), inserted: true, server: true}
+	now := time.Now()
+	q.names[name] = nameChange{at: now, queued: now, inserted: true, server: true}
 	q.mu.Unlock()
 	q.signal()
 }
@@ -120,7 +125,7 @@ func (q *queue) addInserted(name string) {
 func (q *queue) addNameChangedAt(name string, at time.Time, server bool) {
 	q.mu.Lock()
 	if cur, ok := q.names[name]; !ok || cur.at.Before(at) {
-		q.names[name] = nameChange{at: at, inserted: cur.inserted, server: server || cur.server}
+		q.names[name] = nameChange{at: at, queued: time.Now(), inserted: cur.inserted, server: server || cur.server}
 	}
 	q.mu.Unlock()
 	q.signal()
