@@ -189,8 +189,10 @@ const (
 // the old rows back (measured at 10,000 forwards: northd takes 1–2 s).
 // So such a change is held while NB_Global.sb_cfg is below the nb_cfg seen
 // when it first came due, then for serverCommitWait more, at most
-// serverWriteMax in all. An operator's ovn-nbctl edit does not bump
-// nb_cfg, so it is not held unless northd is behind anyway.
+// serverWriteMax in all; one that northd caught up with before it came due
+// (tens of ms on a small NB, less than --nb-settle) is held for
+// serverCommitWait if nb_cfg rose with it. An operator's ovn-nbctl edit
+// does not bump nb_cfg, so it is not held unless northd is behind anyway.
 func (d *Daemon) holdServerWrites(b batch) {
 	g := d.e.nb.SnapshotFor(nil)
 	now := time.Now()
@@ -199,14 +201,18 @@ func (d *Daemon) holdServerWrites(b batch) {
 			continue
 		}
 		switch {
-		case c.cfg == 0 && g.SBCfg >= g.NBCfg && now.Sub(c.queued) < queuedLong:
-			continue // northd is not behind: nothing can be waiting on it
+		case c.cfg == 0 && g.SBCfg >= g.NBCfg && now.Sub(c.queued) < queuedLong && !d.cameWithCfgBump(c):
+			continue // northd is not behind, and nothing waits on it
 		case c.cfg == 0 && g.SBCfg >= g.NBCfg:
-			// The change waited in the queue while the worker was busy (a
-			// full pass, a barrier): northd may have been behind meanwhile
-			// and caught up just now, with the server's database commit
-			// still to come. Give it the commit wait from now.
+			// Northd is not behind now, yet it may have been: the change
+			// waited in the queue while the worker was busy (a full pass,
+			// a barrier), or it came with an nb_cfg bump (ovn-nbctl
+			// --wait=sb) that a quick northd caught up with within
+			// --nb-settle. Either way the server's database commit may
+			// be still to come. Give it the commit wait from now (only
+			// ovnfwd's own options may go on meanwhile: see below).
 			c.server, c.due = false, now.Add(max(serverCommitWait, d.nbSettle))
+			c.ownKeys = c.inserted && d.atomicWriter
 			delete(b.names, name)
 			d.q.hold(name, c, time.Until(c.due))
 			continue
@@ -238,27 +244,45 @@ func (d *Daemon) holdServerWrites(b batch) {
 	}
 }
 
+// cfgBumpSlack: how far apart the callbacks of one NB transaction's
+// Load_Balancer change and nb_cfg bump may be (one event goroutine runs
+// both, in either order).
+const cfgBumpSlack = 50 * time.Millisecond
+
+// cameWithCfgBump reports whether NB_Global.nb_cfg rose with or after the
+// change c: it may be a write made with ovn-nbctl --wait=sb, as LXD 5.0.x
+// writes a forward, whose caller commits its database only once northd has
+// caught up. An operator's plain ovn-nbctl edit bumps nothing.
+func (d *Daemon) cameWithCfgBump(c nameChange) bool {
+	rose := d.src.NB.NBCfgRoseAt()
+	return !rose.IsZero() && !rose.Before(c.at.Add(-cfgBumpSlack))
+}
+
 // releaseAnnounced moves into b the queued NB names of the forwards whose
-// LXD event b carries: the event comes after the server's write and its
-// database commit, and b re-reads the forward anyway, so holding or
-// settling them longer would only delay the forward's own reconcile (whose
-// ops on a queued name would wait as busy).
+// LXD event b carries, changed before that event arrived: the event comes
+// after the server's write and its database commit, and b re-reads the
+// forward anyway, so holding or settling them longer would only delay the
+// forward's own reconcile (whose ops on a queued name would wait as busy).
+// A name changed after the event is the server's next write of the forward,
+// which the event does not cover (the worker may take an event late, behind
+// a barrier, while the server writes that forward again): it stays queued,
+// busy, until its own event or hold ends.
 func (d *Daemon) releaseAnnounced(b batch) {
-	var keys map[fwdsync.ForwardKey]bool
+	var events map[fwdsync.ForwardKey]time.Time
 	for _, it := range b.items {
 		if !it.eventAt.IsZero() {
-			if keys == nil {
-				keys = map[fwdsync.ForwardKey]bool{}
+			if events == nil {
+				events = map[fwdsync.ForwardKey]time.Time{}
 			}
-			keys[it.key] = true
+			events[it.key] = later(events[it.key], it.eventAt)
 		}
 	}
-	if keys == nil {
+	if events == nil {
 		return
 	}
-	for n, at := range d.q.release(func(name string) bool {
+	for n, at := range d.q.release(func(name string, at time.Time) bool {
 		k, ok := d.e.keyForLB(name)
-		return ok && keys[k]
+		return ok && !events[k].IsZero() && !at.After(events[k])
 	}) {
 		b.names[n] = at
 	}
@@ -449,6 +473,9 @@ func (d *Daemon) forward(ctx context.Context, it workItem) (ok, clean bool) {
 		d.pendingSince[it.key] = p
 	}
 	applied, clean, err := d.e.forwardClean(ctx, it.key, it.read)
+	if applied {
+		d.log.Debug("reconcile wrote NB", zap.String("forward", keyString(it.key)), zap.String("trigger", it.trigger), zap.Time("since", it.since))
+	}
 	d.metrics.reconcile.WithLabelValues(it.trigger).Observe(time.Since(start).Seconds())
 	if _, exists := d.e.desired[it.key]; err == nil && !exists {
 		// Deleted: it will never be verified; a later re-create starts anew.

@@ -30,6 +30,9 @@ type watchedWorld struct {
 	onLBAdd []func(string)
 	// published is what the daemon published on its LXD member.
 	published map[string]string
+	// cfgRose is what NBCfgRoseAt reports (tests set it: the fake's own
+	// nb_cfg changes are not tracked).
+	cfgRose time.Time
 }
 
 type wLXD struct{ w *watchedWorld }
@@ -127,6 +130,11 @@ func (n wNB) OnLoadBalancerAdd(f func(string)) {
 	n.w.mu.Lock()
 	n.w.onLBAdd = append(n.w.onLBAdd, f)
 	n.w.mu.Unlock()
+}
+func (n wNB) NBCfgRoseAt() time.Time {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.cfgRose
 }
 func (wNB) OnTopologyChange(func()) {}
 func (wNB) OnReconnect(func())      {}
@@ -618,10 +626,12 @@ func TestDaemonDeleteGrace(t *testing.T) {
 	d.mu.Unlock()
 }
 
-// A server-shaped change that sat in the queue while the worker was busy
-// (a full pass blocked on a barrier) is first checked after northd caught
-// up: it still gets the commit wait, since the server's database commit may
-// not have happened yet; a fresh one is not held.
+// A server-shaped change first checked after northd caught up still gets
+// the commit wait when northd may have been behind it: it sat in the queue
+// while the worker was busy (a full pass blocked on a barrier), or nb_cfg
+// rose with it (ovn-nbctl --wait=sb, which a quick northd answers within
+// --nb-settle: the raft bed). The server's database commit may not have
+// happened yet. A fresh change that came without a bump is not held.
 func TestDaemonHoldsAServerWriteThatWaitedInTheQueue(t *testing.T) {
 	const row = "lxd-net2-lb-198.51.100.10-tcp"
 	l, n := world(web("198.51.100.10", "80"))
@@ -633,11 +643,18 @@ func TestDaemonHoldsAServerWriteThatWaitedInTheQueue(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		queued time.Time
+		rose   time.Time // NB_Global.nb_cfg's last rise
 		held   bool
 	}{
-		{"queued just now", now, false},
-		{"queued behind a busy worker", now.Add(-2 * queuedLong), true},
+		{"queued just now", now, time.Time{}, false},
+		{"queued just now, nb_cfg rose long before", now, now.Add(-time.Second), false},
+		{"queued behind a busy worker", now.Add(-2 * queuedLong), time.Time{}, true},
+		{"queued just now with an nb_cfg bump", now, now, true},
+		{"queued just now, nb_cfg rose just before", now, now.Add(-cfgBumpSlack / 2), true},
 	} {
+		w.mu.Lock()
+		w.cfgRose = c.rose
+		w.mu.Unlock()
 		ch := nameChange{at: c.queued, queued: c.queued, inserted: true, server: true}
 		b := batch{names: map[string]time.Time{row: ch.at}, server: map[string]nameChange{row: ch}}
 		d.holdServerWrites(b) // northd is not behind: sb_cfg = nb_cfg
@@ -645,6 +662,39 @@ func TestDaemonHoldsAServerWriteThatWaitedInTheQueue(t *testing.T) {
 		if held := !inBatch && d.q.busy(row); held != c.held {
 			t.Errorf("%s: held %v, want %v", c.name, held, c.held)
 		}
-		d.q.release(func(string) bool { return true })
+		d.q.release(func(string, time.Time) bool { return true })
+	}
+}
+
+// An LXD event releases the forward's queued NB names changed before it
+// arrived (its write is over), never one changed after it: the server's
+// next write of the forward, not committed to its database yet, which a
+// re-read of the stale listing would revert (the raft bed, when the worker
+// took an event late, behind a barrier).
+func TestDaemonEventReleasesOnlyTheWritesBeforeIt(t *testing.T) {
+	const row = "lxd-net2-lb-198.51.100.10-tcp"
+	key := fwdsync.ForwardKey{Project: "default", Network: "ovn0", ListenAddress: "198.51.100.10"}
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop(), NBSettle: time.Hour})
+	t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
+	waitFor(t, "the start pass", func() bool { return w.hasRow(row) && d.notReady() == "" })
+	changed := time.Now()
+	for _, c := range []struct {
+		name     string
+		eventAt  time.Time
+		released bool
+	}{
+		{"event received before the change", changed.Add(-500 * time.Millisecond), false},
+		{"event received after the change", changed.Add(time.Millisecond), true},
+	} {
+		d.q.addNameChangedAt(row, changed, true) // settles for an hour: only an event releases it
+		b := batch{names: map[string]time.Time{}, items: []workItem{{key: key, read: readFresh, trigger: "lxd-event", eventAt: c.eventAt}}}
+		d.releaseAnnounced(b)
+		_, inBatch := b.names[row]
+		if inBatch != c.released || d.q.busy(row) == c.released {
+			t.Errorf("%s: released %v (busy %v), want released %v", c.name, inBatch, d.q.busy(row), c.released)
+		}
+		d.q.release(func(string, time.Time) bool { return true })
 	}
 }

@@ -265,15 +265,16 @@ func (q *queue) hold(name string, c nameChange, wait time.Duration) {
 	time.AfterFunc(wait, q.signal)
 }
 
-// release takes out the queued names for which match is true (the worker
-// re-reads their forward anyway: its server's event arrived, so the write
-// is over) and returns them with their change times.
-func (q *queue) release(match func(name string) bool) map[string]time.Time {
+// release takes out the queued names for which match, given the name and
+// the time of its latest change, is true (the worker re-reads their forward
+// anyway: its server's event arrived, so the write is over) and returns
+// them with their change times.
+func (q *queue) release(match func(name string, at time.Time) bool) map[string]time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out map[string]time.Time
 	for n, c := range q.names {
-		if match(n) {
+		if match(n, c.at) {
 			if out == nil {
 				out = map[string]time.Time{}
 			}

@@ -112,7 +112,7 @@ func TestQueueHoldAndRelease(t *testing.T) {
 		t.Fatalf("the hold's target was lost: %+v", b.server)
 	}
 	q.hold("a", b.server["a"], time.Hour)
-	got := q.release(func(n string) bool { return n == "a" })
+	got := q.release(func(n string, _ time.Time) bool { return n == "a" })
 	if _, ok := got["a"]; !ok || q.busy("a") {
 		t.Fatalf("release: %v, still busy %v", got, q.busy("a"))
 	}

@@ -81,6 +81,10 @@ type WatchedNB interface {
 	OnTopologyChange(f func())
 	OnReconnect(f func())
 	Connected() bool
+	// NBCfgRoseAt is when NB_Global.nb_cfg last rose (zero: not since
+	// the client connected): a write made with ovn-nbctl --wait bumps it
+	// in the same transaction (ovn.NB.NBCfgRoseAt).
+	NBCfgRoseAt() time.Time
 }
 
 // WatchedSB is SB with change notifications.

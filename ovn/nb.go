@@ -74,6 +74,21 @@ type NB struct {
 	// rowsGen counts changes of Load_Balancer rows and of the topology
 	// they hang on (routers, their ports, switches).
 	rowsGen atomic.Uint64
+	// cfgRose: when the replica last saw NB_Global.nb_cfg rise (unix ns).
+	cfgRose atomic.Int64
+}
+
+// NBCfgRoseAt is when the replica last saw NB_Global.nb_cfg rise after
+// DialNB returned (zero: not since). A client writing with ovn-nbctl
+// --wait=sb (LXD 5.0.x writing a forward) bumps nb_cfg in the same
+// transaction as its rows, so the rise is reported together with their
+// Load_Balancer callbacks; an operator's plain ovn-nbctl does not bump it.
+// Barriers (this process's or another's) raise it too.
+func (n *NB) NBCfgRoseAt() time.Time {
+	if ns := n.cfgRose.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // RowsGeneration changes whenever a Load_Balancer, Logical_Router,
@@ -147,6 +162,12 @@ func (n *NB) event(c *conn, table string, old, m model.Model) {
 		return
 	}
 	switch table {
+	case nbdb.NBGlobalTable:
+		o, _ := old.(*nbdb.NBGlobal)
+		u, _ := m.(*nbdb.NBGlobal)
+		if o != nil && u != nil && u.NbCfg > o.NbCfg {
+			n.cfgRose.Store(time.Now().UnixNano())
+		}
 	case nbdb.LoadBalancerTable:
 		names := make([]string, 0, 2)
 		if lb, ok := old.(*nbdb.LoadBalancer); ok {

@@ -629,3 +629,56 @@ func TestEchoTimeoutFollowsSlowAnswers(t *testing.T) {
 		t.Fatalf("after a 5min answer: %v, want the 2min dump timeout", got)
 	}
 }
+
+// NBCfgRoseAt reports the nb_cfg bump that comes in the same transaction
+// as a load balancer's insertion (ovn-nbctl --wait=sb, as LXD 5.0.x writes
+// a forward), within moments of the row's callback; an edit without a bump
+// leaves it as it was.
+func TestNBCfgRoseAt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ep string, _ bool) {
+		raw := rawNB(t, ep)
+		tp := seedTopology(t, raw)
+		nb := dialTestNB(t, ep, false)
+		var mu sync.Mutex
+		var added time.Time
+		nb.OnLoadBalancerAdd(func(string) { mu.Lock(); added = time.Now(); mu.Unlock() })
+		if !nb.NBCfgRoseAt().IsZero() {
+			t.Fatalf("NBCfgRoseAt = %v before any bump, want zero", nb.NBCfgRoseAt())
+		}
+		// A plain insertion: no bump.
+		raw.insert(nbdb.LoadBalancerTable, ovsdb.Row{"name": "plain-lb"})
+		eventually(t, "the plain insertion's callback", func() bool { mu.Lock(); defer mu.Unlock(); return !added.IsZero() })
+		if r := nb.NBCfgRoseAt(); !r.IsZero() {
+			t.Errorf("a plain insertion set NBCfgRoseAt to %v", r)
+		}
+		// ovn-nbctl --wait=sb lb-add: the row and nb_cfg+1 in one transaction.
+		mu.Lock()
+		added = time.Time{}
+		mu.Unlock()
+		raw.transact(
+			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: nbdb.LoadBalancerTable, Row: ovsdb.Row{"name": "waited-lb"}},
+			ovsdb.Operation{Op: ovsdb.OperationMutate, Table: nbdb.NBGlobalTable,
+				Where:     []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(tp.global))},
+				Mutations: []ovsdb.Mutation{{Column: "nb_cfg", Mutator: ovsdb.MutateOperationAdd, Value: 1}}})
+		eventually(t, "the bump and the insertion's callback", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return !added.IsZero() && !nb.NBCfgRoseAt().IsZero()
+		})
+		mu.Lock()
+		gap := nb.NBCfgRoseAt().Sub(added).Abs()
+		mu.Unlock()
+		if gap > 10*time.Millisecond {
+			t.Errorf("the nb_cfg bump was reported %v apart from its own transaction's insertion", gap)
+		}
+		// An edit of another column of NB_Global is not a rise.
+		rose := nb.NBCfgRoseAt()
+		raw.transact(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: nbdb.NBGlobalTable,
+			Where:     []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuidRef(tp.global))},
+			Mutations: []ovsdb.Mutation{{Column: "sb_cfg", Mutator: ovsdb.MutateOperationAdd, Value: 1}}})
+		eventually(t, "sb_cfg in the replica", func() bool { return nb.Snapshot().SBCfg >= 1 })
+		if r := nb.NBCfgRoseAt(); !r.Equal(rose) {
+			t.Errorf("an sb_cfg change moved NBCfgRoseAt from %v to %v", rose, r)
+		}
+	})
+}
