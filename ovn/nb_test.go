@@ -668,7 +668,9 @@ func TestNBCfgRoseAt(t *testing.T) {
 		mu.Lock()
 		gap := nb.NBCfgRoseAt().Sub(added).Abs()
 		mu.Unlock()
-		if gap > 10*time.Millisecond {
+		// The daemon counts a bump within 50 ms of a change as its own
+		// (engine.cfgBumpSlack); both callbacks run on one goroutine.
+		if gap > 50*time.Millisecond {
 			t.Errorf("the nb_cfg bump was reported %v apart from its own transaction's insertion", gap)
 		}
 		// An edit of another column of NB_Global is not a rise.
