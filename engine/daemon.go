@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -305,7 +306,7 @@ func (d *Daemon) work(ctx context.Context) {
 		}
 		d.releaseAnnounced(b)
 		if b.full != "" {
-			d.fullPass(ctx, b.full)
+			d.fullPass(ctx, b.full, b.fullAlso)
 		}
 		items := b.items
 		for name, since := range b.names {
@@ -402,7 +403,9 @@ func (d *Daemon) observeClaimsChanged(now time.Time) bool {
 	return d.gw.eventCount() != before
 }
 
-func (d *Daemon) fullPass(ctx context.Context, trigger string) {
+// fullPass runs one full pass for trigger and the triggers coalesced with
+// it (also), each of which it counts in the reconcile metric.
+func (d *Daemon) fullPass(ctx context.Context, trigger string, also []string) {
 	start := time.Now()
 	d.publishAsync(ctx)
 	d.e.takePostponed()
@@ -411,11 +414,14 @@ func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	// up to 15 s): a pass that wrote nothing verifies against the last
 	// barrier instead of holding the worker, and its queued repairs, for
 	// the barrier timeout. SB changes re-verify what is left pending.
-	pr, err := d.e.passWith(ctx, !d.dryRun, trigger != "nb-reconnect")
+	triggers := append([]string{trigger}, also...)
+	pr, err := d.e.passWith(ctx, !d.dryRun, !slices.Contains(triggers, "nb-reconnect"))
 	if err == nil {
 		d.q.dropNamesBefore(start, d.e.takePostponed())
 	}
-	d.metrics.reconcile.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	for _, tr := range triggers {
+		d.metrics.reconcile.WithLabelValues(tr).Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		d.metrics.passes.WithLabelValues("error").Inc()
 		if errors.Is(err, errLXDListing) {
@@ -438,7 +444,11 @@ func (d *Daemon) fullPass(ctx context.Context, trigger string) {
 	for _, s := range pr.Statuses {
 		counts[s.State]++
 	}
-	d.log.Info("full pass", zap.String("trigger", trigger), zap.Duration("took", time.Since(start)),
+	alsoField := zap.Skip()
+	if len(also) > 0 {
+		alsoField = zap.Strings("also", also)
+	}
+	d.log.Info("full pass", zap.String("trigger", trigger), alsoField, zap.Duration("took", time.Since(start)),
 		zap.Int("forwards", len(pr.Statuses)), zap.Int("ok", counts[fwdsync.StateOK]),
 		zap.Int("changes", len(pr.Applied)), zap.Int("failed", len(pr.Failed)), zap.Int("findings", len(pr.Findings)))
 	for _, err := range pr.Failed {

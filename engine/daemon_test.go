@@ -698,3 +698,44 @@ func TestDaemonEventReleasesOnlyTheWritesBeforeIt(t *testing.T) {
 		d.q.release(func(string, time.Time) bool { return true })
 	}
 }
+
+// A full pass that served coalesced triggers (LXD's stream connected while
+// the start pass was still queued; the writer lock granted while another
+// pass was) counts under each of them: a watcher waiting for that trigger's
+// pass (the writer's first) is not left waiting for one that never comes.
+func TestDaemonCountsCoalescedFullPassTriggers(t *testing.T) {
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop()})
+	t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
+	waitFor(t, "the start pass", func() bool { return d.notReady() == "" })
+	count := func(trigger string) uint64 {
+		mfs, err := d.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "ovnfwd_reconcile_duration_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "trigger" && lp.GetValue() == trigger {
+						return m.GetHistogram().GetSampleCount()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	before := map[string]uint64{"periodic": count("periodic"), "writer": count("writer"), "lxd-connect": count("lxd-connect")}
+	func() { // queued together, before the worker takes any
+		d.q.mu.Lock()
+		defer d.q.mu.Unlock()
+		d.q.full, d.q.fullAt, d.q.fullAlso = "periodic", time.Now(), []string{"writer", "lxd-connect"}
+	}()
+	d.q.signal()
+	waitFor(t, "the coalesced pass counted under each trigger", func() bool {
+		return count("periodic") == before["periodic"]+1 && count("writer") == before["writer"]+1 && count("lxd-connect") == before["lxd-connect"]+1
+	})
+}

@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 		reg: prometheus.NewRegistry(),
 		reconcile: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "ovnfwd", Name: "reconcile_duration_seconds",
-			Help: "Time of one reconcile (a full pass or one forward), by trigger.", Buckets: latency,
+			Help: "Time of one reconcile (a full pass or one forward), by trigger; a full pass that served several coalesced triggers counts under each.", Buckets: latency,
 		}, []string{"trigger"}),
 		eventToVerified: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "ovnfwd", Name: "event_to_verified_seconds",

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -26,7 +27,8 @@ type workItem struct {
 type queue struct {
 	mu          gosync.Mutex
 	wake        chan struct{}
-	full        string // trigger of the pending full pass, "" if none
+	full        string   // trigger of the pending full pass, "" if none
+	fullAlso    []string // the other triggers it serves (coalesced)
 	fullAt      time.Time
 	reverify    bool // every forward (a claim or chassis changed)
 	reverifyPen bool // only forwards not verified ok yet
@@ -77,8 +79,14 @@ func (q *queue) signal() {
 
 func (q *queue) addFull(trigger string) {
 	q.mu.Lock()
-	if q.full == "" {
+	switch {
+	case q.full == "":
 		q.full, q.fullAt = trigger, time.Now()
+	case trigger != q.full && !slices.Contains(q.fullAlso, trigger):
+		// One pass serves both: still recorded, so that each trigger's
+		// pass shows in the metrics and the log (the writer's first
+		// pass, LXD's stream connected).
+		q.fullAlso = append(q.fullAlso, trigger)
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -191,7 +199,8 @@ func (q *queue) addAfter(it workItem, d time.Duration) {
 
 // batch is what the worker takes from the queue in one go.
 type batch struct {
-	full            string // trigger of a full pass, "" for none
+	full            string   // trigger of a full pass, "" for none
+	fullAlso        []string // the other triggers that pass serves
 	reverifyAll     bool
 	reverifyPending bool
 	ha              bool
@@ -217,8 +226,8 @@ type settleTimes struct {
 func (q *queue) take(now time.Time, st settleTimes) batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := batch{full: q.full, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}, server: map[string]nameChange{}}
-	q.full, q.reverify, q.reverifyPen, q.ha = "", false, false, false
+	b := batch{full: q.full, fullAlso: q.fullAlso, reverifyAll: q.reverify, reverifyPending: q.reverifyPen, ha: q.ha, names: map[string]time.Time{}, server: map[string]nameChange{}}
+	q.full, q.fullAlso, q.reverify, q.reverifyPen, q.ha = "", nil, false, false, false
 	var wait time.Duration
 	for n, c := range q.names {
 		settle := st.edited

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -15,15 +16,17 @@ func TestQueueCoalesces(t *testing.T) {
 	q.add(workItem{key: k, read: readFresh, trigger: "lxd-event", since: t0})
 	q.addFull("periodic")
 	q.addFull("start") // one pending full pass, first trigger kept
+	q.addFull("start")
+	q.addFull("periodic")
 	q.addReverify(false)
 	b := q.take(time.Now(), settleTimes{})
-	if b.full != "periodic" || !b.reverifyPending || b.reverifyAll {
+	if b.full != "periodic" || !slices.Equal(b.fullAlso, []string{"start"}) || !b.reverifyPending || b.reverifyAll {
 		t.Fatalf("batch %+v", b)
 	}
 	if len(b.items) != 1 || b.items[0].read != readFresh || !b.items[0].since.Equal(t0) {
 		t.Fatalf("items %+v: want one fresh item with the earliest trigger time", b.items)
 	}
-	if b = q.take(time.Now(), settleTimes{}); b.full != "" || len(b.items) != 0 {
+	if b = q.take(time.Now(), settleTimes{}); b.full != "" || b.fullAlso != nil || len(b.items) != 0 {
 		t.Fatalf("second take not empty: %+v", b)
 	}
 }
