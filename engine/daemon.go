@@ -617,6 +617,7 @@ func (d *Daemon) Run(ctx context.Context, src Sources) error {
 	d.e.metrics = m
 	d.e.judgeMembers = true
 	d.e.awaitingLXD = d.awaitingLXD
+	d.e.appeared = d.appeared
 	// Set before anything runs that publishes or verifies (announce.go).
 	if cfg.Announcer != nil && d.chassis != "" {
 		d.ann = newAnnouncer(d.chassis, src.SB, cfg.Announcer, d.dryRun, log.Named("announce"), m.reg)
@@ -847,6 +848,21 @@ func (d *Daemon) noteServerDeletion(key fwdsync.ForwardKey, received time.Time) 
 		d.log.Debug("the server announced a forward's deletion after deleting its rows", zap.String("forward", keyString(key)),
 			zap.Duration("after", lag), zap.Duration("grace", d.cfg.NBDeleteGrace))
 	}
+}
+
+// appeared treats a forward a full pass found newly listed as announced:
+// LXD commits a new forward, then sends its event, then writes its rows,
+// and a pass that lists it in between would create the rows alongside
+// LXD's own (a name with two rows). Its missing rows are created only if
+// still missing after lxdWriteGrace, by a fresh reconcile then. Worker
+// goroutine (inside a full pass).
+func (d *Daemon) appeared(key fwdsync.ForwardKey) {
+	d.mu.Lock()
+	if _, ok := d.lxdAnnounced[key]; !ok {
+		d.lxdAnnounced[key] = time.Now()
+	}
+	d.mu.Unlock()
+	d.q.addAfter(workItem{key: key, read: readFresh, trigger: "lxd-listed"}, lxdWriteGrace+10*time.Millisecond)
 }
 
 // awaitingLXD reports whether LXD announced the forward less than

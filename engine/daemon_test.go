@@ -739,3 +739,33 @@ func TestDaemonCountsCoalescedFullPassTriggers(t *testing.T) {
 		return count("periodic") == before["periodic"]+1 && count("writer") == before["writer"]+1 && count("lxd-connect") == before["lxd-connect"]+1
 	})
 }
+
+// LXD 5.0.x commits a new forward, then sends its event, then writes its
+// rows: a full pass that lists the forward before its event arrives leaves
+// the missing rows to LXD for lxdWriteGrace, as the event would (creating
+// them alongside LXD's own gives a name two rows: the Raft bed's churn at a
+// writer takeover), and creates them after it if LXD never does. The
+// first listing has nothing to compare with and creates at once.
+func TestDaemonFullPassLeavesANewlyListedForwardToLXD(t *testing.T) {
+	const row = "lxd-net2-lb-198.51.100.11-tcp"
+	l, n := world(web("198.51.100.10", "80"))
+	w := &watchedWorld{lxd: l, nb: n, events: make(chan lxdwatch.Event, 8)}
+	d := NewDaemon(DaemonConfig{Options: fwdsync.Options{DeletionBudget: 100}, Logger: zap.NewNop()})
+	t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
+	waitFor(t, "the start pass creating the first listing's missing row", func() bool {
+		return w.hasRow("lxd-net2-lb-198.51.100.10-tcp") && d.notReady() == ""
+	})
+	w.mu.Lock()
+	w.lxd.St.Forwards = append(w.lxd.St.Forwards, web("198.51.100.11", "80")) // listed; no event yet
+	w.mu.Unlock()
+	listed := time.Now()
+	d.q.addFull("periodic")
+	time.Sleep(lxdWriteGrace / 2)
+	if w.hasRow(row) {
+		t.Fatalf("a full pass created the rows of a forward listed %v ago, within LXD's %v to write them", time.Since(listed), lxdWriteGrace)
+	}
+	waitFor(t, "the rows LXD never wrote, created after the grace", func() bool { return w.hasRow(row) })
+	if took := time.Since(listed); took < lxdWriteGrace {
+		t.Errorf("created %v after the forward was listed, before the %v grace", took, lxdWriteGrace)
+	}
+}

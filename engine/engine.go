@@ -54,6 +54,11 @@ type Engine struct {
 	// awaitingLXD reports forwards LXD announced (created or updated)
 	// moments ago: their missing rows are LXD's to write first. nil: none.
 	awaitingLXD func(key fwdsync.ForwardKey) bool
+	// appeared is told of every forward a full pass finds listed that the
+	// listing before it did not have (not on the first listing): LXD
+	// 5.0.x lists a new forward, then sends its event, then writes its
+	// rows, so a pass may meet it before its event does. nil: none.
+	appeared func(key fwdsync.ForwardKey)
 	// deletedMomentsAgo reports Load_Balancer rows deleted in NB moments
 	// ago: LXD and Incus delete a forward's rows before their own record,
 	// so the forward is still listed for a moment and its deletion event
@@ -225,9 +230,16 @@ func (e *Engine) passWith(ctx context.Context, apply, idleBarrier bool) (PassRes
 		e.markAll(fwdsync.StateDegraded, "LXD unreachable: "+err.Error())
 		return pr, fmt.Errorf("%w: %v", errLXDListing, err)
 	}
-	prev := e.forwards
+	prev, listedBefore := e.forwards, e.lxdState.Networks != nil
 	e.singleDeletes = 0
 	e.setLXD(st)
+	if e.appeared != nil && listedBefore {
+		for k := range e.forwards {
+			if _, ok := prev[k]; !ok {
+				e.appeared(k)
+			}
+		}
+	}
 	e.readUplinks(ctx, st.Networks)
 	// A network whose listing failed (LXD going down, one call erroring):
 	// its forwards are missing from st, but nothing about them is known to
