@@ -88,19 +88,11 @@ func (d *Daemon) translate(ctx context.Context, in <-chan lxdwatch.Event) {
 					d.noteServerDeletion(ev.Key, ev.Received)
 				}
 				if announced {
-					// LXD writes the rows right after its event: rows it
-					// has not written yet are created only if they are
-					// still missing once lxdWriteGrace has passed. (Noted
-					// before the item is queued: the worker may take it
-					// at once.)
-					d.mu.Lock()
-					d.lxdAnnounced[ev.Key] = time.Now()
-					d.mu.Unlock()
+					// Noted before the item is queued: the worker may
+					// take it at once.
+					d.awaitLXDWrite(it)
 				}
 				d.q.add(it)
-				if announced {
-					d.q.addAfter(it, lxdWriteGrace+10*time.Millisecond)
-				}
 			case lxdwatch.KindResync:
 				d.q.addFull("lxd-connect")
 			default:
@@ -850,19 +842,23 @@ func (d *Daemon) noteServerDeletion(key fwdsync.ForwardKey, received time.Time) 
 	}
 }
 
+// awaitLXDWrite notes that LXD writes the forward's rows itself moments
+// from now (its event announced it, or a full pass found it newly
+// listed): rows it has not written yet are created only if they are still
+// missing once lxdWriteGrace has passed, by it re-queued then.
+func (d *Daemon) awaitLXDWrite(it workItem) {
+	d.mu.Lock()
+	d.lxdAnnounced[it.key] = time.Now()
+	d.mu.Unlock()
+	d.q.addAfter(it, lxdWriteGrace+10*time.Millisecond)
+}
+
 // appeared treats a forward a full pass found newly listed as announced:
 // LXD commits a new forward, then sends its event, then writes its rows,
 // and a pass that lists it in between would create the rows alongside
-// LXD's own (a name with two rows). Its missing rows are created only if
-// still missing after lxdWriteGrace, by a fresh reconcile then. Worker
-// goroutine (inside a full pass).
+// LXD's own (a name with two rows). Worker goroutine (inside a full pass).
 func (d *Daemon) appeared(key fwdsync.ForwardKey) {
-	d.mu.Lock()
-	if _, ok := d.lxdAnnounced[key]; !ok {
-		d.lxdAnnounced[key] = time.Now()
-	}
-	d.mu.Unlock()
-	d.q.addAfter(workItem{key: key, read: readFresh, trigger: "lxd-listed"}, lxdWriteGrace+10*time.Millisecond)
+	d.awaitLXDWrite(workItem{key: key, read: readFresh, trigger: "lxd-listed"})
 }
 
 // awaitingLXD reports whether LXD announced the forward less than

@@ -14,7 +14,9 @@ import (
 
 	"github.com/ovnfwd/ovnfwd/lxdwatch"
 	fwdsync "github.com/ovnfwd/ovnfwd/sync"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The daemon's sources as fakes that it watches: one lock serializes the
@@ -710,23 +712,11 @@ func TestDaemonCountsCoalescedFullPassTriggers(t *testing.T) {
 	t.Cleanup(runOnFakes(t, d, Sources{LXD: wLXD{w}, NB: wNB{w}, SB: wSB{w}}))
 	waitFor(t, "the start pass", func() bool { return d.notReady() == "" })
 	count := func(trigger string) uint64 {
-		mfs, err := d.metrics.reg.Gather()
-		if err != nil {
+		var m dto.Metric
+		if err := d.metrics.reconcile.WithLabelValues(trigger).(prometheus.Metric).Write(&m); err != nil {
 			t.Fatal(err)
 		}
-		for _, mf := range mfs {
-			if mf.GetName() != "ovnfwd_reconcile_duration_seconds" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == "trigger" && lp.GetValue() == trigger {
-						return m.GetHistogram().GetSampleCount()
-					}
-				}
-			}
-		}
-		return 0
+		return m.GetHistogram().GetSampleCount()
 	}
 	before := map[string]uint64{"periodic": count("periodic"), "writer": count("writer"), "lxd-connect": count("lxd-connect")}
 	func() { // queued together, before the worker takes any
